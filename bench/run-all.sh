@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Runs every bench/bench_*.sh; each prints its own table of numbers and
+# ratios against make, ninja, snakemake, bwrap, openssl or scipy run side by side.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+: "${SLUICE:?set SLUICE to the sluice binary}"
+export SLUICE BENCH_DIR="$here"
+for b in "$here"/bench_*.sh; do
+	[ -e "$b" ] || continue
+	echo "== $(basename "$b" .sh)"
+	bash "$b" || echo "(benchmark $(basename "$b") failed: exit $?)"
+done

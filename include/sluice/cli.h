@@ -1,0 +1,81 @@
+/*
+ * cli.h — the command table and its option parser (style.md section 5).
+ *
+ * Each command is one `cmd_<verb>` in orchestrator/cmd_<verb>.c, declared
+ * here, with its options in one place; `--help`, `sluice help CMD` and the
+ * "did you mean" for unknown commands and options are made from the table.
+ * A command returns the process exit code (design.md section 7).
+ */
+#ifndef SLUICE_CLI_H
+#define SLUICE_CLI_H
+
+#include "sluice/error.h"
+
+#include <stddef.h>
+
+enum {
+	EXIT_OK = 0,
+	EXIT_STEP_FAILED = 1,
+	EXIT_USAGE = 2,
+	EXIT_REJECTED = 3,
+	EXIT_INTERRUPTED = 130,
+};
+
+enum cli_arg { CLI_FLAG, CLI_VALUE, CLI_LIST /* may repeat */ };
+
+typedef struct cli_opt {
+	const char *name; /* long name without "--" */
+	char short_name;  /* or 0 */
+	enum cli_arg arg;
+	const char *metavar; /* "N", "FILE", "k=v" */
+	const char *help;
+} cli_opt;
+
+typedef struct cli_args {
+	const struct cli_cmd *cmd;
+	const char **pos; /* positional arguments */
+	size_t npos;
+	/* per option in cmd->opts: how often seen and its values */
+	size_t *count;
+	const char ***vals;
+} cli_args;
+
+typedef struct cli_cmd {
+	const char *name;
+	int (*fn)(const cli_args *args);
+	const char *usage;   /* "FILE [-p k=v]..." */
+	const char *summary; /* one line */
+	const char *details; /* paragraphs for --help, or NULL */
+	const cli_opt *opts; /* terminated by {0} */
+	size_t min_pos, max_pos;
+} cli_cmd;
+
+#define CLI_MANY ((size_t)-1)
+
+/* Parse argv (argv[0] is the command name) against cmd.  Returns 0, or -1 with
+ * a usage error ("unknown option --forse (did you mean --force?)"). */
+int cli_parse(const cli_cmd *cmd, int argc, char **argv, cli_args *out, sl_error **err);
+void cli_args_release(cli_args *args);
+
+int cli_flag(const cli_args *a, const char *name);             /* times given */
+const char *cli_value(const cli_args *a, const char *name);    /* last value or NULL */
+const char *const *cli_values(const cli_args *a, const char *name, size_t *n);
+
+/* Print the error as "sluice: message" on stderr and return its exit code
+ * (2 for usage errors, else 1).  Releases the error. */
+int cli_fail(sl_error **err);
+/* Print the help of one command on stdout. */
+void cli_print_help(const cli_cmd *cmd);
+
+const cli_cmd *cli_find(const char *name);
+const cli_cmd *cli_commands(size_t *n);
+int cli_main(int argc, char **argv);
+
+/* The commands. */
+int cmd_validate(const cli_args *a);
+int cmd_graph(const cli_args *a);
+int cmd_step(const cli_args *a);
+int cmd_version(const cli_args *a);
+int cmd_help(const cli_args *a);
+
+#endif

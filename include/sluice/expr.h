@@ -1,0 +1,104 @@
+/*
+ * expr.h — the `${{ ... }}` expression language (design.md section 3).
+ *
+ * Grammar (lowest to highest precedence), as in GitHub Actions:
+ *     expr    := or
+ *     or      := and ( '||' and )*
+ *     and     := cmp ( '&&' cmp )*
+ *     cmp     := add ( ('==' | '!=' | '<' | '<=' | '>' | '>=') add )?
+ *     add     := mul ( ('+' | '-') mul )*
+ *     mul     := unary ( ('*' | '/') unary )*
+ *     unary   := ('!' | '-') unary | primary
+ *     primary := NUMBER | 'string' | true | false | null | name | '(' expr ')'
+ *     name    := IDENT ( '.' IDENT | '[' 'string' ']' )*      e.g. steps.train.outputs.acc
+ * Identifiers are [A-Za-z_][A-Za-z0-9_-]*.  Strings use single quotes, '' is a
+ * quote inside.  A name is resolved through a caller-supplied lookup: the
+ * module knows nothing of params or steps.
+ *
+ * Values: null, bool, number (double), string.  Semantics:
+ *  - `+` adds numbers; when either side is a string it concatenates.
+ *  - `- * /` need numbers (a string that parses fully as a number counts).
+ *  - `==` / `!=`: when one side is a number and the other a numeric string,
+ *    they compare as numbers; otherwise values of different types are unequal;
+ *    strings compare exactly.
+ *  - `< <= > >=`: numbers (or numeric strings) numerically, two strings
+ *    lexically; anything else is an evaluation error.
+ *  - `&& || !` use truthiness: false, null, 0, NaN and '' are false.
+ *    `&&`/`||` short-circuit and yield a bool.
+ * Errors never yield an empty string: an unknown name or a type mismatch is
+ * an error that carries the byte offset in the source where it happened.
+ */
+#ifndef SLUICE_EXPR_H
+#define SLUICE_EXPR_H
+
+#include "sluice/arena.h"
+
+#include <stddef.h>
+
+typedef enum { EXPR_NULL, EXPR_BOOL, EXPR_NUM, EXPR_STR } expr_type;
+
+typedef struct expr_value {
+	expr_type type;
+	int b;
+	double num;
+	const char *str; /* EXPR_STR: NUL-terminated, owned by an arena or the lookup */
+} expr_value;
+
+/* An error inside an expression: where (byte offset into the source string
+ * given to expr_parse / template_parse) and what. */
+typedef struct expr_error {
+	size_t offset;
+	char msg[256];
+} expr_error;
+
+typedef struct expr expr; /* an AST node; lives in the arena it was parsed into */
+
+/* Parse the text of one expression (what stands between "${{" and "}}").
+ * base is added to every offset recorded, so offsets point into the
+ * enclosing string.  Returns 0, or -1 with *err filled. */
+int expr_parse(arena *a, const char *src, size_t len, size_t base, expr **out, expr_error *err);
+
+/* Resolve a dotted name.  parts[0..n) are its identifiers ("steps", "train",
+ * "outputs", "acc").  Return 0 and fill *out (strings must stay valid until the
+ * evaluation is done), or -1 with msg filled (e.g. "unknown param 'lr'"). */
+typedef int (*expr_lookup_fn)(void *ctx, const char *const *parts, size_t n, expr_value *out,
+			      char *msg, size_t msgsize);
+
+/* Evaluate; strings made during evaluation go into arena a. */
+int expr_eval(const expr *e, arena *a, expr_lookup_fn lookup, void *ctx, expr_value *out,
+	      expr_error *err);
+
+/* Visit every name the expression refers to, with the offset of its first
+ * character.  Used by `validate` to check names that are known before a run.
+ * The visitor returns 0 to go on, non-zero to stop (which is returned). */
+typedef int (*expr_ref_fn)(void *ctx, const char *const *parts, size_t n, size_t offset);
+int expr_walk_refs(const expr *e, expr_ref_fn visit, void *ctx);
+
+/* Truthiness as described above. */
+int expr_truthy(const expr_value *v);
+/* The value as text: numbers in the shortest form that reads back the same
+ * (3, 0.1, 1e+21), true/false, "" for null.  Result lives in arena a. */
+const char *expr_to_string(arena *a, const expr_value *v);
+
+/* ---- templates: strings with zero or more ${{ }} parts ------------------ */
+
+typedef struct template template;
+
+/* Parse a string such as "python3 train.py --n ${{ params.n }}".  A "${{"
+ * without a closing "}}" is an error at the offset of "${{". */
+int template_parse(arena *a, const char *src, template **out, expr_error *err);
+/* 1 when the string has no ${{ }} at all. */
+int template_is_literal(const template *t);
+/* When the template is exactly one "${{ e }}" (spaces around allowed), the
+ * expression, else NULL: such a value keeps its type (a `when:` condition). */
+const expr *template_single_expr(const template *t);
+/* Render to text in arena a. */
+int template_render(const template *t, arena *a, expr_lookup_fn lookup, void *ctx,
+		    const char **out, expr_error *err);
+/* Evaluate to a typed value: a single expression keeps its type, anything
+ * else is rendered to a string. */
+int template_eval(const template *t, arena *a, expr_lookup_fn lookup, void *ctx,
+		  expr_value *out, expr_error *err);
+int template_walk_refs(const template *t, expr_ref_fn visit, void *ctx);
+
+#endif

@@ -1,0 +1,289 @@
+/*
+ * cli.c — the command table, option parsing and generated help.
+ * Only this layer prints errors and chooses exit codes (style.md section 2).
+ */
+#include "sluice/cli.h"
+
+#include "sluice/arena.h"
+#include "sluice/util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const cli_opt no_opts[] = {{0}};
+
+static const cli_opt validate_opts[] = {
+	{"quiet", 'q', CLI_FLAG, NULL, "print nothing when the files are valid"},
+	{0}};
+
+static const cli_opt graph_opts[] = {
+	{"format", 0, CLI_VALUE, "dot|mermaid", "output format (default dot)"},
+	{"param", 'p', CLI_LIST, "k=v", "override a param (repeatable)"},
+	{0}};
+
+static const cli_opt step_opts[] = {
+	{"with", 'w', CLI_LIST, "k=v", "an argument of the built-in step (repeatable)"},
+	{0}};
+
+static const cli_cmd commands[] = {
+	{"validate", cmd_validate, "FILE...", "check pipeline files and report every error",
+	 "Each error is printed as FILE:LINE:COL: message. Exit 0 when every file is valid,\n"
+	 "2 otherwise.",
+	 validate_opts, 1, CLI_MANY},
+	{"graph", cmd_graph, "FILE [--format dot|mermaid]", "print the DAG of a pipeline",
+	 "Matrix steps are expanded into their instances; edges come from `needs` and from\n"
+	 "inputs that are another step's outputs.",
+	 graph_opts, 1, 1},
+	{"step", cmd_step, "NAME [--with k=v]...", "run a built-in step directly",
+	 "Relative paths are resolved against the current directory. `sluice help step`\n"
+	 "lists the built-in steps.",
+	 step_opts, 0, 1},
+	{"version", cmd_version, "", "print the version", NULL, no_opts, 0, 0},
+	{"help", cmd_help, "[COMMAND]", "list the commands, or explain one", NULL, no_opts, 0, 1},
+};
+
+const cli_cmd *cli_commands(size_t *n)
+{
+	*n = sizeof(commands) / sizeof(commands[0]);
+	return commands;
+}
+
+const cli_cmd *cli_find(const char *name)
+{
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+static const char *suggest_command(const char *word)
+{
+	const char *names[sizeof(commands) / sizeof(commands[0])];
+	size_t n = 0;
+	for (; n < sizeof(commands) / sizeof(commands[0]); n++)
+		names[n] = commands[n].name;
+	return did_you_mean(word, names, n);
+}
+
+static size_t count_opts(const cli_opt *o)
+{
+	size_t n = 0;
+	while (o[n].name)
+		n++;
+	return n;
+}
+
+static int add_value(cli_args *out, size_t i, const char *v)
+{
+	out->vals[i] = xrealloc(out->vals[i], sizeof(char *) * (out->count[i] + 1));
+	out->vals[i][out->count[i]++] = v;
+	return 0;
+}
+
+static int unknown_option(const cli_cmd *cmd, const char *opt, sl_error **err)
+{
+	size_t n = count_opts(cmd->opts);
+	const char **names = xcalloc(n + 1, sizeof(char *));
+	for (size_t i = 0; i < n; i++)
+		names[i] = cmd->opts[i].name;
+	names[n] = "help";
+	const char *name = opt + strspn(opt, "-");
+	char buf[128];
+	snprintf(buf, sizeof(buf), "%.*s", (int)strcspn(name, "="), name);
+	const char *s = did_you_mean(buf, names, n + 1);
+	int r;
+	if (s)
+		r = sl_error_usage(err, "%s: unknown option %s (did you mean --%s?)", cmd->name, opt, s);
+	else
+		r = sl_error_usage(err, "%s: unknown option %s (see 'sluice %s --help')", cmd->name,
+				   opt, cmd->name);
+	free(names);
+	return r;
+}
+
+int cli_parse(const cli_cmd *cmd, int argc, char **argv, cli_args *out, sl_error **err)
+{
+	size_t nopts = count_opts(cmd->opts);
+	memset(out, 0, sizeof(*out));
+	out->cmd = cmd;
+	out->count = xcalloc(nopts + 1, sizeof(size_t));
+	out->vals = xcalloc(nopts + 1, sizeof(char **));
+	out->pos = xcalloc((size_t)argc + 1, sizeof(char *));
+	int only_pos = 0;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (only_pos || a[0] != '-' || a[1] == 0) {
+			out->pos[out->npos++] = a;
+			continue;
+		}
+		if (strcmp(a, "--") == 0) {
+			only_pos = 1;
+			continue;
+		}
+		size_t oi = nopts;
+		const char *inline_val = NULL;
+		if (a[1] == '-') {
+			const char *name = a + 2;
+			size_t len = strcspn(name, "=");
+			for (size_t k = 0; k < nopts; k++)
+				if (strlen(cmd->opts[k].name) == len &&
+				    strncmp(cmd->opts[k].name, name, len) == 0)
+					oi = k;
+			if (name[len] == '=')
+				inline_val = name + len + 1;
+		} else {
+			for (size_t k = 0; k < nopts; k++)
+				if (cmd->opts[k].short_name && cmd->opts[k].short_name == a[1])
+					oi = k;
+			if (oi < nopts && a[2])
+				inline_val = a + 2;
+		}
+		if (oi == nopts)
+			return unknown_option(cmd, a, err);
+		const cli_opt *o = &cmd->opts[oi];
+		if (o->arg == CLI_FLAG) {
+			if (inline_val)
+				return sl_error_usage(err, "%s: option --%s takes no value", cmd->name,
+						      o->name);
+			out->count[oi]++;
+			continue;
+		}
+		if (!inline_val) {
+			if (i + 1 >= argc)
+				return sl_error_usage(err, "%s: option --%s needs a value (%s)",
+						      cmd->name, o->name,
+						      o->metavar ? o->metavar : "VALUE");
+			inline_val = argv[++i];
+		}
+		if (o->arg == CLI_VALUE && out->count[oi]) {
+			/* a second value replaces the first, as with most CLIs */
+			out->vals[oi][0] = inline_val;
+			continue;
+		}
+		add_value(out, oi, inline_val);
+	}
+	if (out->npos < cmd->min_pos)
+		return sl_error_usage(err, "%s: missing argument (usage: sluice %s %s)", cmd->name,
+				      cmd->name, cmd->usage);
+	if (cmd->max_pos != CLI_MANY && out->npos > cmd->max_pos)
+		return sl_error_usage(err, "%s: unexpected argument '%s' (usage: sluice %s %s)",
+				      cmd->name, out->pos[cmd->max_pos], cmd->name, cmd->usage);
+	return 0;
+}
+
+void cli_args_release(cli_args *args)
+{
+	if (args->cmd && args->vals) {
+		size_t n = count_opts(args->cmd->opts);
+		for (size_t i = 0; i < n; i++)
+			free(args->vals[i]);
+	}
+	free(args->vals);
+	free(args->count);
+	free(args->pos);
+	memset(args, 0, sizeof(*args));
+}
+
+static size_t opt_index(const cli_args *a, const char *name)
+{
+	size_t n = count_opts(a->cmd->opts);
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(a->cmd->opts[i].name, name) == 0)
+			return i;
+	fprintf(stderr, "sluice: BUG: command %s has no option --%s\n", a->cmd->name, name);
+	abort();
+}
+
+int cli_flag(const cli_args *a, const char *name)
+{
+	return (int)a->count[opt_index(a, name)];
+}
+
+const char *cli_value(const cli_args *a, const char *name)
+{
+	size_t i = opt_index(a, name);
+	return a->count[i] ? a->vals[i][a->count[i] - 1] : NULL;
+}
+
+const char *const *cli_values(const cli_args *a, const char *name, size_t *n)
+{
+	size_t i = opt_index(a, name);
+	*n = a->count[i];
+	return a->vals[i];
+}
+
+int cli_fail(sl_error **err)
+{
+	int code = EXIT_STEP_FAILED;
+	if (err && *err) {
+		fprintf(stderr, "sluice: %s\n", (*err)->msg);
+		if ((*err)->kind == SL_ERR_USAGE)
+			code = EXIT_USAGE;
+		sl_error_release(err);
+	}
+	return code;
+}
+
+void cli_print_help(const cli_cmd *cmd)
+{
+	printf("usage: sluice %s %s\n\n%s\n", cmd->name, cmd->usage, cmd->summary);
+	if (cmd->details)
+		printf("\n%s\n", cmd->details);
+	size_t n = count_opts(cmd->opts);
+	printf("\noptions:\n");
+	for (size_t i = 0; i <= n; i++) {
+		const cli_opt *o = i < n ? &cmd->opts[i] : NULL;
+		char left[64];
+		if (!o) {
+			snprintf(left, sizeof(left), "    --help");
+		} else if (o->short_name) {
+			snprintf(left, sizeof(left), "-%c, --%s%s%s", o->short_name, o->name,
+				 o->arg == CLI_FLAG ? "" : " ", o->arg == CLI_FLAG ? "" : o->metavar);
+		} else {
+			snprintf(left, sizeof(left), "    --%s%s%s", o->name,
+				 o->arg == CLI_FLAG ? "" : " ", o->arg == CLI_FLAG ? "" : o->metavar);
+		}
+		printf("  %-28s %s%s\n", left, o ? o->help : "show this help",
+		       o && o->arg == CLI_LIST ? " (repeatable)" : "");
+	}
+}
+
+int cli_main(int argc, char **argv)
+{
+	if (argc < 2) {
+		cmd_help(&(cli_args){0});
+		return EXIT_USAGE;
+	}
+	const char *name = argv[1];
+	if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0)
+		name = "help";
+	if (strcmp(name, "--version") == 0 || strcmp(name, "-V") == 0)
+		name = "version";
+	const cli_cmd *cmd = cli_find(name);
+	if (!cmd) {
+		const char *s = suggest_command(name);
+		if (s)
+			fprintf(stderr, "sluice: unknown command '%s' (did you mean '%s'?)\n", name, s);
+		else
+			fprintf(stderr, "sluice: unknown command '%s' (see 'sluice help')\n", name);
+		return EXIT_USAGE;
+	}
+	for (int i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			break;
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			cli_print_help(cmd);
+			return EXIT_OK;
+		}
+	}
+	cli_args args;
+	sl_error *err = NULL;
+	if (cli_parse(cmd, argc - 1, argv + 1, &args, &err) < 0) {
+		cli_args_release(&args);
+		return cli_fail(&err);
+	}
+	int code = cmd->fn(&args);
+	cli_args_release(&args);
+	return code;
+}
