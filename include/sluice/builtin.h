@@ -39,6 +39,9 @@ typedef struct builtin_step {
 	const char *summary;
 	const char *const *keys;     /* NULL-terminated: every key `with` accepts */
 	const char *const *required; /* NULL-terminated: keys that must be given */
+	/* NULL-terminated: keys whose values are workspace files the step reads;
+	 * they are inputs for the DAG and the cache like a run step's `inputs`. */
+	const char *const *input_keys;
 	int flags;
 	/* Returns 0 on success; -1 with *err when the step fails.  A failing
 	 * check (validation failed, drift found with fail_on_drift) is an error

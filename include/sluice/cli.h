@@ -71,6 +71,12 @@ const cli_cmd *cli_find(const char *name);
 const cli_cmd *cli_commands(size_t *n);
 int cli_main(int argc, char **argv);
 
+/* Repeated `-p key=value` (option "param") as overrides; free with the next call. */
+struct param_override;
+int cli_param_overrides(const cli_args *a, struct param_override **out, size_t *n,
+			sl_error **err);
+void cli_param_overrides_free(struct param_override *ov, size_t n);
+
 /* The commands. */
 int cmd_validate(const cli_args *a);
 int cmd_graph(const cli_args *a);

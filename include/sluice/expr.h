@@ -12,8 +12,12 @@
  *     primary := NUMBER | 'string' | true | false | null | name | '(' expr ')'
  *     name    := IDENT ( '.' IDENT | '[' 'string' ']' )*      e.g. steps.train.outputs.acc
  * Identifiers are [A-Za-z_][A-Za-z0-9_-]*.  Strings use single quotes, '' is a
- * quote inside.  A name is resolved through a caller-supplied lookup: the
- * module knows nothing of params or steps.
+ * quote inside.  Because '-' belongs to identifiers (steps.my-step.outputs.x),
+ * `a-b` is one name; subtraction is written `a - b`.  (A '-' joins an identifier
+ * only when a letter, digit or '_' follows it, so `a- b` subtracts too.)  A part
+ * that is not an identifier goes in brackets: steps['train[lr=0.1]'].status.
+ * A name is resolved through a caller-supplied lookup: the module knows
+ * nothing of params or steps.
  *
  * Values: null, bool, number (double), string.  Semantics:
  *  - `+` adds numbers; when either side is a string it concatenates.
@@ -52,6 +56,11 @@ typedef struct expr_error {
 } expr_error;
 
 typedef struct expr expr; /* an AST node; lives in the arena it was parsed into */
+
+/* Limits that keep any input cheap: the length of one expression in bytes, and how
+ * deeply parentheses and unary operators may nest ("expression nested too deeply"). */
+#define EXPR_MAX_LEN 16384
+#define EXPR_MAX_DEPTH 64
 
 /* Parse the text of one expression (what stands between "${{" and "}}").
  * base is added to every offset recorded, so offsets point into the

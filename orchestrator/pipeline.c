@@ -1,0 +1,1276 @@
+/*
+ * pipeline.c — pipeline.yaml → struct pipeline (see include/sluice/pipeline.h).
+ *
+ * The loader walks the YAML tree once, checks every key against the schema
+ * below (unknown keys get a "did you mean"), types every value, merges
+ * `defaults` into each step, applies `-p` overrides typed like the param's
+ * default, then parses every template and checks the names its expressions
+ * use.  It never stops at the first error: each problem is added to the
+ * diag list with its position and the walk goes on with the next value.
+ */
+#include "sluice/pipeline.h"
+
+#include "sluice/builtin.h"
+#include "sluice/strmap.h"
+#include "sluice/util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* ---- the schema ---------------------------------------------------------- */
+
+static const char *const top_keys[] = {"name",    "description", "params", "env",
+				       "defaults", "schedule",   "secrets", "notify",
+				       "runner",   "steps",      NULL};
+static const char *const step_keys[] = {
+	"needs",   "run",     "uses",      "with",      "inputs",       "outputs", "metrics",
+	"env",     "when",    "matrix",    "timeout",   "grace_period", "retries", "sandbox",
+	"resources", "cache", "runner",    "description", "on_no_gpu",  NULL};
+static const char *const default_keys[] = {"timeout", "grace_period", "retries",  "sandbox",
+					   "resources", "cache",      "runner",   "env",
+					   "on_no_gpu", NULL};
+static const char *const retry_keys[] = {"limit", "backoff", "factor", "max_backoff", "on", NULL};
+static const char *const sandbox_keys[] = {"network", "memory", "cpus", "pids", NULL};
+static const char *const resource_keys[] = {"gpus", "gpu_memory", "cpus", "memory", NULL};
+static const char *const schedule_keys[] = {"cron", "timezone", "catchup", "concurrency", NULL};
+static const char *const notify_keys[] = {"on", "webhook", NULL};
+
+/* ---- loader state -------------------------------------------------------- */
+
+struct loader {
+	pipeline *p;
+	diag_list *diags;
+	const char *file;
+	strmap param_index;
+	strmap step_index;
+};
+
+static void err_at(struct loader *L, int line, int col, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static void err_at(struct loader *L, int line, int col, const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	diag_add(L->diags, L->file, line, col, "%s", buf);
+}
+
+#define ERR_NODE(L, n, ...) err_at((L), (n)->line, (n)->col, __VA_ARGS__)
+
+static size_t count_keys(const char *const *keys)
+{
+	size_t n = 0;
+	while (keys[n])
+		n++;
+	return n;
+}
+
+static int in_list(const char *word, const char *const *keys)
+{
+	for (; *keys; keys++)
+		if (strcmp(*keys, word) == 0)
+			return 1;
+	return 0;
+}
+
+/* Report every key of map that the schema does not know. */
+static void check_keys(struct loader *L, const ynode *map, const char *const *keys,
+		       const char *where)
+{
+	for (size_t i = 0; i < map->n; i++) {
+		if (in_list(map->keys[i], keys))
+			continue;
+		const char *s = did_you_mean(map->keys[i], keys, count_keys(keys));
+		if (s)
+			err_at(L, map->key_line[i], map->key_col[i],
+			       "unknown key '%s' in %s (did you mean '%s'?)", map->keys[i], where, s);
+		else
+			err_at(L, map->key_line[i], map->key_col[i], "unknown key '%s' in %s",
+			       map->keys[i], where);
+	}
+}
+
+static spos pos_of(const ynode *n)
+{
+	return (spos){n->line, n->col};
+}
+
+static pstr mkpstr(const ynode *n)
+{
+	return (pstr){n->str, pos_of(n), n};
+}
+
+static int want_map(struct loader *L, const ynode *n, const char *what)
+{
+	if (n->kind == YNODE_MAP)
+		return 0;
+	ERR_NODE(L, n, "%s must be a map, not %s", what, ynode_kind_name(n));
+	return -1;
+}
+
+/* A scalar that is used as text: numbers and booleans are fine (`timeout: 30`),
+ * lists, maps and null are not. */
+static int want_scalar(struct loader *L, const ynode *n, const char *what)
+{
+	if (n->kind == YNODE_SCALAR && !ynode_is_null(n))
+		return 0;
+	ERR_NODE(L, n, "%s must be a single value, not %s", what, ynode_kind_name(n));
+	return -1;
+}
+
+static int want_string(struct loader *L, const ynode *n, const char *what)
+{
+	if (want_scalar(L, n, what) < 0)
+		return -1;
+	return 0;
+}
+
+static int want_bool(struct loader *L, const ynode *n, const char *what, int *out)
+{
+	if (ynode_bool(n, out) == 0)
+		return 0;
+	ERR_NODE(L, n, "%s must be true or false, not %s", what, ynode_kind_name(n));
+	return -1;
+}
+
+static int want_number(struct loader *L, const ynode *n, const char *what, double min, double max,
+		       double *out)
+{
+	if (ynode_number(n, out) < 0 || isnan(*out)) {
+		ERR_NODE(L, n, "%s must be a number, not %s", what, ynode_kind_name(n));
+		return -1;
+	}
+	if (*out < min || *out > max) {
+		ERR_NODE(L, n, "%s must be between %g and %g, got %s", what, min, max, n->str);
+		return -1;
+	}
+	return 0;
+}
+
+static int want_int(struct loader *L, const ynode *n, const char *what, double min, double max,
+		    int64_t *out)
+{
+	double d;
+	if (want_number(L, n, what, min, max, &d) < 0)
+		return -1;
+	if (d != floor(d)) {
+		ERR_NODE(L, n, "%s must be a whole number, got %s", what, n->str);
+		return -1;
+	}
+	*out = (int64_t)d;
+	return 0;
+}
+
+static int want_duration(struct loader *L, const ynode *n, const char *what, int64_t *ms)
+{
+	const char *why;
+	if (want_scalar(L, n, what) < 0)
+		return -1;
+	if (parse_duration_ms(n->str, ms, &why) < 0) {
+		ERR_NODE(L, n, "%s: '%s' is not a duration: %s", what, n->str, why);
+		return -1;
+	}
+	return 0;
+}
+
+static int want_size(struct loader *L, const ynode *n, const char *what, uint64_t *bytes)
+{
+	const char *why;
+	if (want_scalar(L, n, what) < 0)
+		return -1;
+	if (parse_size(n->str, bytes, &why) < 0) {
+		ERR_NODE(L, n, "%s: '%s' is not a size: %s", what, n->str, why);
+		return -1;
+	}
+	return 0;
+}
+
+/* One of a fixed set of words; returns the index or -1. */
+static int want_enum(struct loader *L, const ynode *n, const char *what, const char *const *words)
+{
+	if (want_scalar(L, n, what) < 0)
+		return -1;
+	for (int i = 0; words[i]; i++)
+		if (strcmp(words[i], n->str) == 0)
+			return i;
+	const char *s = did_you_mean(n->str, words, count_keys(words));
+	char alts[256] = "";
+	size_t off = 0;
+	for (int i = 0; words[i] && off < sizeof(alts); i++)
+		off += (size_t)snprintf(alts + off, sizeof(alts) - off, "%s%s", i ? ", " : "",
+					words[i]);
+	if (s)
+		ERR_NODE(L, n, "%s: unknown value '%s' (did you mean '%s'? one of: %s)", what, n->str,
+			 s, alts);
+	else
+		ERR_NODE(L, n, "%s: unknown value '%s' (one of: %s)", what, n->str, alts);
+	return -1;
+}
+
+/* A list of strings; a single string is taken as a list of one. */
+static void want_str_list(struct loader *L, const ynode *n, const char *what, pstr_list *out)
+{
+	arena *a = &L->p->mem;
+	if (n->kind == YNODE_SCALAR && !ynode_is_null(n)) {
+		out->v = arena_alloc(a, sizeof(pstr));
+		out->v[0] = mkpstr(n);
+		out->n = 1;
+		return;
+	}
+	if (n->kind != YNODE_SEQ) {
+		ERR_NODE(L, n, "%s must be a list, not %s", what, ynode_kind_name(n));
+		return;
+	}
+	out->v = arena_alloc(a, sizeof(pstr) * (n->n ? n->n : 1));
+	out->n = 0;
+	for (size_t i = 0; i < n->n; i++) {
+		const ynode *it = n->items[i];
+		if (it->kind != YNODE_SCALAR || ynode_is_null(it)) {
+			ERR_NODE(L, it, "each item of %s must be a single value, not %s%s", what,
+				 ynode_kind_name(it),
+				 it->kind == YNODE_MAP ? " (quote values holding ${{ }} inside [ ])"
+						       : "");
+			continue;
+		}
+		out->v[out->n++] = mkpstr(it);
+	}
+}
+
+static int is_env_name(const char *s)
+{
+	if (!(isalpha((unsigned char)*s) || *s == '_'))
+		return 0;
+	for (s++; *s; s++)
+		if (!(isalnum((unsigned char)*s) || *s == '_'))
+			return 0;
+	return 1;
+}
+
+static int is_step_name(const char *s)
+{
+	if (!(isalpha((unsigned char)*s) || *s == '_'))
+		return 0;
+	for (s++; *s; s++)
+		if (!(isalnum((unsigned char)*s) || *s == '_' || *s == '-'))
+			return 0;
+	return 1;
+}
+
+/* env: a map NAME: value.  Entries are appended to (*env, *n). */
+static void parse_env(struct loader *L, const ynode *n, penv **env, size_t *nenv)
+{
+	if (want_map(L, n, "env") < 0)
+		return;
+	arena *a = &L->p->mem;
+	penv *out = arena_alloc(a, sizeof(penv) * (*nenv + n->n + 1));
+	if (*nenv)
+		memcpy(out, *env, sizeof(penv) * *nenv);
+	size_t k = *nenv;
+	for (size_t i = 0; i < n->n; i++) {
+		const char *name = n->keys[i];
+		const ynode *v = n->items[i];
+		if (!is_env_name(name)) {
+			err_at(L, n->key_line[i], n->key_col[i],
+			       "env: '%s' is not a valid variable name ([A-Za-z_][A-Za-z0-9_]*)", name);
+			continue;
+		}
+		if (strncmp(name, "SLUICE_", 7) == 0) {
+			err_at(L, n->key_line[i], n->key_col[i],
+			       "env: names starting with SLUICE_ are reserved for sluice");
+			continue;
+		}
+		if (want_scalar(L, v, "an env value") < 0)
+			continue;
+		/* a step's value replaces the pipeline's */
+		size_t j;
+		for (j = 0; j < k; j++)
+			if (strcmp(out[j].name, name) == 0)
+				break;
+		out[j] = (penv){name, v->str, pos_of(v)};
+		if (j == k)
+			k++;
+	}
+	*env = out;
+	*nenv = k;
+}
+
+/* ---- params and overrides ------------------------------------------------ */
+
+static void parse_params(struct loader *L, const ynode *n)
+{
+	if (want_map(L, n, "params") < 0)
+		return;
+	pipeline *p = L->p;
+	p->params = arena_alloc(&p->mem, sizeof(pparam) * (n->n + 1));
+	for (size_t i = 0; i < n->n; i++) {
+		const ynode *v = n->items[i];
+		pparam *pp = &p->params[p->nparams];
+		pp->name = n->keys[i];
+		pp->pos = (spos){n->key_line[i], n->key_col[i]};
+		if (!is_env_name(pp->name)) {
+			err_at(L, pp->pos.line, pp->pos.col,
+			       "param '%s': names are letters, digits and _ (so that "
+			       "${{ params.NAME }} can refer to it)",
+			       pp->name);
+			continue;
+		}
+		int b;
+		double d;
+		if (v->kind != YNODE_SCALAR) {
+			ERR_NODE(L, v, "param '%s' must be a number, a string or a boolean, not %s",
+				 pp->name, ynode_kind_name(v));
+			continue;
+		} else if (ynode_is_null(v)) {
+			ERR_NODE(L, v, "param '%s' has no default value (write \"\" for an empty string)",
+				 pp->name);
+			continue;
+		} else if (ynode_bool(v, &b) == 0) {
+			pp->value = (expr_value){.type = EXPR_BOOL, .b = b};
+		} else if (ynode_number(v, &d) == 0) {
+			pp->value = (expr_value){.type = EXPR_NUM, .num = d};
+		} else {
+			pp->value = (expr_value){.type = EXPR_STR, .str = v->str};
+		}
+		strmap_put(&L->param_index, pp->name, pp);
+		p->nparams++;
+	}
+}
+
+static const char *type_name(expr_type t)
+{
+	switch (t) {
+	case EXPR_NUM:
+		return "a number";
+	case EXPR_BOOL:
+		return "true or false";
+	case EXPR_STR:
+		return "a string";
+	default:
+		return "null";
+	}
+}
+
+static void apply_overrides(struct loader *L, const param_override *ov, size_t nov)
+{
+	pipeline *p = L->p;
+	for (size_t i = 0; i < nov; i++) {
+		pparam *pp = strmap_get(&L->param_index, ov[i].key);
+		if (!pp) {
+			const char **names = xcalloc(p->nparams + 1, sizeof(char *));
+			for (size_t k = 0; k < p->nparams; k++)
+				names[k] = p->params[k].name;
+			const char *s = did_you_mean(ov[i].key, names, p->nparams);
+			free(names);
+			if (s)
+				diag_add(L->diags, L->file, 0, 0,
+					 "-p %s: the pipeline has no param '%s' (did you mean '%s'?)",
+					 ov[i].key, ov[i].key, s);
+			else
+				diag_add(L->diags, L->file, 0, 0,
+					 "-p %s: the pipeline has no param '%s'", ov[i].key,
+					 ov[i].key);
+			continue;
+		}
+		const char *v = ov[i].value;
+		expr_value nv = {.type = pp->value.type};
+		if (pp->value.type == EXPR_NUM) {
+			char *end;
+			errno = 0;
+			nv.num = strtod(v, &end);
+			if (!*v || *end || errno || isnan(nv.num)) {
+				diag_add(L->diags, L->file, pp->pos.line, pp->pos.col,
+					 "-p %s=%s: param '%s' is %s (its default), '%s' is not", pp->name,
+					 v, pp->name, type_name(pp->value.type), v);
+				continue;
+			}
+		} else if (pp->value.type == EXPR_BOOL) {
+			if (strcmp(v, "true") == 0)
+				nv.b = 1;
+			else if (strcmp(v, "false") == 0)
+				nv.b = 0;
+			else {
+				diag_add(L->diags, L->file, pp->pos.line, pp->pos.col,
+					 "-p %s=%s: param '%s' is true or false (its default), '%s' is not",
+					 pp->name, v, pp->name, v);
+				continue;
+			}
+		} else {
+			nv.str = arena_strdup(&p->mem, v);
+		}
+		pp->value = nv;
+		pp->overridden = 1;
+	}
+}
+
+/* ---- step settings that defaults can also give --------------------------- */
+
+static const char *const retry_on_words[] = {"error", "timeout", "signal", "oom", "all", NULL};
+
+static void parse_retries(struct loader *L, const ynode *n, retry_policy *r)
+{
+	int64_t iv;
+	if (n->kind == YNODE_SCALAR) { /* `retries: 3` */
+		if (want_int(L, n, "retries", 0, 100, &iv) == 0)
+			r->limit = (int)iv;
+		return;
+	}
+	if (want_map(L, n, "retries") < 0)
+		return;
+	check_keys(L, n, retry_keys, "retries");
+	const ynode *v;
+	double d;
+	if ((v = ynode_get(n, "limit")) && want_int(L, v, "retries.limit", 0, 100, &iv) == 0)
+		r->limit = (int)iv;
+	if ((v = ynode_get(n, "backoff")))
+		want_duration(L, v, "retries.backoff", &r->backoff_ms);
+	if ((v = ynode_get(n, "max_backoff")))
+		want_duration(L, v, "retries.max_backoff", &r->max_backoff_ms);
+	if ((v = ynode_get(n, "factor")) && want_number(L, v, "retries.factor", 1, 100, &d) == 0)
+		r->factor = d;
+	if ((v = ynode_get(n, "on"))) {
+		pstr_list words = {0};
+		want_str_list(L, v, "retries.on", &words);
+		unsigned mask = 0;
+		for (size_t i = 0; i < words.n; i++) {
+			ynode tmp = *words.v[i].node;
+			int k = want_enum(L, &tmp, "retries.on", retry_on_words);
+			if (k >= 0)
+				mask |= k == 4 ? RETRY_ON_ALL : 1u << k;
+		}
+		r->on = mask;
+	}
+}
+
+static void parse_sandbox(struct loader *L, const ynode *n, sandbox_config *s)
+{
+	if (n->kind == YNODE_SCALAR && !ynode_is_null(n)) {
+		if (strcmp(n->str, "none") == 0) {
+			s->enabled = 0;
+			return;
+		}
+		if (strcmp(n->str, "default") == 0) {
+			s->enabled = 1;
+			return;
+		}
+		ERR_NODE(L, n, "sandbox must be a map of settings, 'none' or 'default', not '%s'",
+			 n->str);
+		return;
+	}
+	if (want_map(L, n, "sandbox") < 0)
+		return;
+	check_keys(L, n, sandbox_keys, "sandbox");
+	const ynode *v;
+	int b;
+	double d;
+	int64_t iv;
+	s->enabled = 1;
+	if ((v = ynode_get(n, "network")) && want_bool(L, v, "sandbox.network", &b) == 0)
+		s->network = b;
+	if ((v = ynode_get(n, "memory")))
+		want_size(L, v, "sandbox.memory", &s->memory);
+	if ((v = ynode_get(n, "cpus")) && want_number(L, v, "sandbox.cpus", 0.01, 4096, &d) == 0)
+		s->cpus = d;
+	if ((v = ynode_get(n, "pids")) && want_int(L, v, "sandbox.pids", 1, 4194304, &iv) == 0)
+		s->pids = iv;
+}
+
+static void parse_resources(struct loader *L, const ynode *n, resources *r)
+{
+	if (want_map(L, n, "resources") < 0)
+		return;
+	check_keys(L, n, resource_keys, "resources");
+	const ynode *v;
+	double d;
+	int64_t iv;
+	if ((v = ynode_get(n, "gpus")) && want_int(L, v, "resources.gpus", 0, 64, &iv) == 0)
+		r->gpus = (int)iv;
+	if ((v = ynode_get(n, "gpu_memory")))
+		want_size(L, v, "resources.gpu_memory", &r->gpu_memory);
+	if ((v = ynode_get(n, "cpus")) && want_number(L, v, "resources.cpus", 0, 4096, &d) == 0)
+		r->cpus = d;
+	if ((v = ynode_get(n, "memory")))
+		want_size(L, v, "resources.memory", &r->memory);
+}
+
+static const char *const runner_words[] = {"local", "slurm", NULL};
+static const char *const on_no_gpu_words[] = {"fail", "cpu", "wait", NULL};
+
+/* The keys shared by `defaults:` and a step.  `defaults` is applied first, so
+ * a step's map-valued settings (sandbox, resources, retries) merge key by key. */
+static void parse_common(struct loader *L, const ynode *n, pstep *st)
+{
+	const ynode *v;
+	int b;
+	if ((v = ynode_get(n, "timeout")))
+		want_duration(L, v, "timeout", &st->timeout_ms);
+	if ((v = ynode_get(n, "grace_period")))
+		want_duration(L, v, "grace_period", &st->grace_ms);
+	if ((v = ynode_get(n, "retries")))
+		parse_retries(L, v, &st->retries);
+	if ((v = ynode_get(n, "sandbox")))
+		parse_sandbox(L, v, &st->sandbox);
+	if ((v = ynode_get(n, "resources")))
+		parse_resources(L, v, &st->res);
+	if ((v = ynode_get(n, "cache")) && want_bool(L, v, "cache", &b) == 0)
+		st->cache = b;
+	if ((v = ynode_get(n, "runner"))) {
+		int k = want_enum(L, v, "runner", runner_words);
+		if (k >= 0)
+			st->runner = runner_words[k];
+	}
+	if ((v = ynode_get(n, "on_no_gpu"))) {
+		int k = want_enum(L, v, "on_no_gpu", on_no_gpu_words);
+		if (k >= 0)
+			st->on_no_gpu = (enum on_no_gpu)(k + 1);
+	}
+	if ((v = ynode_get(n, "env")))
+		parse_env(L, v, &st->env, &st->nenv);
+}
+
+static void step_defaults(pstep *st, const pipeline *p)
+{
+	memset(st, 0, sizeof(*st));
+	st->grace_ms = 10000;
+	st->retries = (retry_policy){0, 5000, 2.0, 300000, RETRY_ON_ALL};
+	st->sandbox = (sandbox_config){.enabled = 1};
+	st->res.cpus = 1;
+	st->cache = 1;
+	st->runner = p->runner ? p->runner : "local";
+	st->env = p->env;
+	st->nenv = p->nenv;
+}
+
+/* ---- matrix ---------------------------------------------------------------- */
+
+static void parse_matrix(struct loader *L, const ynode *n, pstep *st)
+{
+	if (want_map(L, n, "matrix") < 0)
+		return;
+	arena *a = &L->p->mem;
+	if (n->n > PIPELINE_MAX_MATRIX_AXES) {
+		ERR_NODE(L, n, "matrix has %zu keys; at most %d are allowed", n->n,
+			 PIPELINE_MAX_MATRIX_AXES);
+		return;
+	}
+	st->matrix = arena_alloc(a, sizeof(pmatrix_axis) * (n->n + 1));
+	size_t combos = 1;
+	for (size_t i = 0; i < n->n; i++) {
+		const ynode *v = n->items[i];
+		pmatrix_axis *ax = &st->matrix[st->nmatrix];
+		ax->key = n->keys[i];
+		ax->pos = (spos){n->key_line[i], n->key_col[i]};
+		if (!is_env_name(ax->key)) {
+			err_at(L, ax->pos.line, ax->pos.col,
+			       "matrix key '%s': use letters, digits and _", ax->key);
+			continue;
+		}
+		if (v->kind != YNODE_SEQ || v->n == 0) {
+			ERR_NODE(L, v, "matrix.%s must be a non-empty list of values", ax->key);
+			continue;
+		}
+		ax->values = arena_alloc(a, sizeof(char *) * v->n);
+		ax->types = arena_alloc(a, sizeof(expr_type) * v->n);
+		for (size_t k = 0; k < v->n; k++) {
+			const ynode *it = v->items[k];
+			if (it->kind != YNODE_SCALAR || ynode_is_null(it)) {
+				ERR_NODE(L, it, "matrix.%s: each value must be a number, string or "
+						"boolean, not %s",
+					 ax->key, ynode_kind_name(it));
+				continue;
+			}
+			int b;
+			double d;
+			for (size_t j = 0; j < ax->n; j++)
+				if (strcmp(ax->values[j], it->str) == 0)
+					ERR_NODE(L, it, "matrix.%s: value '%s' appears twice", ax->key,
+						 it->str);
+			ax->values[ax->n] = it->str;
+			ax->types[ax->n] = ynode_bool(it, &b) == 0	 ? EXPR_BOOL
+					   : ynode_number(it, &d) == 0 ? EXPR_NUM
+									 : EXPR_STR;
+			ax->n++;
+		}
+		if (ax->n)
+			combos *= ax->n;
+		if (combos > PIPELINE_MAX_MATRIX_INSTANCES) {
+			ERR_NODE(L, v, "matrix expands to more than %d instances",
+				 PIPELINE_MAX_MATRIX_INSTANCES);
+			return;
+		}
+		st->nmatrix++;
+	}
+}
+
+/* ---- a step ----------------------------------------------------------------- */
+
+static void parse_step(struct loader *L, const char *name, spos kpos, const ynode *n,
+		       const ynode *defaults)
+{
+	pipeline *p = L->p;
+	pstep *st = &p->steps[p->nsteps];
+	step_defaults(st, p);
+	st->name = name;
+	st->pos = kpos;
+	if (!is_step_name(name)) {
+		err_at(L, kpos.line, kpos.col,
+		       "step name '%s': use letters, digits, _ and -, starting with a letter", name);
+		return;
+	}
+	if (want_map(L, n, "a step") < 0)
+		return;
+	check_keys(L, n, step_keys, "a step");
+	if (defaults)
+		parse_common(L, defaults, st);
+	parse_common(L, n, st);
+
+	const ynode *v;
+	if ((v = ynode_get(n, "description")) && want_string(L, v, "description") == 0)
+		st->description = v->str;
+	const ynode *run = ynode_get(n, "run"), *uses = ynode_get(n, "uses");
+	if (run && uses)
+		ERR_NODE(L, uses, "step '%s' has both run and uses; a step has exactly one", name);
+	else if (!run && !uses)
+		err_at(L, kpos.line, kpos.col, "step '%s' needs either run (a command) or uses (a "
+					       "built-in step)",
+		       name);
+	if (run && want_string(L, run, "run") == 0) {
+		if (!*run->str)
+			ERR_NODE(L, run, "run is empty");
+		st->run = mkpstr(run);
+	}
+	if (uses && want_string(L, uses, "uses") == 0) {
+		st->uses = mkpstr(uses);
+		if (!builtin_find(uses->str)) {
+			size_t nb;
+			const builtin_step *all = builtin_list(&nb);
+			const char *names[32];
+			for (size_t i = 0; i < nb && i < 32; i++)
+				names[i] = all[i].name;
+			const char *s = did_you_mean(uses->str, names, nb < 32 ? nb : 32);
+			if (s)
+				ERR_NODE(L, uses, "unknown built-in step '%s' (did you mean '%s'?)",
+					 uses->str, s);
+			else
+				ERR_NODE(L, uses, "unknown built-in step '%s' (see 'sluice help step')",
+					 uses->str);
+		}
+	}
+	if ((v = ynode_get(n, "with"))) {
+		if (!uses)
+			ERR_NODE(L, v, "with is for built-in steps (uses:); a run step takes "
+				       "arguments in its command");
+		else if (want_map(L, v, "with") == 0)
+			st->with = v;
+	}
+	const builtin_step *b = uses && uses->kind == YNODE_SCALAR ? builtin_find(uses->str) : NULL;
+	if (b) {
+		if (st->with)
+			check_keys(L, st->with, b->keys, uses->str);
+		for (const char *const *r = b->required; *r; r++)
+			if (!ynode_get(st->with, *r))
+				ERR_NODE(L, st->with ? st->with : uses,
+					 "built-in step '%s' needs with.%s", b->name, *r);
+	}
+	if ((v = ynode_get(n, "needs")))
+		want_str_list(L, v, "needs", &st->needs);
+	if ((v = ynode_get(n, "inputs")))
+		want_str_list(L, v, "inputs", &st->inputs);
+	if ((v = ynode_get(n, "outputs")))
+		want_str_list(L, v, "outputs", &st->outputs);
+	if ((v = ynode_get(n, "metrics")) && want_string(L, v, "metrics") == 0)
+		st->metrics = mkpstr(v);
+	if ((v = ynode_get(n, "when")) && want_string(L, v, "when") == 0)
+		st->when = mkpstr(v);
+	if ((v = ynode_get(n, "matrix")))
+		parse_matrix(L, v, st);
+	if (st->res.gpus == 0 && st->on_no_gpu != ON_NO_GPU_DEFAULT) {
+		/* harmless, but most likely a forgotten resources.gpus */
+		const ynode *o = ynode_get(n, "on_no_gpu");
+		if (o)
+			ERR_NODE(L, o, "on_no_gpu is set but the step asks for no GPU "
+				       "(resources.gpus)");
+	}
+	if (strmap_put(&L->step_index, st->name, st))
+		err_at(L, kpos.line, kpos.col, "duplicate step '%s'", name); /* unreachable: YAML */
+	p->nsteps++;
+}
+
+/* ---- templates and the names they use ------------------------------------- */
+
+struct ref_check {
+	struct loader *L;
+	const pstep *st; /* NULL at pipeline level */
+	const pstr *t;
+	int plan_time; /* inputs/outputs: only params, env, matrix */
+	const char *field;
+};
+
+static const char *const ctx_names[] = {"params", "env", "secrets", "run", "matrix", "steps",
+					NULL};
+
+static int step_env_has(const struct ref_check *c, const char *name)
+{
+	const penv *env = c->st ? c->st->env : c->L->p->env;
+	size_t n = c->st ? c->st->nenv : c->L->p->nenv;
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(env[i].name, name) == 0)
+			return 1;
+	return 0;
+}
+
+static void ref_err(struct ref_check *c, size_t offset, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void ref_err(struct ref_check *c, size_t offset, const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	spos at = pipeline_template_pos(c->L->p, c->t, offset);
+	err_at(c->L, at.line, at.col, "%s", buf);
+}
+
+static int check_ref(void *ctx, const char *const *parts, size_t n, size_t offset)
+{
+	struct ref_check *c = ctx;
+	pipeline *p = c->L->p;
+	const char *root = parts[0];
+	if (strcmp(root, "params") == 0) {
+		if (n < 2) {
+			ref_err(c, offset, "'params' needs a name: params.NAME");
+		} else if (!strmap_get(&c->L->param_index, parts[1])) {
+			const char **names = xcalloc(p->nparams + 1, sizeof(char *));
+			for (size_t k = 0; k < p->nparams; k++)
+				names[k] = p->params[k].name;
+			const char *s = did_you_mean(parts[1], names, p->nparams);
+			free(names);
+			if (s)
+				ref_err(c, offset, "unknown param '%s' (did you mean '%s'?)", parts[1],
+					s);
+			else
+				ref_err(c, offset, "unknown param '%s' (not declared under params:)",
+					parts[1]);
+		} else if (n > 2) {
+			ref_err(c, offset, "params.%s is a value and has no field '%s'", parts[1],
+				parts[2]);
+		}
+		return 0;
+	}
+	if (strcmp(root, "env") == 0) {
+		if (n != 2)
+			ref_err(c, offset, "use env.NAME");
+		else if (!step_env_has(c, parts[1]))
+			ref_err(c, offset, "unknown env '%s' (only variables set in env: can be used)",
+				parts[1]);
+		return 0;
+	}
+	if (strcmp(root, "matrix") == 0) {
+		const pstep *st = c->st;
+		int found = 0;
+		for (size_t i = 0; st && n == 2 && i < st->nmatrix; i++)
+			found |= strcmp(st->matrix[i].key, parts[1]) == 0;
+		if (!st || st->nmatrix == 0)
+			ref_err(c, offset, "matrix.* is only defined in a step that has a matrix");
+		else if (!found)
+			ref_err(c, offset, "unknown matrix key '%s'", n > 1 ? parts[1] : "");
+		return 0;
+	}
+	if (c->plan_time) {
+		ref_err(c, offset, "%s.* cannot be used in %s: paths must be known before the run "
+				   "(use params, env or matrix)",
+			root, c->field);
+		return 0;
+	}
+	if (strcmp(root, "secrets") == 0) {
+		int found = 0;
+		for (size_t i = 0; n == 2 && i < p->secrets.n; i++)
+			found |= strcmp(p->secrets.v[i].s, parts[1]) == 0;
+		if (!found)
+			ref_err(c, offset, "unknown secret '%s' (list it under secrets:)",
+				n > 1 ? parts[1] : "");
+		return 0;
+	}
+	if (strcmp(root, "run") == 0) {
+		static const char *const run_fields[] = {"id", "trigger", "pipeline", NULL};
+		if (n != 2 || !in_list(parts[1], run_fields))
+			ref_err(c, offset, "unknown name 'run.%s' (run.id, run.trigger, run.pipeline)",
+				n > 1 ? parts[1] : "");
+		return 0;
+	}
+	if (strcmp(root, "steps") == 0) {
+		if (n < 3) {
+			ref_err(c, offset, "use steps.NAME.outputs.KEY, steps.NAME.metrics.KEY or "
+					   "steps.NAME.status");
+			return 0;
+		}
+		/* the step itself may be a matrix instance: steps['train[lr=0.1]'] */
+		char base[256];
+		snprintf(base, sizeof(base), "%.*s", (int)strcspn(parts[1], "["), parts[1]);
+		if (!strmap_get(&c->L->step_index, base)) {
+			const char **names = xcalloc(p->nsteps + 1, sizeof(char *));
+			for (size_t k = 0; k < p->nsteps; k++)
+				names[k] = p->steps[k].name;
+			const char *s = did_you_mean(base, names, p->nsteps);
+			free(names);
+			if (s)
+				ref_err(c, offset, "unknown step '%s' (did you mean '%s'?)", base, s);
+			else
+				ref_err(c, offset, "unknown step '%s'", base);
+		} else if (c->st && strcmp(base, c->st->name) == 0) {
+			ref_err(c, offset, "step '%s' cannot use its own %s", base, parts[2]);
+		} else if (strcmp(parts[2], "status") == 0) {
+			if (n != 3)
+				ref_err(c, offset, "steps.%s.status has no fields", parts[1]);
+		} else if (strcmp(parts[2], "outputs") == 0 || strcmp(parts[2], "metrics") == 0) {
+			if (n < 4)
+				ref_err(c, offset, "steps.%s.%s needs a key", parts[1], parts[2]);
+		} else {
+			ref_err(c, offset, "steps.%s has outputs, metrics and status, not '%s'",
+				parts[1], parts[2]);
+		}
+		return 0;
+	}
+	const char *s = did_you_mean(root, ctx_names, count_keys(ctx_names));
+	if (s)
+		ref_err(c, offset, "unknown name '%s' (did you mean '%s'?)", root, s);
+	else
+		ref_err(c, offset, "unknown name '%s' (expressions may use params, env, secrets, "
+				   "run, matrix and steps)",
+			root);
+	return 0;
+}
+
+static void check_template(struct loader *L, const pstep *st, const pstr *t, int plan_time,
+			   const char *field)
+{
+	if (!t->s)
+		return;
+	template *tp;
+	expr_error e;
+	if (template_parse(&L->p->mem, t->s, &tp, &e) < 0) {
+		spos at = pipeline_template_pos(L->p, t, e.offset);
+		err_at(L, at.line, at.col, "%s", e.msg);
+		return;
+	}
+	struct ref_check c = {L, st, t, plan_time, field};
+	template_walk_refs(tp, check_ref, &c);
+}
+
+/* `with` values: scalars and the scalars inside lists and maps. */
+static void check_with_node(struct loader *L, const pstep *st, const ynode *n)
+{
+	if (n->kind == YNODE_SCALAR) {
+		pstr t = mkpstr(n);
+		check_template(L, st, &t, 0, "with");
+		return;
+	}
+	for (size_t i = 0; i < n->n; i++)
+		check_with_node(L, st, n->items[i]);
+}
+
+/* gate `require:` entries are bare expressions over metric names and champion.* */
+static void check_gate_require(struct loader *L, const pstep *st)
+{
+	const ynode *req = ynode_get(st->with, "require");
+	if (!req)
+		return;
+	if (req->kind == YNODE_SCALAR)
+		req = NULL; /* one expression: checked below through a one-item view */
+	const ynode *one = ynode_get(st->with, "require");
+	size_t n = req ? req->n : 1;
+	if (req && req->kind != YNODE_SEQ) {
+		ERR_NODE(L, req, "gate: require must be a list of expressions");
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const ynode *it = req ? req->items[i] : one;
+		if (it->kind != YNODE_SCALAR) {
+			ERR_NODE(L, it, "gate: each requirement is an expression like 'auc >= 0.85'");
+			continue;
+		}
+		expr *e;
+		expr_error err;
+		pstr t = mkpstr(it);
+		if (strstr(it->str, "${{")) {
+			/* a template resolves first and must then still be an expression */
+			check_template(L, st, &t, 0, "require");
+			continue;
+		}
+		if (expr_parse(&L->p->mem, it->str, it->len, 0, &e, &err) < 0) {
+			spos at = pipeline_template_pos(L->p, &t, err.offset);
+			err_at(L, at.line, at.col, "%s", err.msg);
+		}
+	}
+}
+
+static void check_step_templates(struct loader *L, const pstep *st)
+{
+	check_template(L, st, &st->run, 0, "run");
+	check_template(L, st, &st->when, 0, "when");
+	check_template(L, st, &st->metrics, 1, "metrics");
+	for (size_t i = 0; i < st->inputs.n; i++)
+		check_template(L, st, &st->inputs.v[i], 1, "inputs");
+	for (size_t i = 0; i < st->outputs.n; i++)
+		check_template(L, st, &st->outputs.v[i], 1, "outputs");
+	for (size_t i = 0; i < st->nenv; i++) {
+		pstr t = {st->env[i].value, st->env[i].pos, NULL};
+		check_template(L, st, &t, 0, "env");
+	}
+	if (st->with) {
+		for (size_t i = 0; i < st->with->n; i++) {
+			if (st->uses.s && strcmp(st->uses.s, "gate") == 0 &&
+			    strcmp(st->with->keys[i], "require") == 0)
+				continue;
+			check_with_node(L, st, st->with->items[i]);
+		}
+		if (st->uses.s && strcmp(st->uses.s, "gate") == 0)
+			check_gate_require(L, st);
+	}
+}
+
+/* ---- schedule, notify, top level ------------------------------------------- */
+
+static const char *const catchup_words[] = {"none", "latest", "all", NULL};
+static const char *const concurrency_words[] = {"forbid", "allow", "replace", NULL};
+static const char *const notify_on_words[] = {"success", "failure", "rejected", "always", NULL};
+
+/* A first check of the cron expression: five fields or an @macro; the
+ * scheduler parses it fully. */
+static void check_cron(struct loader *L, const ynode *n)
+{
+	static const char *const macros[] = {"@hourly", "@daily", "@weekly", "@monthly",
+					     "@yearly", "@annually", "@midnight", NULL};
+	const char *s = n->str;
+	if (s[0] == '@') {
+		if (!in_list(s, macros)) {
+			const char *m = did_you_mean(s, macros, count_keys(macros));
+			if (m)
+				ERR_NODE(L, n, "schedule.cron: unknown macro '%s' (did you mean '%s'?)",
+					 s, m);
+			else
+				ERR_NODE(L, n, "schedule.cron: unknown macro '%s'", s);
+		}
+		return;
+	}
+	int fields = 0, in = 0;
+	for (const char *q = s; *q; q++) {
+		if (*q == ' ' || *q == '\t') {
+			in = 0;
+			continue;
+		}
+		if (!in)
+			fields++;
+		in = 1;
+		if (!(isalnum((unsigned char)*q) || strchr("*/,-?", *q)))
+			ERR_NODE(L, n, "schedule.cron: unexpected character '%c' in '%s'", *q, s);
+	}
+	if (fields != 5)
+		ERR_NODE(L, n, "schedule.cron: '%s' has %d fields; a cron expression has 5 "
+			       "(minute hour day-of-month month day-of-week)",
+			 s, fields);
+}
+
+static void parse_schedule(struct loader *L, const ynode *n)
+{
+	pipeline *p = L->p;
+	if (want_map(L, n, "schedule") < 0)
+		return;
+	check_keys(L, n, schedule_keys, "schedule");
+	p->schedule.present = 1;
+	p->schedule.timezone = (pstr){"UTC", pos_of(n), NULL};
+	const ynode *v;
+	if (!(v = ynode_get(n, "cron")))
+		ERR_NODE(L, n, "schedule needs cron");
+	else if (want_string(L, v, "schedule.cron") == 0) {
+		p->schedule.cron = mkpstr(v);
+		check_cron(L, v);
+	}
+	if ((v = ynode_get(n, "timezone")) && want_string(L, v, "schedule.timezone") == 0) {
+		p->schedule.timezone = mkpstr(v);
+		char path[PATH_MAX];
+		struct stat sb;
+		snprintf(path, sizeof(path), "/usr/share/zoneinfo/%s", v->str);
+		if (strstr(v->str, "..") || v->str[0] == '/' || stat(path, &sb) < 0 ||
+		    !S_ISREG(sb.st_mode))
+			ERR_NODE(L, v, "schedule.timezone: unknown time zone '%s' (an IANA name such "
+				       "as Europe/Berlin or UTC)",
+				 v->str);
+	}
+	int k;
+	if ((v = ynode_get(n, "catchup")) && (k = want_enum(L, v, "schedule.catchup",
+							    catchup_words)) >= 0)
+		p->schedule.catchup = (enum catchup)k;
+	if ((v = ynode_get(n, "concurrency")) &&
+	    (k = want_enum(L, v, "schedule.concurrency", concurrency_words)) >= 0) {
+		p->schedule.concurrency = (enum concurrency)k;
+		p->concurrency = (enum concurrency)k;
+	}
+}
+
+static void parse_notify(struct loader *L, const ynode *n)
+{
+	pipeline *p = L->p;
+	if (want_map(L, n, "notify") < 0)
+		return;
+	check_keys(L, n, notify_keys, "notify");
+	p->notify.present = 1;
+	p->notify.on = NOTIFY_FAILURE | NOTIFY_REJECTED;
+	const ynode *v;
+	if (!(v = ynode_get(n, "webhook")))
+		ERR_NODE(L, n, "notify needs webhook");
+	else if (want_string(L, v, "notify.webhook") == 0)
+		p->notify.webhook = mkpstr(v);
+	if ((v = ynode_get(n, "on"))) {
+		pstr_list words = {0};
+		want_str_list(L, v, "notify.on", &words);
+		unsigned mask = 0;
+		for (size_t i = 0; i < words.n; i++) {
+			ynode tmp = *words.v[i].node;
+			int k = want_enum(L, &tmp, "notify.on", notify_on_words);
+			if (k >= 0)
+				mask |= k == 3 ? 7u : 1u << k;
+		}
+		p->notify.on = mask;
+	}
+}
+
+static void parse_top(struct loader *L, const ynode *root, const param_override *ov, size_t nov)
+{
+	pipeline *p = L->p;
+	if (!root) {
+		diag_add(L->diags, L->file, 1, 1, "the file is empty (a pipeline needs name and steps)");
+		return;
+	}
+	if (root->kind != YNODE_MAP) {
+		ERR_NODE(L, root, "a pipeline file must be a map with name and steps, not %s",
+			 ynode_kind_name(root));
+		return;
+	}
+	check_keys(L, root, top_keys, "the pipeline");
+	const ynode *v;
+	if (!(v = ynode_get(root, "name")))
+		ERR_NODE(L, root, "the pipeline needs a name (name: my-pipeline)");
+	else if (want_string(L, v, "name") == 0) {
+		if (!is_pipeline_name(v->str))
+			ERR_NODE(L, v, "name '%s' must match [a-z0-9_-]+", v->str);
+		p->name = v->str;
+	}
+	if ((v = ynode_get(root, "description")) && want_string(L, v, "description") == 0)
+		p->description = v->str;
+	if ((v = ynode_get(root, "params")))
+		parse_params(L, v);
+	apply_overrides(L, ov, nov);
+	if ((v = ynode_get(root, "env")))
+		parse_env(L, v, &p->env, &p->nenv);
+	if ((v = ynode_get(root, "secrets"))) {
+		want_str_list(L, v, "secrets", &p->secrets);
+		for (size_t i = 0; i < p->secrets.n; i++)
+			if (!is_env_name(p->secrets.v[i].s))
+				err_at(L, p->secrets.v[i].pos.line, p->secrets.v[i].pos.col,
+				       "secret '%s' is not a valid environment variable name",
+				       p->secrets.v[i].s);
+	}
+	if ((v = ynode_get(root, "runner"))) {
+		int k = want_enum(L, v, "runner", runner_words);
+		if (k >= 0)
+			p->runner = runner_words[k];
+	}
+	if ((v = ynode_get(root, "schedule")))
+		parse_schedule(L, v);
+	if ((v = ynode_get(root, "notify")))
+		parse_notify(L, v);
+	const ynode *defaults = ynode_get(root, "defaults");
+	if (defaults) {
+		if (want_map(L, defaults, "defaults") < 0)
+			defaults = NULL;
+		else
+			check_keys(L, defaults, default_keys, "defaults");
+	}
+	const ynode *steps = ynode_get(root, "steps");
+	if (!steps) {
+		ERR_NODE(L, root, "the pipeline has no steps");
+		return;
+	}
+	if (want_map(L, steps, "steps") < 0)
+		return;
+	if (steps->n == 0)
+		ERR_NODE(L, steps, "steps is empty");
+	p->steps = arena_alloc(&p->mem, sizeof(pstep) * (steps->n + 1));
+	for (size_t i = 0; i < steps->n; i++)
+		parse_step(L, steps->keys[i], (spos){steps->key_line[i], steps->key_col[i]},
+			   steps->items[i], defaults);
+	/* Templates are checked once every step and param is known. */
+	for (size_t i = 0; i < p->nsteps; i++)
+		check_step_templates(L, &p->steps[i]);
+	if (p->notify.present) {
+		check_template(L, NULL, &p->notify.webhook, 0, "notify.webhook");
+	}
+}
+
+/* ---- entry points ------------------------------------------------------------ */
+
+int pipeline_load_text(const char *path, const char *dir, const char *text, size_t len,
+		       const param_override *ov, size_t nov, pipeline **out, diag_list *diags)
+{
+	pipeline *p = xcalloc(1, sizeof(*p));
+	p->path = arena_strdup(&p->mem, path);
+	p->dir = arena_strdup(&p->mem, dir);
+	char *copy = arena_alloc(&p->mem, len + 1);
+	memcpy(copy, text, len);
+	p->text = copy;
+	p->text_len = len;
+	p->concurrency = CONCURRENCY_FORBID;
+	struct loader L = {.p = p, .diags = diags, .file = p->path};
+	size_t before = diag_count(diags);
+	ynode *root = NULL;
+	if (yamldoc_parse(&p->mem, p->path, copy, len, YAMLDOC_MAX_EXPANDED, &root, diags) == 0)
+		parse_top(&L, root, ov, nov);
+	strmap_release(&L.param_index);
+	strmap_release(&L.step_index);
+	if (!root || root->kind != YNODE_MAP) {
+		pipeline_free(p);
+		*out = NULL;
+		return -1;
+	}
+	*out = p;
+	return diag_count(diags) > before ? -1 : 0;
+}
+
+#define MAX_PIPELINE_FILE (64u << 20)
+
+int pipeline_load(const char *path, const param_override *ov, size_t nov, pipeline **out,
+		  diag_list *diags)
+{
+	*out = NULL;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		diag_add(diags, path, 0, 0, "cannot open: %s", strerror(errno));
+		return -1;
+	}
+	struct stat sb;
+	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
+		diag_add(diags, path, 0, 0, "not a regular file");
+		close(fd);
+		return -1;
+	}
+	if ((uint64_t)sb.st_size > MAX_PIPELINE_FILE) {
+		diag_add(diags, path, 0, 0, "file too large (%lld bytes; the limit is 64 MiB)",
+			 (long long)sb.st_size);
+		close(fd);
+		return -1;
+	}
+	size_t len = (size_t)sb.st_size;
+	char *buf = xmalloc(len + 1);
+	size_t got = 0;
+	while (got < len) {
+		ssize_t r = read(fd, buf + got, len - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			diag_add(diags, path, 0, 0, "read failed: %s",
+				 r < 0 ? strerror(errno) : "file shrank while reading");
+			free(buf);
+			close(fd);
+			return -1;
+		}
+		got += (size_t)r;
+	}
+	close(fd);
+	buf[len] = 0;
+	char *abs = realpath(path, NULL);
+	char *dir = abs ? xstrdup(abs) : xstrdup(".");
+	char *slash = strrchr(dir, '/');
+	if (slash && slash != dir)
+		*slash = 0;
+	else if (slash)
+		slash[1] = 0;
+	int r = pipeline_load_text(path, dir, buf, len, ov, nov, out, diags);
+	free(abs);
+	free(dir);
+	free(buf);
+	return r;
+}
+
+void pipeline_free(pipeline *p)
+{
+	if (!p)
+		return;
+	arena_release(&p->mem);
+	free(p);
+}
+
+const pstep *pipeline_find_step(const pipeline *p, const char *name)
+{
+	for (size_t i = 0; i < p->nsteps; i++)
+		if (strcmp(p->steps[i].name, name) == 0)
+			return &p->steps[i];
+	return NULL;
+}
+
+const pparam *pipeline_find_param(const pipeline *p, const char *name)
+{
+	for (size_t i = 0; i < p->nparams; i++)
+		if (strcmp(p->params[i].name, name) == 0)
+			return &p->params[i];
+	return NULL;
+}
+
+/* Column of the first non-blank character of a 1-based line of the file. */
+static int line_indent(const pipeline *p, int line)
+{
+	const char *s = p->text;
+	for (int l = 1; l < line && s; l++) {
+		s = strchr(s, '\n');
+		if (s)
+			s++;
+	}
+	if (!s)
+		return 0;
+	int col = 0;
+	while (s[col] == ' ')
+		col++;
+	return col;
+}
+
+spos pipeline_template_pos(const pipeline *p, const pstr *t, size_t offset)
+{
+	spos at = t->pos;
+	const ynode *n = t->node;
+	if (!t->s || offset > strlen(t->s))
+		return at;
+	enum yscalar_style style = n ? n->style : YSTYLE_PLAIN;
+	if (memchr(t->s, '\n', offset)) {
+		if (style != YSTYLE_LITERAL)
+			return at;
+	} else if (style != YSTYLE_LITERAL) {
+		size_t extra = style == YSTYLE_PLAIN ? 0 : 1; /* the opening quote */
+		if (style == YSTYLE_SINGLE)                   /* each '' stands for one ' */
+			for (size_t i = 0; i < offset; i++)
+				extra += t->s[i] == '\'';
+		at.col += (int)(offset + extra);
+		return at;
+	}
+	/* literal block: the text starts on the line after the indicator */
+	int nl = 0;
+	size_t last = 0;
+	for (size_t i = 0; i < offset; i++)
+		if (t->s[i] == '\n') {
+			nl++;
+			last = i + 1;
+		}
+	at.line = at.line + 1 + nl;
+	at.col = line_indent(p, t->pos.line + 1) + 1 + (int)(offset - last);
+	return at;
+}
