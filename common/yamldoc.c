@@ -24,6 +24,7 @@ struct frame {
 	int have_key;
 	const char *anchor;
 	size_t cap;
+	strmap *keys; /* key → index+1, made once a map is large enough to need it */
 };
 
 struct builder {
@@ -92,14 +93,29 @@ static void attach(struct builder *b, ynode *n)
 			b->failed = 1;
 			return;
 		}
-		for (size_t i = 0; i < f->node->n; i++) {
-			if (strcmp(f->node->keys[i], n->str) == 0) {
-				diag_add(b->diags, b->file, n->line, n->col,
-					 "duplicate key '%s' (first at line %d, column %d)", n->str,
-					 f->node->key_line[i], f->node->key_col[i]);
-				b->failed = 1;
-				break;
-			}
+		/* duplicate keys: a scan for small maps, a hash index for large
+		 * ones (`steps:` may hold ten thousand keys) */
+		long dup = -1;
+		if (!f->keys && f->node->n >= 16) {
+			f->keys = xcalloc(1, sizeof(strmap));
+			for (size_t i = 0; i < f->node->n; i++)
+				strmap_put(f->keys, f->node->keys[i], (void *)(i + 1));
+		}
+		if (f->keys) {
+			void *v = strmap_get(f->keys, n->str);
+			dup = v ? (long)((size_t)v - 1) : -1;
+		} else {
+			for (size_t i = 0; i < f->node->n && dup < 0; i++)
+				if (strcmp(f->node->keys[i], n->str) == 0)
+					dup = (long)i;
+		}
+		if (dup >= 0) {
+			diag_add(b->diags, b->file, n->line, n->col,
+				 "duplicate key '%s' (first at line %d, column %d)", n->str,
+				 f->node->key_line[dup], f->node->key_col[dup]);
+			b->failed = 1;
+		} else if (f->keys) {
+			strmap_put(f->keys, n->str, (void *)(f->node->n + 1));
 		}
 		f->key = n->str;
 		f->key_line = n->line;
@@ -228,6 +244,10 @@ int yamldoc_parse(arena *a, const char *file, const char *text, size_t len, uint
 		case YAML_SEQUENCE_END_EVENT:
 		case YAML_MAPPING_END_EVENT: {
 			struct frame f = b.stack[--b.depth];
+			if (f.keys) {
+				strmap_release(f.keys);
+				free(f.keys);
+			}
 			attach(&b, f.node);
 			register_anchor(&b, f.anchor, f.node);
 			break;
@@ -253,6 +273,11 @@ int yamldoc_parse(arena *a, const char *file, const char *text, size_t len, uint
 	}
 	yaml_parser_delete(&parser);
 	strmap_release(&b.anchors);
+	for (size_t i = 0; i < b.depth; i++) /* frames left open by an error */
+		if (b.stack[i].keys) {
+			strmap_release(b.stack[i].keys);
+			free(b.stack[i].keys);
+		}
 	free(b.stack);
 	if (b.failed)
 		return -1;

@@ -130,10 +130,10 @@ static const char *resolve_path(struct builder *b, dag_node *node, const pstr *t
 	arena *a = &b->d->mem;
 	template *tp;
 	expr_error e;
-	const char *s;
+	const char *s = t->s;
 	dag_lookup_ctx ctx = {b->p, node, a, 0};
-	if (template_parse(a, t->s, &tp, &e) < 0 ||
-	    template_render(tp, a, dag_plan_lookup, &ctx, &s, &e) < 0) {
+	if (strchr(s, '$') && (template_parse(a, t->s, &tp, &e) < 0 ||
+			       template_render(tp, a, dag_plan_lookup, &ctx, &s, &e) < 0)) {
 		spos at = pipeline_template_pos(b->p, t, e.offset);
 		err_at(b, at, "%s: %s", field, e.msg);
 		return NULL;

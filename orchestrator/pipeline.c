@@ -855,7 +855,7 @@ static int check_ref(void *ctx, const char *const *parts, size_t n, size_t offse
 static void check_template(struct loader *L, const pstep *st, const pstr *t, int plan_time,
 			   const char *field)
 {
-	if (!t->s)
+	if (!t->s || !strchr(t->s, '$')) /* most strings hold no ${{ }}: skip the parser */
 		return;
 	template *tp;
 	expr_error e;
