@@ -59,7 +59,7 @@ typedef struct expr expr; /* an AST node; lives in the arena it was parsed into 
 
 /* Limits that keep any input cheap: the length of one expression in bytes, and how
  * deeply parentheses and unary operators may nest ("expression nested too deeply"). */
-#define EXPR_MAX_LEN 16384
+#define EXPR_MAX_LEN   16384
 #define EXPR_MAX_DEPTH 64
 
 /* Parse the text of one expression (what stands between "${{" and "}}").
@@ -102,12 +102,12 @@ int template_is_literal(const template *t);
  * expression, else NULL: such a value keeps its type (a `when:` condition). */
 const expr *template_single_expr(const template *t);
 /* Render to text in arena a. */
-int template_render(const template *t, arena *a, expr_lookup_fn lookup, void *ctx,
-		    const char **out, expr_error *err);
+int template_render(const template *t, arena *a, expr_lookup_fn lookup, void *ctx, const char **out,
+		    expr_error *err);
 /* Evaluate to a typed value: a single expression keeps its type, anything
  * else is rendered to a string. */
-int template_eval(const template *t, arena *a, expr_lookup_fn lookup, void *ctx,
-		  expr_value *out, expr_error *err);
+int template_eval(const template *t, arena *a, expr_lookup_fn lookup, void *ctx, expr_value *out,
+		  expr_error *err);
 int template_walk_refs(const template *t, expr_ref_fn visit, void *ctx);
 
 #endif
