@@ -22,6 +22,37 @@ static const cli_opt graph_opts[] = {
 	{"param", 'p', CLI_LIST, "k=v", "override a param (repeatable)"},
 	{0}};
 
+static const cli_opt run_opts[] = {
+	{"param", 'p', CLI_LIST, "k=v", "override a param"},
+	{"jobs", 'j', CLI_VALUE, "N", "run at most N steps at once (default: number of cores)"},
+	{"only", 0, CLI_VALUE, "STEP", "run just this step (its inputs must exist)"},
+	{"from", 0, CLI_VALUE, "STEP", "run this step and everything downstream of it"},
+	{"force", 0, CLI_FLAG, NULL, "run every step even when a cached result exists"},
+	{"runner", 0, CLI_VALUE, "local|slurm", "where steps run (default: the pipeline's)"},
+	{"ci", 0, CLI_FLAG, NULL, "plain progress lines, trigger 'ci' (also when $CI is set)"},
+	{"json", 0, CLI_FLAG, NULL, "print the run as one JSON document on stdout"},
+	{"junit", 0, CLI_VALUE, "FILE", "write JUnit XML, one <testcase> per step"},
+	{"fail-fast", 0, CLI_FLAG, NULL, "cancel independent branches after a failure"},
+	{"state", 0, CLI_VALUE, "DIR", "the state directory (default: .sluice found upwards)"},
+	{0}};
+
+static const cli_opt runs_opts[] = {
+	{"pipeline", 0, CLI_VALUE, "NAME", "only runs of this pipeline"},
+	{"json", 0, CLI_FLAG, NULL, "print a JSON array"},
+	{"state", 0, CLI_VALUE, "DIR", "the state directory"},
+	{0}};
+
+static const cli_opt status_opts[] = {
+	{"json", 0, CLI_FLAG, NULL, "print the run as the JSON document of `run --json`"},
+	{"state", 0, CLI_VALUE, "DIR", "the state directory"},
+	{0}};
+
+static const cli_opt logs_opts[] = {
+	{"attempt", 0, CLI_VALUE, "N", "which attempt (default: the last)"},
+	{"follow", 'f', CLI_FLAG, NULL, "keep printing while the step runs"},
+	{"state", 0, CLI_VALUE, "DIR", "the state directory"},
+	{0}};
+
 static const cli_opt step_opts[] = {
 	{"with", 'w', CLI_LIST, "k=v", "an argument of the built-in step (repeatable)"},
 	{0}};
@@ -35,6 +66,19 @@ static const cli_cmd commands[] = {
 	 "Matrix steps are expanded into their instances; edges come from `needs` and from\n"
 	 "inputs that are another step's outputs.",
 	 graph_opts, 1, 1},
+	{"run", cmd_run, "FILE [-p k=v]... [-j N] [--only STEP | --from STEP] [--ci] [--json]",
+	 "run a pipeline",
+	 "Every step runs as its own process group with a scrubbed environment; its output\n"
+	 "goes to .sluice/runs/RUN/STEP/ATTEMPT/log. Exit 0 when every step succeeded, 1 when\n"
+	 "a step failed, 2 when the pipeline is invalid (nothing ran), 3 when a gate rejected\n"
+	 "the candidate, 130 when interrupted.",
+	 run_opts, 1, 1},
+	{"runs", cmd_runs, "[--pipeline NAME] [--json]", "list runs, newest first", NULL, runs_opts,
+	 0, 0},
+	{"status", cmd_status, "RUN [--json]", "a run's steps, states, durations and reasons", NULL,
+	 status_opts, 1, 1},
+	{"logs", cmd_logs, "RUN STEP [--attempt N] [-f]", "print a step's log", NULL, logs_opts, 2,
+	 2},
 	{"step", cmd_step, "NAME [--with k=v]...", "run a built-in step directly",
 	 "Relative paths are resolved against the current directory. `sluice help step`\n"
 	 "lists the built-in steps.",

@@ -12,6 +12,7 @@
 #include "sluice/error.h"
 
 #include <stddef.h>
+#include <stdint.h>
 
 enum {
 	EXIT_OK = 0,
@@ -77,7 +78,17 @@ int cli_param_overrides(const cli_args *a, struct param_override **out, size_t *
 			sl_error **err);
 void cli_param_overrides_free(struct param_override *ov, size_t n);
 
+/* Open the state store of a workspace (option "state", $SLUICE_STATE, or .sluice found upwards). */
+struct store;
+int cli_open_store(const cli_args *a, const char *workspace, struct store **st, sl_error **err);
+
 /* The commands. */
+int cmd_run(const cli_args *a);
+int cmd_runs(const cli_args *a);
+int cmd_status(const cli_args *a);
+int cmd_logs(const cli_args *a);
+/* Parse a run id; a usage error unless a positive integer. */
+int cli_run_id(const char *s, int64_t *id, sl_error **err);
 int cmd_validate(const cli_args *a);
 int cmd_graph(const cli_args *a);
 int cmd_step(const cli_args *a);

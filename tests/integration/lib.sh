@@ -41,3 +41,8 @@ expect_eq() {
 
 expect_file() { [ -e "$1" ] || fail "missing file $1"; }
 expect_no_file() { [ ! -e "$1" ] || fail "file $1 should not exist"; }
+
+# alive PID: the process exists and is not a zombie (pid 1 may not reap here)
+alive() {
+	[ -e "/proc/$1" ] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null
+}

@@ -1,0 +1,71 @@
+/* cmd_status.c — `sluice status RUN [--json]`: steps, states, durations, reasons. */
+#include "sluice/cli.h"
+#include "sluice/report.h"
+#include "sluice/store.h"
+
+#include <jansson.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+/* Parse a run id argument; a usage error when it is not a positive integer. */
+int cli_run_id(const char *s, int64_t *id, sl_error **err)
+{
+	char *end;
+	long long v = strtoll(s, &end, 10);
+	if (!*s || *end || v <= 0)
+		return sl_error_usage(err, "'%s' is not a run id (runs are numbered 1, 2, ...)", s);
+	*id = v;
+	return 0;
+}
+
+int cmd_status(const cli_args *a)
+{
+	sl_error *err = NULL;
+	int64_t id = 0;
+	if (cli_run_id(a->pos[0], &id, &err) < 0)
+		return cli_fail(&err);
+	char cwd[PATH_MAX];
+	store *st = NULL;
+	if (!getcwd(cwd, sizeof(cwd)) || cli_open_store(a, cwd, &st, &err) < 0)
+		return cli_fail(&err);
+	int code = EXIT_OK;
+	if (cli_flag(a, "json")) {
+		json_t *doc = report_run_json(st, id, &err);
+		if (!doc) {
+			code = cli_fail(&err);
+		} else {
+			json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+			fputc('\n', stdout);
+			json_decref(doc);
+		}
+		store_close(st);
+		return code;
+	}
+	run_info run = {0};
+	step_record *steps = NULL;
+	size_t n = 0;
+	if (store_get_run(st, id, &run, &err) < 0 ||
+	    store_get_steps(st, id, &steps, &n, &err) < 0) {
+		code = cli_fail(&err);
+		goto out;
+	}
+	char s[64];
+	report_iso_time(run.started, s, sizeof(s));
+	printf("run %lld of %s: %s (trigger %s, started %s)\n", (long long)run.id, run.pipeline,
+	       run.status, run.trigger, s);
+	printf("  %-32s %-16s %9s %8s  %s\n", "STEP", "STATUS", "DURATION", "ATTEMPTS", "REASON");
+	for (size_t i = 0; i < n; i++) {
+		double dur = steps[i].finished > 0 && steps[i].started > 0
+				     ? steps[i].finished - steps[i].started
+				     : 0;
+		printf("  %-32s %-16s %8.1fs %8d  %s\n", steps[i].name, steps[i].status, dur,
+		       steps[i].attempts, steps[i].reason ? steps[i].reason : "");
+	}
+out:
+	run_info_release(&run);
+	step_record_free_array(steps, n);
+	store_close(st);
+	return code;
+}

@@ -1,0 +1,1255 @@
+/*
+ * executor.c — the event loop that runs a DAG (see include/sluice/executor.h
+ * for the step life cycle).
+ *
+ * One thread.  epoll watches: each running step's pidfd (exit), its log pipe
+ * (output to stamp and write), and a signalfd (SIGINT, SIGTERM, SIGCHLD).
+ * Deadlines (timeouts, SIGKILL after the grace period, retry backoff) are
+ * kept per step and become the epoll timeout.  The ready set is scanned in
+ * topological order, so among steps that could start, the earlier one does.
+ */
+#include "sluice/executor.h"
+
+#include "sluice/arena.h"
+#include "sluice/builtin.h"
+#include "sluice/hash.h"
+#include "sluice/strbuf.h"
+#include "sluice/util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <limits.h>
+#include <math.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+enum st {
+	ST_PENDING,
+	ST_WAITING, /* backoff before a retry */
+	ST_RUNNING,
+	ST_SUCCEEDED,
+	ST_FAILED,
+	ST_UPSTREAM_FAILED,
+	ST_SKIPPED,
+	ST_CACHED,
+	ST_CANCELLED,
+	ST_REJECTED,
+};
+
+static const char *const st_names[] = {"pending", "waiting",	     "running", "succeeded",
+				       "failed",  "upstream_failed", "skipped", "cached",
+				       "cancelled", "rejected"};
+
+static int st_done(enum st s)
+{
+	return s >= ST_SUCCEEDED;
+}
+
+static int st_ok(enum st s) /* satisfies a dependency */
+{
+	return s == ST_SUCCEEDED || s == ST_CACHED || s == ST_SKIPPED;
+}
+
+struct node {
+	enum st st;
+	int attempt;
+	int ndeps_left;
+	int selected; /* --only / --from */
+	step_proc proc;
+	int log_rd;   /* read end of the log pipe, or -1 */
+	int log_fd;   /* the log file */
+	strbuf line;  /* a partial line waiting for its newline */
+	int64_t started_ms, attempt_started_ms, deadline_ms, kill_at_ms, retry_at_ms;
+	double started_wall, finished_wall;
+	int timed_out, cancelling;
+	int exit_code;
+	char reason[256];
+	char *command;     /* resolved, for the store */
+	char *output_path; /* $SLUICE_OUTPUT of the current attempt */
+	char *log_rel;
+	/* what later expressions may read */
+	size_t nout, nmet;
+	char **out_keys, **out_vals, **met_keys;
+	double *met_vals;
+	double cpus;
+};
+
+struct exec {
+	const pipeline *p;
+	const dag *d;
+	store *st;
+	runner *r;
+	int64_t run_id;
+	const exec_options *opt;
+	struct node *n;
+	int ep, sfd;
+	int jobs, running;
+	double cpus_total, cpus_used;
+	int cancelled, failed_any, fail_fast_tripped;
+	size_t done;
+	char *self_exe;
+	char *run_dir; /* state/runs/RUN */
+	char *params_path;
+	arena mem;
+	int64_t t0;
+	int live_drawn;
+};
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static double wall_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int mkdir_p(const char *path, mode_t mode)
+{
+	char buf[PATH_MAX];
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (char *s = buf + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = 0;
+		if (mkdir(buf, mode) < 0 && errno != EEXIST)
+			return -1;
+		*s = '/';
+	}
+	if (mkdir(buf, mode) < 0 && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
+/* ---- progress output -------------------------------------------------------- */
+
+static void clear_live(struct exec *x)
+{
+	if (x->opt->live && x->live_drawn) {
+		fputs("\r\x1b[K", x->opt->out);
+		x->live_drawn = 0;
+	}
+}
+
+static void draw_live(struct exec *x)
+{
+	if (!x->opt->live)
+		return;
+	strbuf sb = STRBUF_INIT;
+	strbuf_addf(&sb, "\r[%zu/%zu]", x->done, x->d->n);
+	int64_t now = now_ms();
+	int shown = 0;
+	for (size_t k = 0; k < x->d->n; k++) {
+		size_t i = x->d->order[k];
+		if (x->n[i].st != ST_RUNNING)
+			continue;
+		int64_t s = (now - x->n[i].started_ms) / 1000;
+		strbuf_addf(&sb, "%s %s %02lld:%02lld", shown ? " |" : "", x->d->nodes[i].name,
+			    (long long)(s / 60), (long long)(s % 60));
+		if (++shown == 4)
+			break;
+	}
+	strbuf_addstr(&sb, "\x1b[K");
+	fputs(strbuf_str(&sb), x->opt->out);
+	fflush(x->opt->out);
+	x->live_drawn = 1;
+	strbuf_release(&sb);
+}
+
+static void say(struct exec *x, size_t i, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void say(struct exec *x, size_t i, const char *fmt, ...)
+{
+	clear_live(x);
+	char buf[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	fprintf(x->opt->out, "[%zu/%zu] %s %s\n", x->done, x->d->n, x->d->nodes[i].name, buf);
+	fflush(x->opt->out);
+	draw_live(x);
+}
+
+/* ---- the store ---------------------------------------------------------------- */
+
+static void record(struct exec *x, size_t i)
+{
+	struct node *nd = &x->n[i];
+	const dag_node *dn = &x->d->nodes[i];
+	step_record s = {
+		.name = (char *)dn->name,
+		.step = (char *)dn->step->name,
+		.status = (char *)st_names[nd->st],
+		.reason = nd->reason[0] ? nd->reason : NULL,
+		.attempts = nd->attempt,
+		.exit_code = nd->exit_code,
+		.started = nd->started_wall,
+		.finished = nd->finished_wall,
+		.command = nd->command,
+	};
+	for (size_t k = 0; k < x->d->n; k++)
+		if (x->d->order[k] == i)
+			s.position = (int)k;
+	sl_error *err = NULL;
+	if (store_put_step(x->st, x->run_id, &s, &err) < 0) {
+		clear_live(x);
+		fprintf(x->opt->out, "sluice: warning: %s\n", err->msg);
+		sl_error_release(&err);
+	}
+}
+
+static void set_state(struct exec *x, size_t i, enum st s)
+{
+	struct node *nd = &x->n[i];
+	int was_done = st_done(nd->st);
+	nd->st = s;
+	if (st_done(s) && !was_done) {
+		x->done++;
+		nd->finished_wall = wall_now();
+	}
+	record(x, i);
+}
+
+/* ---- expressions at run time ---------------------------------------------------- */
+
+struct rt_ctx {
+	struct exec *x;
+	size_t node;
+	int depth;
+};
+
+static int rt_lookup(void *vctx, const char *const *parts, size_t n, expr_value *out, char *msg,
+		     size_t msgsize)
+{
+	struct rt_ctx *c = vctx;
+	struct exec *x = c->x;
+	const dag_node *self = &x->d->nodes[c->node];
+	if (strcmp(parts[0], "run") == 0 && n == 2) {
+		if (strcmp(parts[1], "id") == 0) {
+			*out = (expr_value){.type = EXPR_NUM, .num = (double)x->run_id};
+			return 0;
+		}
+		if (strcmp(parts[1], "trigger") == 0) {
+			*out = (expr_value){.type = EXPR_STR, .str = x->opt->trigger};
+			return 0;
+		}
+		if (strcmp(parts[1], "pipeline") == 0) {
+			*out = (expr_value){.type = EXPR_STR, .str = x->p->name};
+			return 0;
+		}
+	}
+	if (strcmp(parts[0], "secrets") == 0 && n == 2) {
+		const char *v = getenv(parts[1]);
+		if (!v) {
+			snprintf(msg, msgsize, "secret %s is not set in sluice's environment",
+				 parts[1]);
+			return -1;
+		}
+		*out = (expr_value){.type = EXPR_STR, .str = v};
+		return 0;
+	}
+	if (strcmp(parts[0], "steps") == 0 && n >= 3) {
+		long j = dag_find(x->d, parts[1]);
+		if (j < 0) {
+			snprintf(msg, msgsize, "steps.%s: a matrix step's values are reached "
+					       "through one instance: steps['%s[...]']",
+				 parts[1], parts[1]);
+			return -1;
+		}
+		struct node *o = &x->n[j];
+		if (strcmp(parts[2], "status") == 0) {
+			*out = (expr_value){.type = EXPR_STR, .str = st_names[o->st]};
+			return 0;
+		}
+		if (n >= 4 && strcmp(parts[2], "outputs") == 0) {
+			for (size_t k = 0; k < o->nout; k++)
+				if (strcmp(o->out_keys[k], parts[3]) == 0) {
+					*out = (expr_value){.type = EXPR_STR, .str = o->out_vals[k]};
+					return 0;
+				}
+			snprintf(msg, msgsize, "step %s has no output '%s' (it appends key=value "
+					       "lines to $SLUICE_OUTPUT)",
+				 parts[1], parts[3]);
+			return -1;
+		}
+		if (n >= 4 && strcmp(parts[2], "metrics") == 0) {
+			strbuf key = STRBUF_INIT;
+			for (size_t k = 3; k < n; k++)
+				strbuf_addf(&key, "%s%s", k > 3 ? "." : "", parts[k]);
+			for (size_t k = 0; k < o->nmet; k++)
+				if (strcmp(o->met_keys[k], strbuf_str(&key)) == 0) {
+					*out = (expr_value){.type = EXPR_NUM, .num = o->met_vals[k]};
+					strbuf_release(&key);
+					return 0;
+				}
+			snprintf(msg, msgsize, "step %s has no metric '%s'", parts[1],
+				 strbuf_str(&key));
+			strbuf_release(&key);
+			return -1;
+		}
+	}
+	dag_lookup_ctx pc = {x->p, self, &x->mem, c->depth};
+	return dag_plan_lookup(&pc, parts, n, out, msg, msgsize);
+}
+
+/* Render a template for node i; NULL with a reason in nd->reason. */
+static const char *render(struct exec *x, size_t i, const char *text, const char *what)
+{
+	template *t;
+	expr_error e;
+	const char *s;
+	if (!strchr(text, '$'))
+		return text;
+	struct rt_ctx c = {x, i, 0};
+	if (template_parse(&x->mem, text, &t, &e) < 0 ||
+	    template_render(t, &x->mem, rt_lookup, &c, &s, &e) < 0) {
+		snprintf(x->n[i].reason, sizeof(x->n[i].reason), "%s: %.200s", what, e.msg);
+		return NULL;
+	}
+	return s;
+}
+
+/* ---- building the command and the environment ----------------------------------- */
+
+static const char *const step_path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/* Find prog on the steps' PATH (not sluice's own). */
+static char *which(struct exec *x, const char *prog)
+{
+	if (strchr(prog, '/'))
+		return arena_strdup(&x->mem, prog);
+	char buf[PATH_MAX];
+	const char *p = step_path;
+	while (*p) {
+		size_t len = strcspn(p, ":");
+		snprintf(buf, sizeof(buf), "%.*s/%s", (int)len, p, prog);
+		if (access(buf, X_OK) == 0)
+			return arena_strdup(&x->mem, buf);
+		p += len + (p[len] == ':');
+	}
+	return NULL;
+}
+
+/* A command with none of these runs without a shell (as make does). */
+static int needs_shell(const char *cmd)
+{
+	for (const char *s = cmd; *s; s++)
+		if (!(isalnum((unsigned char)*s) || strchr(" _-./,:+@%=", *s)))
+			return 1;
+	return 0;
+}
+
+static json_t *ynode_to_json(const ynode *n, struct exec *x, size_t i, int *bad)
+{
+	if (n->kind == YNODE_SCALAR) {
+		const char *s = render(x, i, n->str, "with");
+		if (!s) {
+			*bad = 1;
+			return json_null();
+		}
+		return json_string(s);
+	}
+	if (n->kind == YNODE_SEQ) {
+		json_t *a = json_array();
+		for (size_t k = 0; k < n->n; k++)
+			json_array_append_new(a, ynode_to_json(n->items[k], x, i, bad));
+		return a;
+	}
+	json_t *o = json_object();
+	for (size_t k = 0; k < n->n; k++)
+		json_object_set_new(o, n->keys[k], ynode_to_json(n->items[k], x, i, bad));
+	return o;
+}
+
+static char **build_argv(struct exec *x, size_t i)
+{
+	const pstep *st = x->d->nodes[i].step;
+	struct node *nd = &x->n[i];
+	arena *a = &x->mem;
+	if (st->uses.s) {
+		size_t nw = st->with ? st->with->n : 0;
+		char **argv = arena_alloc(a, sizeof(char *) * (4 + 2 * nw));
+		size_t k = 0;
+		argv[k++] = x->self_exe;
+		argv[k++] = "step";
+		argv[k++] = (char *)st->uses.s;
+		strbuf cmd = STRBUF_INIT;
+		strbuf_addf(&cmd, "uses %s", st->uses.s);
+		for (size_t w = 0; w < nw; w++) {
+			const ynode *v = st->with->items[w];
+			const char *val;
+			if (v->kind == YNODE_SCALAR) {
+				val = render(x, i, v->str, "with");
+				if (!val) {
+					strbuf_release(&cmd);
+					return NULL;
+				}
+			} else {
+				int bad = 0;
+				json_t *j = ynode_to_json(v, x, i, &bad);
+				char *s = json_dumps(j, JSON_COMPACT);
+				json_decref(j);
+				if (bad) {
+					free(s);
+					strbuf_release(&cmd);
+					return NULL;
+				}
+				val = arena_strdup(a, s);
+				free(s);
+			}
+			argv[k++] = "--with";
+			argv[k++] = arena_printf(a, "%s=%s", st->with->keys[w], val);
+			strbuf_addf(&cmd, " %s=%s", st->with->keys[w], val);
+		}
+		argv[k] = NULL;
+		nd->command = arena_strdup(a, strbuf_str(&cmd));
+		strbuf_release(&cmd);
+		return argv;
+	}
+	const char *cmd = render(x, i, st->run.s, "run");
+	if (!cmd)
+		return NULL;
+	nd->command = (char *)cmd;
+	if (needs_shell(cmd)) {
+		char **argv = arena_alloc(a, sizeof(char *) * 4);
+		argv[0] = "/bin/sh";
+		argv[1] = "-c";
+		argv[2] = (char *)cmd;
+		return argv;
+	}
+	/* split on spaces */
+	size_t cap = 2;
+	for (const char *s = cmd; *s; s++)
+		cap += *s == ' ';
+	char **argv = arena_alloc(a, sizeof(char *) * cap);
+	char *copy = arena_strdup(a, cmd);
+	size_t k = 0;
+	for (char *tok = copy; *tok;) {
+		while (*tok == ' ')
+			tok++;
+		if (!*tok)
+			break;
+		char *end = tok + strcspn(tok, " ");
+		if (*end)
+			*end++ = 0;
+		argv[k++] = tok;
+		tok = end;
+	}
+	argv[k] = NULL;
+	if (k == 0) {
+		snprintf(nd->reason, sizeof(nd->reason), "run: the command is empty");
+		return NULL;
+	}
+	char *prog = which(x, argv[0]);
+	if (!prog) {
+		snprintf(nd->reason, sizeof(nd->reason), "run: command not found: %s", argv[0]);
+		return NULL;
+	}
+	argv[0] = prog;
+	return argv;
+}
+
+static char **build_env(struct exec *x, size_t i, const char *attempt_dir)
+{
+	const dag_node *dn = &x->d->nodes[i];
+	const pstep *st = dn->step;
+	arena *a = &x->mem;
+	size_t cap = st->nenv + 16;
+	char **envp = arena_alloc(a, sizeof(char *) * cap);
+	size_t k = 0;
+	const char *tz = getenv("TZ");
+	envp[k++] = arena_printf(a, "PATH=%s", step_path);
+	envp[k++] = arena_printf(a, "HOME=%s/home", attempt_dir);
+	envp[k++] = arena_printf(a, "TMPDIR=%s/tmp", attempt_dir);
+	envp[k++] = "LANG=C.UTF-8";
+	envp[k++] = arena_printf(a, "TZ=%s", tz && *tz ? tz : "UTC");
+	envp[k++] = arena_printf(a, "SLUICE_RUN_ID=%lld", (long long)x->run_id);
+	envp[k++] = arena_printf(a, "SLUICE_STEP=%s", dn->name);
+	envp[k++] = arena_printf(a, "SLUICE_ATTEMPT=%d", x->n[i].attempt);
+	envp[k++] = arena_printf(a, "SLUICE_OUTPUT=%s", x->n[i].output_path);
+	envp[k++] = arena_printf(a, "SLUICE_PARAMS=%s", x->params_path);
+	envp[k++] = arena_printf(a, "SLUICE_WORKSPACE=%s", x->p->dir);
+	for (size_t e = 0; e < st->nenv; e++) {
+		const char *v = render(x, i, st->env[e].value, "env");
+		if (!v)
+			return NULL;
+		envp[k++] = arena_printf(a, "%s=%s", st->env[e].name, v);
+	}
+	envp[k] = NULL;
+	return envp;
+}
+
+/* ---- starting and finishing attempts ----------------------------------------------- */
+
+static void fail_now(struct exec *x, size_t i);
+
+static int epoll_add(struct exec *x, int fd, uint64_t tag)
+{
+	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = tag};
+	return epoll_ctl(x->ep, EPOLL_CTL_ADD, fd, &ev);
+}
+
+#define TAG_PID (1ull << 32)
+#define TAG_LOG (2ull << 32)
+#define TAG_SIG (3ull << 32)
+
+static void start_attempt(struct exec *x, size_t i)
+{
+	struct node *nd = &x->n[i];
+	const dag_node *dn = &x->d->nodes[i];
+	nd->attempt++;
+	nd->reason[0] = 0;
+	nd->timed_out = 0;
+	char *dir = arena_printf(&x->mem, "%s/%s/%d", x->run_dir, dn->name, nd->attempt);
+	char *home = arena_printf(&x->mem, "%s/home", dir), *tmp = arena_printf(&x->mem, "%s/tmp", dir);
+	if (mkdir_p(home, 0700) < 0 || mkdir_p(tmp, 0700) < 0) {
+		snprintf(nd->reason, sizeof(nd->reason), "mkdir %s: %s", dir, strerror(errno));
+		fail_now(x, i);
+		return;
+	}
+	nd->output_path = arena_printf(&x->mem, "%s/output", dir);
+	nd->log_rel = arena_printf(&x->mem, "runs/%lld/%s/%d/log", (long long)x->run_id, dn->name,
+				   nd->attempt);
+	char **argv = build_argv(x, i);
+	char **envp = argv ? build_env(x, i, dir) : NULL;
+	if (!argv || !envp) {
+		fail_now(x, i);
+		return;
+	}
+	char *logpath = arena_printf(&x->mem, "%s/log", dir);
+	nd->log_fd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_APPEND, 0644);
+	int pfd[2];
+	if (nd->log_fd < 0 || pipe2(pfd, O_CLOEXEC) < 0) {
+		snprintf(nd->reason, sizeof(nd->reason), "open log %s: %s", logpath, strerror(errno));
+		if (nd->log_fd >= 0)
+			close(nd->log_fd);
+		fail_now(x, i);
+		return;
+	}
+	int outfd = open(nd->output_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (outfd >= 0)
+		close(outfd);
+	step_launch l = {dn->name, argv, envp, x->p->dir, pfd[1], &dn->step->sandbox};
+	sl_error *err = NULL;
+	int rc = x->r->ops->start(x->r, &l, &nd->proc, &err);
+	close(pfd[1]);
+	if (rc < 0) {
+		snprintf(nd->reason, sizeof(nd->reason), "%s", err->msg);
+		sl_error_release(&err);
+		close(pfd[0]);
+		close(nd->log_fd);
+		fail_now(x, i);
+		return;
+	}
+	nd->log_rd = pfd[0];
+	fcntl(nd->log_rd, F_SETFL, O_NONBLOCK);
+	epoll_add(x, nd->log_rd, TAG_LOG | i);
+	if (nd->proc.pidfd >= 0)
+		epoll_add(x, nd->proc.pidfd, TAG_PID | i);
+	int64_t now = now_ms();
+	if (nd->attempt == 1) {
+		nd->started_ms = now;
+		nd->started_wall = wall_now();
+	}
+	nd->attempt_started_ms = now;
+	nd->deadline_ms = dn->step->timeout_ms ? now + dn->step->timeout_ms : 0;
+	nd->kill_at_ms = 0;
+	x->running++;
+	x->cpus_used += nd->cpus;
+	set_state(x, i, ST_RUNNING);
+	attempt_record ar = {.attempt = nd->attempt, .status = "running", .exit_code = -1,
+			     .started = wall_now(), .log_path = nd->log_rel, .pid = nd->proc.pid};
+	store_put_attempt(x->st, x->run_id, dn->name, &ar, NULL);
+	if (nd->attempt == 1)
+		say(x, i, "started");
+	else
+		say(x, i, "started (attempt %d)", nd->attempt);
+}
+
+/* Stamp and write complete lines; keep a partial one for later. */
+static void log_bytes(struct exec *x, size_t i, const char *buf, size_t n, int flush)
+{
+	struct node *nd = &x->n[i];
+	strbuf_add(&nd->line, buf, n);
+	for (;;) {
+		char *nl = memchr(nd->line.buf, '\n', nd->line.len);
+		if (!nl && !(flush && nd->line.len))
+			break;
+		size_t len = nl ? (size_t)(nl - nd->line.buf) : nd->line.len;
+		char stamp[64];
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		struct tm tm;
+		gmtime_r(&ts.tv_sec, &tm);
+		size_t sl = strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
+		snprintf(stamp + sl, sizeof(stamp) - sl, ".%03ldZ ", ts.tv_nsec / 1000000);
+		strbuf out = STRBUF_INIT;
+		strbuf_addstr(&out, stamp);
+		strbuf_add(&out, nd->line.buf, len);
+		strbuf_addch(&out, '\n');
+		/* redact secrets */
+		for (size_t s = 0; s < x->p->secrets.n; s++) {
+			const char *v = getenv(x->p->secrets.v[s].s);
+			if (!v || strlen(v) < 4)
+				continue;
+			char *hit;
+			while ((hit = strstr(out.buf, v)))
+				memset(hit, '*', strlen(v));
+		}
+		if (write(nd->log_fd, out.buf, out.len) < 0) {
+			/* a full disk must not stop the run; the reason says why later */
+		}
+		strbuf_release(&out);
+		size_t consumed = nl ? len + 1 : len;
+		memmove(nd->line.buf, nd->line.buf + consumed, nd->line.len - consumed);
+		nd->line.len -= consumed;
+		nd->line.buf[nd->line.len] = 0;
+	}
+}
+
+static void drain_log(struct exec *x, size_t i, int final)
+{
+	struct node *nd = &x->n[i];
+	if (nd->log_rd < 0)
+		return;
+	char buf[65536];
+	for (;;) {
+		ssize_t r = read(nd->log_rd, buf, sizeof(buf));
+		if (r > 0) {
+			log_bytes(x, i, buf, (size_t)r, 0);
+			continue;
+		}
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r == 0 || final || (r < 0 && errno != EAGAIN)) {
+			log_bytes(x, i, "", 0, 1);
+			epoll_ctl(x->ep, EPOLL_CTL_DEL, nd->log_rd, NULL);
+			close(nd->log_rd);
+			nd->log_rd = -1;
+		}
+		break;
+	}
+}
+
+static void propagate_failure(struct exec *x, size_t i)
+{
+	/* every node downstream that has not run becomes upstream_failed */
+	const dag_node *dn = &x->d->nodes[i];
+	for (size_t k = 0; k < dn->nrdeps; k++) {
+		size_t j = dn->rdeps[k];
+		if (x->n[j].st != ST_PENDING)
+			continue;
+		snprintf(x->n[j].reason, sizeof(x->n[j].reason), "%s %s", dn->name,
+			 st_names[x->n[i].st]);
+		set_state(x, j, ST_UPSTREAM_FAILED);
+		say(x, j, "upstream_failed (%s)", x->n[j].reason);
+		propagate_failure(x, j);
+	}
+}
+
+static void settle(struct exec *x, size_t i)
+{
+	struct node *nd = &x->n[i];
+	const dag_node *dn = &x->d->nodes[i];
+	if (st_ok(nd->st)) {
+		for (size_t k = 0; k < dn->nrdeps; k++)
+			x->n[dn->rdeps[k]].ndeps_left--;
+	} else {
+		x->failed_any |= nd->st == ST_FAILED;
+		propagate_failure(x, i);
+	}
+}
+
+static void fail_now(struct exec *x, size_t i)
+{
+	set_state(x, i, ST_FAILED);
+	say(x, i, "failed: %s", x->n[i].reason);
+	settle(x, i);
+}
+
+/* Read $SLUICE_OUTPUT (key=value lines) and the metrics JSON into the node and the store. */
+static int collect_outputs(struct exec *x, size_t i)
+{
+	struct node *nd = &x->n[i];
+	const dag_node *dn = &x->d->nodes[i];
+	FILE *f = fopen(nd->output_path, "re");
+	if (f) {
+		char *line = NULL;
+		size_t cap = 0;
+		ssize_t len;
+		while ((len = getline(&line, &cap, f)) >= 0) {
+			while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+				line[--len] = 0;
+			char *eq = strchr(line, '=');
+			if (!eq || eq == line)
+				continue;
+			*eq = 0;
+			nd->out_keys = arena_grow(&x->mem, nd->out_keys, sizeof(char *), nd->nout,
+						  nd->nout + 1);
+			nd->out_vals = arena_grow(&x->mem, nd->out_vals, sizeof(char *), nd->nout,
+						  nd->nout + 1);
+			/* a key given twice: the last line wins */
+			size_t k;
+			for (k = 0; k < nd->nout; k++)
+				if (strcmp(nd->out_keys[k], line) == 0)
+					break;
+			nd->out_keys[k] = arena_strdup(&x->mem, line);
+			nd->out_vals[k] = arena_strdup(&x->mem, eq + 1);
+			if (k == nd->nout)
+				nd->nout++;
+		}
+		free(line);
+		fclose(f);
+		store_set_outputs(x->st, x->run_id, dn->name, (const char *const *)nd->out_keys,
+				  (const char *const *)nd->out_vals, nd->nout, NULL);
+	}
+	if (!dn->metrics)
+		return 0;
+	char *path = arena_printf(&x->mem, "%s/%s", x->p->dir, dn->metrics);
+	json_error_t je;
+	json_t *root = json_load_file(path, 0, &je);
+	if (!root) {
+		snprintf(nd->reason, sizeof(nd->reason), "metrics %s: %s", dn->metrics,
+			 access(path, F_OK) == 0 ? je.text : "missing");
+		return -1;
+	}
+	/* flatten {"a": {"b": 1}} to a.b = 1; booleans count as 0/1 */
+	struct frame {
+		json_t *obj;
+		char *prefix;
+	} stack[32];
+	int sp = 0;
+	stack[sp++] = (struct frame){root, ""};
+	while (sp) {
+		struct frame fr = stack[--sp];
+		if (!json_is_object(fr.obj))
+			continue;
+		const char *key;
+		json_t *v;
+		json_object_foreach(fr.obj, key, v)
+		{
+			char *full = *fr.prefix ? arena_printf(&x->mem, "%s.%s", fr.prefix, key)
+						: arena_strdup(&x->mem, key);
+			double num;
+			if (json_is_number(v))
+				num = json_number_value(v);
+			else if (json_is_boolean(v))
+				num = json_is_true(v);
+			else {
+				if (json_is_object(v) && sp < 32)
+					stack[sp++] = (struct frame){v, full};
+				continue;
+			}
+			nd->met_keys = arena_grow(&x->mem, nd->met_keys, sizeof(char *), nd->nmet,
+						  nd->nmet + 1);
+			nd->met_vals = arena_grow(&x->mem, nd->met_vals, sizeof(double), nd->nmet,
+						  nd->nmet + 1);
+			nd->met_keys[nd->nmet] = full;
+			nd->met_vals[nd->nmet++] = num;
+		}
+	}
+	json_decref(root);
+	store_set_metrics(x->st, x->run_id, dn->name, (const char *const *)nd->met_keys,
+			  nd->met_vals, nd->nmet, NULL);
+	return 0;
+}
+
+/* The declared outputs with their hashes and sizes, for `show` and --json. */
+static void record_files(struct exec *x, size_t i)
+{
+	const dag_node *dn = &x->d->nodes[i];
+	if (!dn->noutputs)
+		return;
+	file_record *f = xcalloc(dn->noutputs, sizeof(file_record));
+	char (*hex)[SHA256_HEX_LEN + 1] = xcalloc(dn->noutputs, sizeof(*hex));
+	for (size_t k = 0; k < dn->noutputs; k++) {
+		char *path = arena_printf(&x->mem, "%s/%s", x->p->dir, dn->outputs[k]);
+		struct stat sb;
+		uint64_t size = 0;
+		f[k].step = (char *)dn->name;
+		f[k].path = (char *)dn->outputs[k];
+		/* directories get their manifest hash with the reproducibility work */
+		if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode) &&
+		    hash_file_sha256(path, hex[k], &size, NULL) == 0) {
+			f[k].sha256 = hex[k];
+			f[k].size = (int64_t)size;
+		}
+	}
+	store_set_files(x->st, x->run_id, dn->name, f, dn->noutputs, NULL);
+	free(hex);
+	free(f);
+}
+
+static void finish_attempt(struct exec *x, size_t i, const step_exit *ex)
+{
+	struct node *nd = &x->n[i];
+	const dag_node *dn = &x->d->nodes[i];
+	const pstep *st = dn->step;
+	/* leftovers of the step's process group go with it */
+	x->r->ops->signal(x->r, &nd->proc, SIGKILL);
+	drain_log(x, i, 1);
+	close(nd->log_fd);
+	nd->log_fd = -1;
+	x->running--;
+	x->cpus_used -= nd->cpus;
+	unsigned cause = 0;
+	nd->exit_code = ex->exited ? ex->code : -1;
+	if (nd->cancelling) {
+		snprintf(nd->reason, sizeof(nd->reason), "cancelled");
+	} else if (nd->timed_out) {
+		char d[32];
+		format_duration_ms(st->timeout_ms, d, sizeof(d));
+		snprintf(nd->reason, sizeof(nd->reason), "timeout after %s", d);
+		cause = RETRY_ON_TIMEOUT;
+	} else if (!ex->exited) {
+		snprintf(nd->reason, sizeof(nd->reason), "signal %d (%s)", ex->signal,
+			 strsignal(ex->signal));
+		cause = ex->signal == SIGKILL && st->sandbox.memory ? RETRY_ON_OOM : RETRY_ON_SIGNAL;
+	} else if (ex->code != 0) {
+		snprintf(nd->reason, sizeof(nd->reason), "exit %d", ex->code);
+		cause = RETRY_ON_ERROR;
+	} else {
+		for (size_t k = 0; k < dn->noutputs; k++) {
+			char *path = arena_printf(&x->mem, "%s/%s", x->p->dir, dn->outputs[k]);
+			if (access(path, F_OK) < 0) {
+				snprintf(nd->reason, sizeof(nd->reason), "missing output %s",
+					 dn->outputs[k]);
+				cause = RETRY_ON_ERROR;
+				break;
+			}
+		}
+		if (!cause && collect_outputs(x, i) < 0)
+			cause = RETRY_ON_ERROR;
+	}
+	attempt_record ar = {.attempt = nd->attempt,
+			     .status = (char *)(cause || nd->cancelling ? "failed" : "succeeded"),
+			     .reason = nd->reason[0] ? nd->reason : NULL,
+			     .exit_code = nd->exit_code,
+			     .signal = ex->exited ? 0 : ex->signal,
+			     .started = nd->started_wall,
+			     .finished = wall_now(),
+			     .log_path = nd->log_rel,
+			     .pid = nd->proc.pid,
+			     .max_rss_kb = ex->max_rss_kb};
+	store_put_attempt(x->st, x->run_id, dn->name, &ar, NULL);
+	if (nd->cancelling) {
+		set_state(x, i, ST_CANCELLED);
+		say(x, i, "cancelled");
+		return;
+	}
+	if (!cause)
+		record_files(x, i);
+	if (!cause) {
+		set_state(x, i, ST_SUCCEEDED);
+		say(x, i, "succeeded in %.1fs", (double)(now_ms() - nd->started_ms) / 1000.0);
+		settle(x, i);
+		return;
+	}
+	if (nd->attempt <= st->retries.limit && (st->retries.on & cause) && !x->cancelled &&
+	    !x->fail_fast_tripped) {
+		double backoff = (double)st->retries.backoff_ms *
+				 pow(st->retries.factor, (double)(nd->attempt - 1));
+		if (st->retries.max_backoff_ms && backoff > (double)st->retries.max_backoff_ms)
+			backoff = (double)st->retries.max_backoff_ms;
+		nd->retry_at_ms = now_ms() + (int64_t)backoff;
+		set_state(x, i, ST_WAITING);
+		say(x, i, "%s; retry %d of %d in %.1fs", nd->reason, nd->attempt, st->retries.limit,
+		    backoff / 1000.0);
+		return;
+	}
+	set_state(x, i, ST_FAILED);
+	char *log_abs = arena_printf(&x->mem, "%s/%s", store_dir(x->st), nd->log_rel);
+	say(x, i, "failed: %s (log: %s)", nd->reason, log_abs);
+	settle(x, i);
+}
+
+/* ---- scheduling --------------------------------------------------------------------- */
+
+static void consider(struct exec *x, size_t i)
+{
+	struct node *nd = &x->n[i];
+	const pstep *st = x->d->nodes[i].step;
+	if (!nd->selected) {
+		snprintf(nd->reason, sizeof(nd->reason), "not selected (%s)",
+			 x->opt->only ? "--only" : "--from");
+		set_state(x, i, ST_SKIPPED);
+		settle(x, i);
+		return;
+	}
+	if (st->when.s) {
+		template *t;
+		expr_error e;
+		expr_value v;
+		struct rt_ctx c = {x, i, 0};
+		if (template_parse(&x->mem, st->when.s, &t, &e) < 0 ||
+		    template_eval(t, &x->mem, rt_lookup, &c, &v, &e) < 0) {
+			snprintf(nd->reason, sizeof(nd->reason), "when: %.200s", e.msg);
+			fail_now(x, i);
+			return;
+		}
+		if (!expr_truthy(&v)) {
+			snprintf(nd->reason, sizeof(nd->reason), "when: %s is false", st->when.s);
+			set_state(x, i, ST_SKIPPED);
+			say(x, i, "skipped (%s)", nd->reason);
+			settle(x, i);
+			return;
+		}
+	}
+	if (nd->cpus > x->cpus_total) {
+		snprintf(nd->reason, sizeof(nd->reason),
+			 "needs %g cpus; this machine has %g (resources.cpus)", nd->cpus, x->cpus_total);
+		fail_now(x, i);
+		return;
+	}
+	start_attempt(x, i);
+}
+
+/* Start whatever can start, in topological order. */
+static void schedule(struct exec *x)
+{
+	int64_t now = now_ms();
+	for (size_t k = 0; k < x->d->n; k++) {
+		size_t i = x->d->order[k];
+		struct node *nd = &x->n[i];
+		if (x->cancelled || x->fail_fast_tripped)
+			break;
+		if (nd->st == ST_WAITING && now >= nd->retry_at_ms) {
+			if (x->running >= x->jobs || x->cpus_used + nd->cpus > x->cpus_total + 1e-9)
+				continue;
+			start_attempt(x, i);
+			continue;
+		}
+		if (nd->st != ST_PENDING || nd->ndeps_left > 0)
+			continue;
+		if (nd->selected && (x->running >= x->jobs ||
+				     (x->running > 0 && x->cpus_used + nd->cpus > x->cpus_total + 1e-9)))
+			continue;
+		consider(x, i);
+	}
+}
+
+static void cancel_all(struct exec *x, const char *why)
+{
+	int64_t now = now_ms();
+	for (size_t i = 0; i < x->d->n; i++) {
+		struct node *nd = &x->n[i];
+		if (nd->st == ST_RUNNING && !nd->cancelling) {
+			nd->cancelling = 1;
+			x->r->ops->signal(x->r, &nd->proc, SIGTERM);
+			nd->kill_at_ms = now + x->d->nodes[i].step->grace_ms;
+		} else if (nd->st == ST_PENDING || nd->st == ST_WAITING) {
+			snprintf(nd->reason, sizeof(nd->reason), "%s", why);
+			set_state(x, i, ST_CANCELLED);
+		}
+	}
+}
+
+static void check_deadlines(struct exec *x)
+{
+	int64_t now = now_ms();
+	for (size_t i = 0; i < x->d->n; i++) {
+		struct node *nd = &x->n[i];
+		if (nd->st != ST_RUNNING)
+			continue;
+		if (nd->deadline_ms && now >= nd->deadline_ms && !nd->timed_out && !nd->cancelling) {
+			nd->timed_out = 1;
+			x->r->ops->signal(x->r, &nd->proc, SIGTERM);
+			nd->kill_at_ms = now + x->d->nodes[i].step->grace_ms;
+		}
+		if (nd->kill_at_ms && now >= nd->kill_at_ms) {
+			x->r->ops->signal(x->r, &nd->proc, SIGKILL);
+			nd->kill_at_ms = 0;
+		}
+	}
+}
+
+static int next_timeout(struct exec *x)
+{
+	int64_t now = now_ms(), next = now + (x->opt->live ? 1000 : 60000);
+	for (size_t i = 0; i < x->d->n; i++) {
+		struct node *nd = &x->n[i];
+		if (nd->st == ST_RUNNING) {
+			if (nd->deadline_ms && !nd->timed_out && nd->deadline_ms < next)
+				next = nd->deadline_ms;
+			if (nd->kill_at_ms && nd->kill_at_ms < next)
+				next = nd->kill_at_ms;
+			if (nd->proc.pidfd < 0 && now + 50 < next)
+				next = now + 50; /* no pidfd: poll for the exit */
+		} else if (nd->st == ST_WAITING && nd->retry_at_ms < next) {
+			next = nd->retry_at_ms;
+		}
+	}
+	return next <= now ? 0 : (int)(next - now);
+}
+
+/* Orphans of steps (a grandchild whose parent died) are re-parented to us,
+ * the subreaper: reap them so they do not linger as zombies, but never
+ * take the exit status of a step leader, which its runner reaps. */
+static void reap_orphans(struct exec *x)
+{
+	for (;;) {
+		siginfo_t si;
+		memset(&si, 0, sizeof(si));
+		if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0 || si.si_pid == 0)
+			return;
+		for (size_t i = 0; i < x->d->n; i++)
+			if (x->n[i].st == ST_RUNNING && x->n[i].proc.pid == si.si_pid)
+				return;
+		waitpid(si.si_pid, NULL, WNOHANG);
+	}
+}
+
+static void reap_all(struct exec *x)
+{
+	for (size_t i = 0; i < x->d->n; i++) {
+		struct node *nd = &x->n[i];
+		if (nd->st != ST_RUNNING)
+			continue;
+		step_exit ex;
+		sl_error *err = NULL;
+		int r = x->r->ops->reap(x->r, &nd->proc, &ex, &err);
+		if (r < 0) {
+			sl_error_release(&err);
+			continue;
+		}
+		if (r == 1) {
+			if (nd->proc.pidfd >= 0)
+				epoll_ctl(x->ep, EPOLL_CTL_DEL, nd->proc.pidfd, NULL);
+			finish_attempt(x, i, &ex);
+		}
+	}
+	reap_orphans(x);
+}
+
+/* Which nodes run: all, --only NAME (a step's instances or one instance), or
+ * --from NAME and everything downstream of it. */
+static int select_nodes(struct exec *x, sl_error **err)
+{
+	const char *want = x->opt->only ? x->opt->only : x->opt->from;
+	if (!want) {
+		for (size_t i = 0; i < x->d->n; i++)
+			x->n[i].selected = 1;
+		return 0;
+	}
+	int found = 0;
+	for (size_t i = 0; i < x->d->n; i++) {
+		if (strcmp(x->d->nodes[i].name, want) == 0 ||
+		    strcmp(x->d->nodes[i].step->name, want) == 0) {
+			x->n[i].selected = 1;
+			found = 1;
+		}
+	}
+	if (!found)
+		return sl_error_usage(err, "%s %s: no such step in %s",
+				      x->opt->only ? "--only" : "--from", want, x->p->path);
+	if (x->opt->from)
+		for (size_t k = 0; k < x->d->n; k++) {
+			size_t i = x->d->order[k];
+			if (!x->n[i].selected)
+				continue;
+			for (size_t r = 0; r < x->d->nodes[i].nrdeps; r++)
+				x->n[x->d->nodes[i].rdeps[r]].selected = 1;
+		}
+	return 0;
+}
+
+static int write_params(struct exec *x, sl_error **err)
+{
+	json_t *o = json_object();
+	for (size_t i = 0; i < x->p->nparams; i++) {
+		const pparam *pp = &x->p->params[i];
+		json_t *v = pp->value.type == EXPR_NUM	  ? json_real(pp->value.num)
+			    : pp->value.type == EXPR_BOOL ? json_boolean(pp->value.b)
+							  : json_string(pp->value.str);
+		if (pp->value.type == EXPR_NUM && pp->value.num == floor(pp->value.num) &&
+		    fabs(pp->value.num) < 9e15) {
+			json_decref(v);
+			v = json_integer((json_int_t)pp->value.num);
+		}
+		json_object_set_new(o, pp->name, v);
+	}
+	int r = json_dump_file(o, x->params_path, JSON_INDENT(2) | JSON_SORT_KEYS);
+	json_decref(o);
+	if (r < 0)
+		return sl_error_make(err, "write %s", x->params_path);
+	return 0;
+}
+
+int executor_run(const pipeline *p, const dag *d, store *st, runner *r, int64_t run_id,
+		 const exec_options *opt, exec_result *res, sl_error **err)
+{
+	struct exec x = {.p = p, .d = d, .st = st, .r = r, .run_id = run_id, .opt = opt};
+	memset(res, 0, sizeof(*res));
+	x.n = xcalloc(d->n + 1, sizeof(struct node));
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	x.cpus_total = cores > 0 ? (double)cores : 1;
+	x.jobs = opt->jobs > 0 ? opt->jobs : (int)x.cpus_total;
+	x.t0 = now_ms();
+	x.ep = -1;
+	x.sfd = -1;
+	int rc = -1;
+	char exe[PATH_MAX];
+	ssize_t el = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (el <= 0) {
+		sl_error_errno(err, errno, "readlink /proc/self/exe");
+		goto out;
+	}
+	exe[el] = 0;
+	x.self_exe = arena_strdup(&x.mem, exe);
+	x.run_dir = arena_printf(&x.mem, "%s/runs/%lld", store_dir(st), (long long)run_id);
+	x.params_path = arena_printf(&x.mem, "%s/params.json", x.run_dir);
+	if (mkdir_p(x.run_dir, 0755) < 0) {
+		sl_error_errno(err, errno, "mkdir %s", x.run_dir);
+		goto out;
+	}
+	if (write_params(&x, err) < 0 || select_nodes(&x, err) < 0)
+		goto out;
+	for (size_t i = 0; i < d->n; i++) {
+		x.n[i].ndeps_left = (int)d->nodes[i].ndeps;
+		x.n[i].log_rd = x.n[i].log_fd = -1;
+		x.n[i].exit_code = -1;
+		x.n[i].cpus = d->nodes[i].step->res.cpus;
+	}
+	/* every step is pending in the store before anything starts */
+	step_record *recs = xcalloc(d->n + 1, sizeof(step_record));
+	for (size_t k = 0; k < d->n; k++) {
+		size_t i = d->order[k];
+		recs[k] = (step_record){.name = (char *)d->nodes[i].name,
+					.step = (char *)d->nodes[i].step->name,
+					.position = (int)k,
+					.status = "pending",
+					.exit_code = -1};
+	}
+	rc = store_put_steps(st, run_id, recs, d->n, err);
+	free(recs);
+	if (rc < 0)
+		goto out;
+	rc = -1;
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	x.sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	x.ep = epoll_create1(EPOLL_CLOEXEC);
+	if (x.sfd < 0 || x.ep < 0) {
+		sl_error_errno(err, errno, "set up the event loop");
+		goto out;
+	}
+	epoll_add(&x, x.sfd, TAG_SIG);
+	/* become the reaper of whatever the steps leave behind */
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	schedule(&x);
+	while (x.done < d->n) {
+		draw_live(&x);
+		struct epoll_event evs[64];
+		int ne = epoll_wait(x.ep, evs, 64, next_timeout(&x));
+		if (ne < 0 && errno != EINTR) {
+			sl_error_errno(err, errno, "epoll_wait");
+			goto out;
+		}
+		int reap = 0;
+		for (int e = 0; e < ne; e++) {
+			uint64_t tag = evs[e].data.u64 & ~0xffffffffull;
+			size_t i = (size_t)(evs[e].data.u64 & 0xffffffffull);
+			if (tag == TAG_LOG) {
+				drain_log(&x, i, 0);
+			} else if (tag == TAG_PID) {
+				reap = 1;
+			} else if (tag == TAG_SIG) {
+				struct signalfd_siginfo si;
+				while (read(x.sfd, &si, sizeof(si)) == sizeof(si)) {
+					if (si.ssi_signo == SIGCHLD) {
+						reap = 1;
+					} else if (!x.cancelled) {
+						x.cancelled = (int)si.ssi_signo;
+						clear_live(&x);
+						fprintf(opt->out, "sluice: %s: cancelling the run\n",
+							strsignal((int)si.ssi_signo));
+						cancel_all(&x, "cancelled");
+					}
+				}
+			}
+		}
+		int polling = 0;
+		for (size_t i = 0; i < d->n; i++)
+			polling |= x.n[i].st == ST_RUNNING && x.n[i].proc.pidfd < 0;
+		if (reap || polling)
+			reap_all(&x);
+		check_deadlines(&x);
+		if (opt->fail_fast && x.failed_any && !x.fail_fast_tripped) {
+			x.fail_fast_tripped = 1;
+			cancel_all(&x, "cancelled (--fail-fast)");
+		}
+		schedule(&x);
+	}
+	clear_live(&x);
+	rc = 0;
+out:
+	if (x.ep >= 0)
+		close(x.ep);
+	if (x.sfd >= 0)
+		close(x.sfd);
+	res->nsteps = d->n;
+	res->steps = xcalloc(d->n + 1, sizeof(exec_step_result));
+	int any_failed = 0, any_cancelled = 0, any_rejected = 0;
+	for (size_t k = 0; k < d->n; k++) {
+		size_t i = d->order[k];
+		struct node *nd = &x.n[i];
+		exec_step_result *s = &res->steps[k];
+		s->name = d->nodes[i].name;
+		s->status = st_names[nd->st];
+		snprintf(s->reason, sizeof(s->reason), "%s", nd->reason);
+		s->attempts = nd->attempt;
+		s->exit_code = nd->exit_code;
+		s->duration_s = nd->finished_wall && nd->started_wall
+					? nd->finished_wall - nd->started_wall
+					: 0;
+		any_failed |= nd->st == ST_FAILED || nd->st == ST_UPSTREAM_FAILED;
+		any_cancelled |= nd->st == ST_CANCELLED;
+		any_rejected |= nd->st == ST_REJECTED;
+		strbuf_release(&nd->line);
+		if (nd->log_rd >= 0)
+			close(nd->log_rd);
+		if (nd->log_fd >= 0)
+			close(nd->log_fd);
+	}
+	if (x.cancelled) {
+		res->status = "cancelled";
+		res->exit_code = 130;
+	} else if (any_rejected) {
+		res->status = "rejected";
+		res->exit_code = 3;
+	} else if (any_failed || any_cancelled) {
+		res->status = "failed";
+		res->exit_code = 1;
+	} else {
+		res->status = "succeeded";
+		res->exit_code = 0;
+	}
+	free(x.n);
+	arena_release(&x.mem);
+	return rc;
+}
+
+void exec_result_release(exec_result *res)
+{
+	free(res->steps);
+	memset(res, 0, sizeof(*res));
+}
