@@ -49,6 +49,10 @@ for x in doc["steps"]:
 out = s["independent"]["outputs"][0]
 assert out["path"] == "independent" and out["size"] == 0 and out["sha256"] == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", out
 PY
+# the document matches the JSON Schema kept in tests/schema
+/usr/bin/python3 -c 'import jsonschema' 2>/dev/null || skip "python3-jsonschema missing"
+/usr/bin/python3 -c 'import json, sys, jsonschema
+jsonschema.validate(json.loads(sys.argv[1]), json.load(open(sys.argv[2])))' "$OUT" "$TESTS_DIR/schema/run.schema.json"
 # the timeout killed the whole tree: the grandchild is gone
 gc=$(cat grandchild.pid)
 sleep 0.2
