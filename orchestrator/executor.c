@@ -82,6 +82,7 @@ struct node {
 	char **out_keys, **out_vals, **met_keys;
 	double *met_vals;
 	double cpus;
+	long aidx; /* index in exec.active, or -1 */
 };
 
 struct exec {
@@ -92,6 +93,11 @@ struct exec {
 	int64_t run_id;
 	const exec_options *opt;
 	struct node *n;
+	size_t *pos;     /* node → topological position */
+	size_t *ready;   /* min-heap of topological positions whose deps are done */
+	size_t nready;
+	size_t *active;  /* nodes running or waiting for a retry */
+	size_t nactive;
 	int ep, sfd;
 	int jobs, running;
 	double cpus_total, cpus_used;
@@ -119,21 +125,22 @@ static double wall_now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* mkdir -p, trying the whole path first: most parents exist already. */
 static int mkdir_p(const char *path, mode_t mode)
 {
+	if (mkdir(path, mode) == 0 || errno == EEXIST)
+		return 0;
+	if (errno != ENOENT)
+		return -1;
 	char buf[PATH_MAX];
 	snprintf(buf, sizeof(buf), "%s", path);
-	for (char *s = buf + 1; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = 0;
-		if (mkdir(buf, mode) < 0 && errno != EEXIST)
-			return -1;
-		*s = '/';
-	}
-	if (mkdir(buf, mode) < 0 && errno != EEXIST)
+	char *slash = strrchr(buf, '/');
+	if (!slash || slash == buf)
 		return -1;
-	return 0;
+	*slash = 0;
+	if (mkdir_p(buf, mode) < 0)
+		return -1;
+	return mkdir(path, mode) == 0 || errno == EEXIST ? 0 : -1;
 }
 
 /* ---- progress output -------------------------------------------------------- */
@@ -202,14 +209,64 @@ static void record(struct exec *x, size_t i)
 		.finished = nd->finished_wall,
 		.command = nd->command,
 	};
-	for (size_t k = 0; k < x->d->n; k++)
-		if (x->d->order[k] == i)
-			s.position = (int)k;
+	s.position = (int)x->pos[i];
 	sl_error *err = NULL;
 	if (store_put_step(x->st, x->run_id, &s, &err) < 0) {
 		clear_live(x);
 		fprintf(x->opt->out, "sluice: warning: %s\n", err->msg);
 		sl_error_release(&err);
+	}
+}
+
+/* The active list holds running and waiting nodes, so that the loop's
+ * per-event work is proportional to what runs, not to the whole DAG. */
+static void active_add(struct exec *x, size_t i)
+{
+	if (x->n[i].aidx >= 0)
+		return;
+	x->n[i].aidx = (long)x->nactive;
+	x->active[x->nactive++] = i;
+}
+
+static void active_del(struct exec *x, size_t i)
+{
+	long k = x->n[i].aidx;
+	if (k < 0)
+		return;
+	size_t last = x->active[--x->nactive];
+	x->active[k] = last;
+	x->n[last].aidx = k;
+	x->n[i].aidx = -1;
+}
+
+static void ready_push(struct exec *x, size_t i)
+{
+	size_t *h = x->ready, k = x->nready++;
+	h[k] = x->pos[i];
+	while (k > 0 && h[(k - 1) / 2] > h[k]) {
+		size_t p = (k - 1) / 2, t = h[p];
+		h[p] = h[k];
+		h[k] = t;
+		k = p;
+	}
+}
+
+static void ready_pop(struct exec *x)
+{
+	size_t *h = x->ready;
+	h[0] = h[--x->nready];
+	for (size_t k = 0;;) {
+		size_t l = 2 * k + 1, r = l + 1, m = k;
+		if (l < x->nready && h[l] < h[m])
+			m = l;
+		if (r < x->nready && h[r] < h[m])
+			m = r;
+		if (m == k)
+			break;
+		size_t t = h[m];
+		h[m] = h[k];
+		h[k] = t;
+		k = m;
 	}
 }
 
@@ -221,6 +278,7 @@ static void set_state(struct exec *x, size_t i, enum st s)
 	if (st_done(s) && !was_done) {
 		x->done++;
 		nd->finished_wall = wall_now();
+		active_del(x, i);
 	}
 	record(x, i);
 }
@@ -541,9 +599,6 @@ static void start_attempt(struct exec *x, size_t i)
 		fail_now(x, i);
 		return;
 	}
-	int outfd = open(nd->output_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (outfd >= 0)
-		close(outfd);
 	step_launch l = {dn->name, argv, envp, x->p->dir, pfd[1], &dn->step->sandbox};
 	sl_error *err = NULL;
 	int rc = x->r->ops->start(x->r, &l, &nd->proc, &err);
@@ -571,6 +626,7 @@ static void start_attempt(struct exec *x, size_t i)
 	nd->kill_at_ms = 0;
 	x->running++;
 	x->cpus_used += nd->cpus;
+	active_add(x, i);
 	set_state(x, i, ST_RUNNING);
 	attempt_record ar = {.attempt = nd->attempt, .status = "running", .exit_code = -1,
 			     .started = wall_now(), .log_path = nd->log_rel, .pid = nd->proc.pid};
@@ -667,8 +723,11 @@ static void settle(struct exec *x, size_t i)
 	struct node *nd = &x->n[i];
 	const dag_node *dn = &x->d->nodes[i];
 	if (st_ok(nd->st)) {
-		for (size_t k = 0; k < dn->nrdeps; k++)
-			x->n[dn->rdeps[k]].ndeps_left--;
+		for (size_t k = 0; k < dn->nrdeps; k++) {
+			size_t j = dn->rdeps[k];
+			if (--x->n[j].ndeps_left == 0 && x->n[j].st == ST_PENDING)
+				ready_push(x, j);
+		}
 	} else {
 		x->failed_any |= nd->st == ST_FAILED;
 		propagate_failure(x, i);
@@ -919,26 +978,39 @@ static void consider(struct exec *x, size_t i)
 	start_attempt(x, i);
 }
 
-/* Start whatever can start, in topological order. */
+static int fits(struct exec *x, const struct node *nd)
+{
+	if (x->running >= x->jobs)
+		return 0;
+	/* a step bigger than what is free waits for the machine to empty */
+	return x->running == 0 || x->cpus_used + nd->cpus <= x->cpus_total + 1e-9;
+}
+
+/* Start whatever can start: due retries, then ready steps in topological order. */
 static void schedule(struct exec *x)
 {
+	if (x->cancelled || x->fail_fast_tripped)
+		return;
 	int64_t now = now_ms();
-	for (size_t k = 0; k < x->d->n; k++) {
-		size_t i = x->d->order[k];
+	/* backwards: start_attempt may remove the node it fails from the list */
+	for (size_t k = x->nactive; k-- > 0;) {
+		if (k >= x->nactive)
+			continue;
+		size_t i = x->active[k];
 		struct node *nd = &x->n[i];
-		if (x->cancelled || x->fail_fast_tripped)
-			break;
-		if (nd->st == ST_WAITING && now >= nd->retry_at_ms) {
-			if (x->running >= x->jobs || x->cpus_used + nd->cpus > x->cpus_total + 1e-9)
-				continue;
+		if (nd->st == ST_WAITING && now >= nd->retry_at_ms && fits(x, nd))
 			start_attempt(x, i);
+	}
+	while (x->nready && !x->cancelled && !x->fail_fast_tripped) {
+		size_t i = x->d->order[x->ready[0]];
+		struct node *nd = &x->n[i];
+		if (nd->st != ST_PENDING) { /* became upstream_failed or cancelled meanwhile */
+			ready_pop(x);
 			continue;
 		}
-		if (nd->st != ST_PENDING || nd->ndeps_left > 0)
-			continue;
-		if (nd->selected && (x->running >= x->jobs ||
-				     (x->running > 0 && x->cpus_used + nd->cpus > x->cpus_total + 1e-9)))
-			continue;
+		if (nd->selected && !fits(x, nd))
+			break;
+		ready_pop(x);
 		consider(x, i);
 	}
 }
@@ -962,7 +1034,8 @@ static void cancel_all(struct exec *x, const char *why)
 static void check_deadlines(struct exec *x)
 {
 	int64_t now = now_ms();
-	for (size_t i = 0; i < x->d->n; i++) {
+	for (size_t k = 0; k < x->nactive; k++) {
+		size_t i = x->active[k];
 		struct node *nd = &x->n[i];
 		if (nd->st != ST_RUNNING)
 			continue;
@@ -981,8 +1054,8 @@ static void check_deadlines(struct exec *x)
 static int next_timeout(struct exec *x)
 {
 	int64_t now = now_ms(), next = now + (x->opt->live ? 1000 : 60000);
-	for (size_t i = 0; i < x->d->n; i++) {
-		struct node *nd = &x->n[i];
+	for (size_t k = 0; k < x->nactive; k++) {
+		struct node *nd = &x->n[x->active[k]];
 		if (nd->st == ST_RUNNING) {
 			if (nd->deadline_ms && !nd->timed_out && nd->deadline_ms < next)
 				next = nd->deadline_ms;
@@ -1007,8 +1080,9 @@ static void reap_orphans(struct exec *x)
 		memset(&si, 0, sizeof(si));
 		if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0 || si.si_pid == 0)
 			return;
-		for (size_t i = 0; i < x->d->n; i++)
-			if (x->n[i].st == ST_RUNNING && x->n[i].proc.pid == si.si_pid)
+		for (size_t k = 0; k < x->nactive; k++)
+			if (x->n[x->active[k]].st == ST_RUNNING &&
+			    x->n[x->active[k]].proc.pid == si.si_pid)
 				return;
 		waitpid(si.si_pid, NULL, WNOHANG);
 	}
@@ -1016,7 +1090,10 @@ static void reap_orphans(struct exec *x)
 
 static void reap_all(struct exec *x)
 {
-	for (size_t i = 0; i < x->d->n; i++) {
+	for (size_t k = x->nactive; k-- > 0;) {
+		if (k >= x->nactive)
+			continue;
+		size_t i = x->active[k];
 		struct node *nd = &x->n[i];
 		if (nd->st != ST_RUNNING)
 			continue;
@@ -1096,6 +1173,8 @@ int executor_run(const pipeline *p, const dag *d, store *st, runner *r, int64_t 
 	struct exec x = {.p = p, .d = d, .st = st, .r = r, .run_id = run_id, .opt = opt};
 	memset(res, 0, sizeof(*res));
 	x.n = xcalloc(d->n + 1, sizeof(struct node));
+	for (size_t i = 0; i < d->n; i++) /* before any `goto out`, which closes them */
+		x.n[i].log_rd = x.n[i].log_fd = -1;
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
 	x.cpus_total = cores > 0 ? (double)cores : 1;
 	x.jobs = opt->jobs > 0 ? opt->jobs : (int)x.cpus_total;
@@ -1119,11 +1198,18 @@ int executor_run(const pipeline *p, const dag *d, store *st, runner *r, int64_t 
 	}
 	if (write_params(&x, err) < 0 || select_nodes(&x, err) < 0)
 		goto out;
+	x.pos = xcalloc(d->n + 1, sizeof(size_t));
+	x.ready = xcalloc(d->n + 1, sizeof(size_t));
+	x.active = xcalloc(d->n + 1, sizeof(size_t));
+	for (size_t k = 0; k < d->n; k++)
+		x.pos[d->order[k]] = k;
 	for (size_t i = 0; i < d->n; i++) {
 		x.n[i].ndeps_left = (int)d->nodes[i].ndeps;
-		x.n[i].log_rd = x.n[i].log_fd = -1;
 		x.n[i].exit_code = -1;
 		x.n[i].cpus = d->nodes[i].step->res.cpus;
+		x.n[i].aidx = -1;
+		if (!d->nodes[i].ndeps)
+			ready_push(&x, i);
 	}
 	/* every step is pending in the store before anything starts */
 	step_record *recs = xcalloc(d->n + 1, sizeof(step_record));
@@ -1188,8 +1274,8 @@ int executor_run(const pipeline *p, const dag *d, store *st, runner *r, int64_t 
 			}
 		}
 		int polling = 0;
-		for (size_t i = 0; i < d->n; i++)
-			polling |= x.n[i].st == ST_RUNNING && x.n[i].proc.pidfd < 0;
+		for (size_t k = 0; k < x.nactive; k++)
+			polling |= x.n[x.active[k]].st == ST_RUNNING && x.n[x.active[k]].proc.pidfd < 0;
 		if (reap || polling)
 			reap_all(&x);
 		check_deadlines(&x);
@@ -1244,6 +1330,9 @@ out:
 		res->exit_code = 0;
 	}
 	free(x.n);
+	free(x.pos);
+	free(x.ready);
+	free(x.active);
 	arena_release(&x.mem);
 	return rc;
 }
