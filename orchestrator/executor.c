@@ -77,6 +77,7 @@ struct node {
 	char *command;     /* resolved, for the store */
 	char *output_path; /* $SLUICE_OUTPUT of the current attempt */
 	char *log_rel;
+	char last_msg[200]; /* the last "sluice: ..." line a built-in printed: its reason */
 	/* what later expressions may read */
 	size_t nout, nmet;
 	char **out_keys, **out_vals, **met_keys;
@@ -101,6 +102,7 @@ struct exec {
 	int ep, sfd;
 	int jobs, running;
 	double cpus_total, cpus_used;
+	uint64_t mem_total, mem_used; /* resources.memory, counted like cpus */
 	int cancelled, failed_any, fail_fast_tripped;
 	size_t done;
 	char *self_exe;
@@ -572,6 +574,7 @@ static void start_attempt(struct exec *x, size_t i)
 	const dag_node *dn = &x->d->nodes[i];
 	nd->attempt++;
 	nd->reason[0] = 0;
+	nd->last_msg[0] = 0;
 	nd->timed_out = 0;
 	char *dir = arena_printf(&x->mem, "%s/%s/%d", x->run_dir, dn->name, nd->attempt);
 	char *home = arena_printf(&x->mem, "%s/home", dir), *tmp = arena_printf(&x->mem, "%s/tmp", dir);
@@ -626,6 +629,7 @@ static void start_attempt(struct exec *x, size_t i)
 	nd->kill_at_ms = 0;
 	x->running++;
 	x->cpus_used += nd->cpus;
+	x->mem_used += dn->step->res.memory;
 	active_add(x, i);
 	set_state(x, i, ST_RUNNING);
 	attempt_record ar = {.attempt = nd->attempt, .status = "running", .exit_code = -1,
@@ -654,6 +658,9 @@ static void log_bytes(struct exec *x, size_t i, const char *buf, size_t n, int f
 		gmtime_r(&ts.tv_sec, &tm);
 		size_t sl = strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
 		snprintf(stamp + sl, sizeof(stamp) - sl, ".%03ldZ ", ts.tv_nsec / 1000000);
+		if (len > 8 && strncmp(nd->line.buf, "sluice: ", 8) == 0)
+			snprintf(nd->last_msg, sizeof(nd->last_msg), "%.*s", (int)(len - 8),
+				 nd->line.buf + 8);
 		strbuf out = STRBUF_INIT;
 		strbuf_addstr(&out, stamp);
 		strbuf_add(&out, nd->line.buf, len);
@@ -866,6 +873,7 @@ static void finish_attempt(struct exec *x, size_t i, const step_exit *ex)
 	nd->log_fd = -1;
 	x->running--;
 	x->cpus_used -= nd->cpus;
+	x->mem_used -= st->res.memory;
 	unsigned cause = 0;
 	nd->exit_code = ex->exited ? ex->code : -1;
 	if (nd->cancelling) {
@@ -880,7 +888,12 @@ static void finish_attempt(struct exec *x, size_t i, const step_exit *ex)
 			 strsignal(ex->signal));
 		cause = ex->signal == SIGKILL && st->sandbox.memory ? RETRY_ON_OOM : RETRY_ON_SIGNAL;
 	} else if (ex->code != 0) {
-		snprintf(nd->reason, sizeof(nd->reason), "exit %d", ex->code);
+		/* a built-in says why it failed on its last line: that is the reason */
+		if (st->uses.s && nd->last_msg[0])
+			snprintf(nd->reason, sizeof(nd->reason), "exit %d: %s", ex->code,
+				 nd->last_msg);
+		else
+			snprintf(nd->reason, sizeof(nd->reason), "exit %d", ex->code);
 		cause = RETRY_ON_ERROR;
 	} else {
 		for (size_t k = 0; k < dn->noutputs; k++) {
@@ -975,7 +988,21 @@ static void consider(struct exec *x, size_t i)
 		fail_now(x, i);
 		return;
 	}
+	if (st->res.memory > x->mem_total) {
+		char want[32], have[32];
+		format_size(st->res.memory, want, sizeof(want));
+		format_size(x->mem_total, have, sizeof(have));
+		snprintf(nd->reason, sizeof(nd->reason),
+			 "needs %s of memory; this machine has %s (resources.memory)", want, have);
+		fail_now(x, i);
+		return;
+	}
 	start_attempt(x, i);
+}
+
+static uint64_t node_mem(const struct exec *x, const struct node *nd)
+{
+	return x->d->nodes[nd - x->n].step->res.memory;
 }
 
 static int fits(struct exec *x, const struct node *nd)
@@ -983,7 +1010,8 @@ static int fits(struct exec *x, const struct node *nd)
 	if (x->running >= x->jobs)
 		return 0;
 	/* a step bigger than what is free waits for the machine to empty */
-	return x->running == 0 || x->cpus_used + nd->cpus <= x->cpus_total + 1e-9;
+	return x->running == 0 || (x->cpus_used + nd->cpus <= x->cpus_total + 1e-9 &&
+				   x->mem_used + node_mem(x, nd) <= x->mem_total);
 }
 
 /* Start whatever can start: due retries, then ready steps in topological order. */
@@ -1178,6 +1206,8 @@ int executor_run(const pipeline *p, const dag *d, store *st, runner *r, int64_t 
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
 	x.cpus_total = cores > 0 ? (double)cores : 1;
 	x.jobs = opt->jobs > 0 ? opt->jobs : (int)x.cpus_total;
+	long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
+	x.mem_total = pages > 0 && psize > 0 ? (uint64_t)pages * (uint64_t)psize : UINT64_MAX;
 	x.t0 = now_ms();
 	x.ep = -1;
 	x.sfd = -1;
