@@ -53,6 +53,10 @@ static const cli_opt logs_opts[] = {
 	{"state", 0, CLI_VALUE, "DIR", "the state directory"},
 	{0}};
 
+static const cli_opt diff_opts[] = {
+	{"state", 0, CLI_VALUE, "DIR", "the state directory"},
+	{0}};
+
 static const cli_opt step_opts[] = {
 	{"with", 'w', CLI_LIST, "k=v", "an argument of the built-in step (repeatable)"},
 	{0}};
@@ -79,6 +83,9 @@ static const cli_cmd commands[] = {
 	 status_opts, 1, 1},
 	{"logs", cmd_logs, "RUN STEP [--attempt N] [-f]", "print a step's log", NULL, logs_opts, 2,
 	 2},
+	{"diff", cmd_diff, "RUN_A RUN_B", "params, statuses, metrics and output hashes side by side",
+	 "Lines that differ are marked with '*'; metrics show the change from RUN_A to RUN_B.",
+	 diff_opts, 2, 2},
 	{"step", cmd_step, "NAME [--with k=v]...", "run a built-in step directly",
 	 "Relative paths are resolved against the current directory. `sluice help step`\n"
 	 "lists the built-in steps.",

@@ -35,7 +35,7 @@ static char *params_json(const pipeline *p)
 			v = json_string(pp->value.str);
 		json_object_set_new(o, pp->name, v);
 	}
-	char *s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+	char *s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(15));
 	json_decref(o);
 	return s;
 }
@@ -145,7 +145,7 @@ int cmd_run(const cli_args *a)
 		if (!doc) {
 			code = cli_fail(&err);
 		} else {
-			json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+			json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
 			fputc('\n', stdout);
 			json_decref(doc);
 		}

@@ -1188,7 +1188,7 @@ static int write_params(struct exec *x, sl_error **err)
 		}
 		json_object_set_new(o, pp->name, v);
 	}
-	int r = json_dump_file(o, x->params_path, JSON_INDENT(2) | JSON_SORT_KEYS);
+	int r = json_dump_file(o, x->params_path, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(15));
 	json_decref(o);
 	if (r < 0)
 		return sl_error_make(err, "write %s", x->params_path);

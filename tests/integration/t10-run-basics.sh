@@ -68,3 +68,10 @@ run_sluice 2 run pipeline.yaml -p n=lots
 expect_contains "$ERR" "param 'n' is a number"
 run_sluice 0 runs --json
 /usr/bin/python3 -c "import json,sys; r=json.loads(sys.argv[1]); assert [x['run_id'] for x in r]==[2,1], r" "$OUT"
+# diff: params, statuses, metrics side by side
+run_sluice 0 diff 1 2
+echo "$OUT" | grep -E '^\* n +3 +2 *$' >/dev/null || fail "diff does not show n 3 -> 2: $OUT"
+echo "$OUT" | grep -E '^\* sum.total +6 +3 +\(-3\)' >/dev/null || fail "diff does not show total 6 -> 3: $OUT"
+echo "$OUT" | grep -E '^\* small +skipped +succeeded' >/dev/null || fail "diff does not show small: $OUT"
+run_sluice 2 diff 1 99
+expect_contains "$ERR" "no run 99"
