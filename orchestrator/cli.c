@@ -53,6 +53,11 @@ static const cli_opt logs_opts[] = {
 	{"state", 0, CLI_VALUE, "DIR", "the state directory"},
 	{0}};
 
+static const cli_opt show_opts[] = {
+	{"json", 0, CLI_FLAG, NULL, "print one JSON document"},
+	{"state", 0, CLI_VALUE, "DIR", "the state directory"},
+	{0}};
+
 static const cli_opt diff_opts[] = {
 	{"state", 0, CLI_VALUE, "DIR", "the state directory"},
 	{0}};
@@ -83,6 +88,9 @@ static const cli_cmd commands[] = {
 	 status_opts, 1, 1},
 	{"logs", cmd_logs, "RUN STEP [--attempt N] [-f]", "print a step's log", NULL, logs_opts, 2,
 	 2},
+	{"show", cmd_show, "RUN STEP [--json]",
+	 "one step of a run: command, attempts, outputs with hashes, metrics, settings", NULL,
+	 show_opts, 2, 2},
 	{"diff", cmd_diff, "RUN_A RUN_B", "params, statuses, metrics and output hashes side by side",
 	 "Lines that differ are marked with '*'; metrics show the change from RUN_A to RUN_B.",
 	 diff_opts, 2, 2},

@@ -88,6 +88,7 @@ int cmd_runs(const cli_args *a);
 int cmd_status(const cli_args *a);
 int cmd_logs(const cli_args *a);
 int cmd_diff(const cli_args *a);
+int cmd_show(const cli_args *a);
 /* Parse a run id; a usage error unless a positive integer. */
 int cli_run_id(const char *s, int64_t *id, sl_error **err);
 int cmd_validate(const cli_args *a);

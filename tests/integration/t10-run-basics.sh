@@ -75,3 +75,13 @@ echo "$OUT" | grep -E '^\* sum.total +6 +3 +\(-3\)' >/dev/null || fail "diff doe
 echo "$OUT" | grep -E '^\* small +skipped +succeeded' >/dev/null || fail "diff does not show small: $OUT"
 run_sluice 2 diff 1 99
 expect_contains "$ERR" "no run 99"
+# show: command, attempts, outputs with hashes, metrics
+run_sluice 0 show 1 sum
+expect_contains "$OUT" "run 1 step sum: succeeded"
+want=$(cd "$T" && printf '{"total": 6, "nested": {"x": 1.5}}\n' | sha256sum | cut -c1-64)
+expect_contains "$OUT" "output     total.json  sha256 $want"
+expect_contains "$OUT" "metric     nested.x = 1.5"
+run_sluice 0 show 1 make --json
+/usr/bin/python3 -c "import json,sys; d=json.loads(sys.argv[1]); assert d['step_outputs']=={'count':'3'} and d['attempts'][0]['exit_code']==0, d" "$OUT"
+run_sluice 2 show 1 nope
+expect_contains "$ERR" "run 1 has no step 'nope'"
