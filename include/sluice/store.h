@@ -1,0 +1,161 @@
+/*
+ * store.h — the state store: `.sluice/state.db` (SQLite, WAL, foreign keys
+ * on, synchronous=NORMAL, a busy timeout so several sluice processes share
+ * it), design.md sections 5-6.
+ *
+ * Every state change is one transaction, so a `kill -9` of sluice at any
+ * moment leaves a consistent database.  The schema has a version table and
+ * ordered migrations; opening a newer database than this binary knows is an
+ * error, an older one is migrated.
+ *
+ * Times are Unix seconds as doubles (millisecond precision is plenty).
+ * Strings returned in records are owned by the record (free with the
+ * matching *_release / *_free function).
+ */
+#ifndef SLUICE_STORE_H
+#define SLUICE_STORE_H
+
+#include "sluice/error.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct store store;
+
+/* Open (creating when missing) DIR/state.db, DIR/cache/ and DIR/runs/.
+ * dir is the state directory itself (".../.sluice"). */
+int store_open(const char *dir, store **out, sl_error **err);
+void store_close(store *st);
+const char *store_dir(const store *st);
+
+/* Find the state directory for a workspace: $SLUICE_STATE, else the first
+ * `.sluice` directory found walking up from start (like git), else
+ * start/.sluice.  Returns a malloc'd path.  override (--state DIR) wins over
+ * $SLUICE_STATE when not NULL; start NULL means ".". */
+char *store_locate(const char *start, const char *override);
+
+/* ---- runs ------------------------------------------------------------------ */
+
+typedef struct run_new {
+	const char *pipeline;  /* name */
+	const char *path;      /* the pipeline file as given */
+	const char *workspace; /* absolute */
+	const char *snapshot;  /* the file's text as run */
+	const char *params_json;
+	const char *trigger;   /* manual | schedule | ci | rerun | resume */
+	int64_t parent_id;     /* 0 = none */
+} run_new;
+
+typedef struct run_info {
+	int64_t id;
+	char *pipeline, *path, *workspace, *snapshot, *params_json, *trigger;
+	int64_t parent_id;
+	char *status; /* running | succeeded | failed | rejected | cancelled | interrupted
+		       * ("interrupted" is derived: status running, orchestrator gone) */
+	int exit_code; /* -1 while running */
+	double created, started, finished; /* finished 0 while running */
+	char *host;
+	int64_t pid, pid_start; /* the orchestrator, for liveness */
+} run_info;
+
+/* Insert a run with status running, this host, this pid and its start time.
+ * Fails with a usage error when `forbid_concurrent` and a live run of the same
+ * pipeline in the same workspace exists ("run 12 of churn is still running
+ * (pid 4242)"), all in one transaction so two starts cannot both win. */
+int store_begin_run(store *st, const run_new *r, int forbid_concurrent, int64_t *id,
+		    sl_error **err);
+/* status: succeeded | failed | rejected | cancelled.  A missing run is a usage error. */
+int store_finish_run(store *st, int64_t id, const char *status, int exit_code, sl_error **err);
+/* Take over a run (resume): this process becomes its orchestrator (status running
+ * again).  A usage error when another live orchestrator still holds it. */
+int store_adopt_run(store *st, int64_t id, sl_error **err);
+/* -1 + usage error when missing. */
+int store_get_run(store *st, int64_t id, run_info *out, sl_error **err);
+/* Newest first; pipeline may be NULL; limit 0 = all.  The records have snapshot NULL
+ * (it can be megabytes per run); store_get_run has it. */
+int store_list_runs(store *st, const char *pipeline, size_t limit, run_info **out, size_t *n,
+		    sl_error **err);
+void run_info_release(run_info *r);
+void run_info_free_array(run_info *r, size_t n);
+
+/* ---- steps and attempts ------------------------------------------------------ */
+
+typedef struct step_record {
+	char *name;   /* instance name: train[lr=0.1] */
+	char *step;   /* the step it came from: train */
+	int position; /* topological position */
+	char *status; /* pending | waiting | running | succeeded | failed | upstream_failed |
+		       * skipped | cached | cancelled | rejected */
+	char *reason; /* "exit 3", "timeout after 30m", ... or NULL */
+	int attempts;
+	int exit_code; /* -1 when none */
+	double started, finished; /* 0 when not */
+	char *cache_key, *env_hash; /* filled by the reproducibility work; may be NULL */
+	int64_t cached_from;        /* run id, or 0 */
+	char *command;              /* the resolved command, or "uses NAME" */
+} step_record;
+
+/* Insert or replace the whole row of one step of a run. */
+int store_put_step(store *st, int64_t run_id, const step_record *s, sl_error **err);
+/* Insert every step of a new run (status pending) in one transaction. */
+int store_put_steps(store *st, int64_t run_id, const step_record *s, size_t n, sl_error **err);
+/* In position order. */
+int store_get_steps(store *st, int64_t run_id, step_record **out, size_t *n, sl_error **err);
+void step_record_release(step_record *s);
+void step_record_free_array(step_record *s, size_t n);
+
+typedef struct attempt_record {
+	int attempt; /* 1-based */
+	char *status, *reason;
+	int exit_code, signal; /* -1 when none; 0 when none */
+	double started, finished;
+	char *log_path; /* relative to the state dir */
+	int64_t pid;
+	int64_t max_rss_kb;
+} attempt_record;
+
+int store_put_attempt(store *st, int64_t run_id, const char *step, const attempt_record *a,
+		      sl_error **err);
+int store_get_attempts(store *st, int64_t run_id, const char *step, attempt_record **out,
+		       size_t *n, sl_error **err);
+void attempt_record_free_array(attempt_record *a, size_t n);
+
+/* ---- metrics, step outputs, output files -------------------------------------- */
+
+typedef struct kv_record {
+	char *step, *key, *value; /* metrics: value is the number as text */
+	double num;               /* metrics only */
+} kv_record;
+
+/* Replace the metrics (or the outputs) of one step in one transaction. */
+int store_set_metrics(store *st, int64_t run_id, const char *step, const char *const *keys,
+		      const double *values, size_t n, sl_error **err);
+int store_set_outputs(store *st, int64_t run_id, const char *step, const char *const *keys,
+		      const char *const *values, size_t n, sl_error **err);
+/* step may be NULL for all steps of the run; ordered by step position, then key. */
+int store_get_metrics(store *st, int64_t run_id, const char *step, kv_record **out, size_t *n,
+		      sl_error **err);
+int store_get_outputs(store *st, int64_t run_id, const char *step, kv_record **out, size_t *n,
+		      sl_error **err);
+void kv_record_free_array(kv_record *r, size_t n);
+
+typedef struct file_record {
+	char *step, *path, *sha256; /* sha256 may be NULL until hashing lands */
+	int64_t size;
+} file_record;
+
+int store_set_files(store *st, int64_t run_id, const char *step, const file_record *f, size_t n,
+		    sl_error **err);
+int store_get_files(store *st, int64_t run_id, const char *step, file_record **out, size_t *n,
+		    sl_error **err);
+void file_record_free_array(file_record *f, size_t n);
+
+/* ---- liveness -------------------------------------------------------------------- */
+
+/* The start time of a process (field 22 of /proc/PID/stat), or -1 when it
+ * does not exist: a pid alone can be reused.  A zombie counts as gone. */
+int64_t proc_start_time(int64_t pid);
+/* 1 when the run's orchestrator (pid + start time, same host) is alive. */
+int store_run_alive(const run_info *r);
+
+#endif

@@ -1,0 +1,1369 @@
+/*
+ * store.c — the state store (include/sluice/store.h): one SQLite database,
+ * DIR/state.db, shared by every sluice process of a workspace.
+ *
+ * Invariants
+ * - Every change is one transaction opened with BEGIN IMMEDIATE: the write
+ *   lock is taken before the first read, so a read-then-write (the
+ *   concurrency check of store_begin_run, the liveness check of
+ *   store_adopt_run, the schema version check of a migration) cannot be
+ *   raced by another process, and a writer never has to upgrade a read
+ *   transaction (which WAL refuses with SQLITE_BUSY_SNAPSHOT, without
+ *   calling the busy handler).  A kill -9 at any moment leaves the database
+ *   as it was before or after that one change.
+ * - journal_mode=WAL (readers never block the writer, nor the writer them),
+ *   synchronous=NORMAL (a power cut may lose the last transactions, never
+ *   consistency), foreign_keys=ON (per connection, set at open), and a
+ *   10 s busy timeout so concurrent sluice processes wait for each other.
+ * - "interrupted" is never stored.  A run whose orchestrator died keeps
+ *   status 'running' in the table; store_get_run and store_list_runs derive
+ *   "interrupted" from liveness (same host, same pid, same process start
+ *   time: a pid alone may have been reused), so it needs no cleanup by
+ *   anybody and resume only has to take the run over.
+ * - Steps are written with an upsert (ON CONFLICT DO UPDATE), never with
+ *   INSERT OR REPLACE: REPLACE deletes the row first, and the ON DELETE
+ *   CASCADE would silently drop the step's attempts, metrics and files.
+ * - Statements are prepared once per connection and cached in the handle.
+ *   A handle belongs to one process: never use it across fork(), and never
+ *   open the database in a forked child while the parent has it open either
+ *   (SQLite's lock bookkeeping lives in process memory, and a child that
+ *   inherits it believes it holds locks it does not).  Step processes are
+ *   exec'd, so only tests have to mind this.
+ *
+ * The schema (migration 1).  Arrows point from child to parent; "<" is
+ * ON DELETE CASCADE, "~" ON DELETE SET NULL.
+ *
+ *   schema_version (version PK, applied)        one row per applied migration
+ *
+ *   runs (id PK autoincrement) <------~----------------------------+
+ *     pipeline, path, workspace, snapshot, params_json, trigger,    |
+ *     parent_id ~> runs, status, exit_code, created, started,       |
+ *     finished, host, pid, pid_start                                |
+ *       ^                                                           |
+ *       < run_id                                                    |
+ *   steps (run_id, name) ------------------------ cached_from ~> ---+
+ *     step, position, status, reason, attempts, exit_code, started,
+ *     finished, cache_key, env_hash, command
+ *       ^
+ *       < (run_id, step)
+ *       +-- attempts     (run_id, step, attempt)  status, reason, exit_code,
+ *       |                 signal, started, finished, log_path, pid, max_rss_kb
+ *       +-- metrics      (run_id, step, key)      value REAL (NULL = NaN)
+ *       +-- step_outputs (run_id, step, key)      value TEXT
+ *       +-- output_files (run_id, step, path)     sha256, size
+ *
+ *   file_hashes (path PK)  size, mtime_ns, inode, ctime_ns, sha256
+ *                          the stat cache for content hashes (design.md 5)
+ *
+ * A schema change is a new entry at the end of migrations[]; an entry is
+ * never edited once released.  Each runs in its own transaction together
+ * with its schema_version row.  A database whose version is above
+ * the number of entries belongs to a newer sluice and is refused.
+ *
+ * NULL in the database stands for "none" where the records use a sentinel:
+ * exit_code -1, times 0, signal 0, cached_from and parent_id 0.
+ */
+#include "sluice/store.h"
+
+#include "sluice/arena.h"
+#include "sluice/strbuf.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define BUSY_TIMEOUT_MS 10000
+
+/* ---- schema ----------------------------------------------------------------------------- */
+
+/* clang-format off */
+static const char *const migrations[] = {
+	/* 1: the first schema */
+	"CREATE TABLE runs (\n"
+	"  id          INTEGER PRIMARY KEY AUTOINCREMENT,\n" /* ids are never reused: runs/ID/ */
+	"  pipeline    TEXT NOT NULL,\n"
+	"  path        TEXT,\n"
+	"  workspace   TEXT,\n"
+	"  snapshot    TEXT,\n"
+	"  params_json TEXT,\n"
+	"  trigger     TEXT NOT NULL\n"
+	"              CHECK (trigger IN ('manual', 'schedule', 'ci', 'rerun', 'resume')),\n"
+	"  parent_id   INTEGER REFERENCES runs(id) ON DELETE SET NULL,\n"
+	"  status      TEXT NOT NULL\n"
+	"              CHECK (status IN ('running', 'succeeded', 'failed', 'rejected',\n"
+	"                                'cancelled')),\n"
+	"  exit_code   INTEGER,\n"
+	"  created     REAL NOT NULL,\n"
+	"  started     REAL,\n"
+	"  finished    REAL,\n"
+	"  host        TEXT,\n"
+	"  pid         INTEGER,\n"
+	"  pid_start   INTEGER\n"
+	");\n"
+	"CREATE INDEX runs_pipeline ON runs(pipeline, id);\n"
+	"CREATE INDEX runs_status ON runs(status, pipeline, workspace);\n"
+	"CREATE INDEX runs_parent ON runs(parent_id) WHERE parent_id IS NOT NULL;\n"
+	"CREATE TABLE steps (\n"
+	"  run_id      INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,\n"
+	"  name        TEXT NOT NULL,\n"
+	"  step        TEXT NOT NULL,\n"
+	"  position    INTEGER NOT NULL,\n"
+	"  status      TEXT NOT NULL\n"
+	"              CHECK (status IN ('pending', 'waiting', 'running', 'succeeded', 'failed',\n"
+	"                                'upstream_failed', 'skipped', 'cached', 'cancelled',\n"
+	"                                'rejected')),\n"
+	"  reason      TEXT,\n"
+	"  attempts    INTEGER NOT NULL DEFAULT 0,\n"
+	"  exit_code   INTEGER,\n"
+	"  started     REAL,\n"
+	"  finished    REAL,\n"
+	"  cache_key   TEXT,\n"
+	"  env_hash    TEXT,\n"
+	"  cached_from INTEGER REFERENCES runs(id) ON DELETE SET NULL,\n"
+	"  command     TEXT,\n"
+	"  PRIMARY KEY (run_id, name)\n"
+	");\n"
+	"CREATE INDEX steps_cache_key ON steps(cache_key) WHERE cache_key IS NOT NULL;\n"
+	"CREATE INDEX steps_cached_from ON steps(cached_from) WHERE cached_from IS NOT NULL;\n"
+	"CREATE TABLE attempts (\n"
+	"  run_id      INTEGER NOT NULL,\n"
+	"  step        TEXT NOT NULL,\n"
+	"  attempt     INTEGER NOT NULL CHECK (attempt >= 1),\n"
+	"  status      TEXT NOT NULL,\n"
+	"  reason      TEXT,\n"
+	"  exit_code   INTEGER,\n"
+	"  signal      INTEGER,\n"
+	"  started     REAL,\n"
+	"  finished    REAL,\n"
+	"  log_path    TEXT,\n"
+	"  pid         INTEGER,\n"
+	"  max_rss_kb  INTEGER,\n"
+	"  PRIMARY KEY (run_id, step, attempt),\n"
+	"  FOREIGN KEY (run_id, step) REFERENCES steps(run_id, name) ON DELETE CASCADE\n"
+	");\n"
+	"CREATE TABLE metrics (\n"
+	"  run_id      INTEGER NOT NULL,\n"
+	"  step        TEXT NOT NULL,\n"
+	"  key         TEXT NOT NULL,\n"
+	"  value       REAL,\n"
+	"  PRIMARY KEY (run_id, step, key),\n"
+	"  FOREIGN KEY (run_id, step) REFERENCES steps(run_id, name) ON DELETE CASCADE\n"
+	");\n"
+	"CREATE TABLE step_outputs (\n"
+	"  run_id      INTEGER NOT NULL,\n"
+	"  step        TEXT NOT NULL,\n"
+	"  key         TEXT NOT NULL,\n"
+	"  value       TEXT NOT NULL,\n"
+	"  PRIMARY KEY (run_id, step, key),\n"
+	"  FOREIGN KEY (run_id, step) REFERENCES steps(run_id, name) ON DELETE CASCADE\n"
+	");\n"
+	"CREATE TABLE output_files (\n"
+	"  run_id      INTEGER NOT NULL,\n"
+	"  step        TEXT NOT NULL,\n"
+	"  path        TEXT NOT NULL,\n"
+	"  sha256      TEXT,\n"
+	"  size        INTEGER NOT NULL,\n"
+	"  PRIMARY KEY (run_id, step, path),\n"
+	"  FOREIGN KEY (run_id, step) REFERENCES steps(run_id, name) ON DELETE CASCADE\n"
+	");\n"
+	"CREATE TABLE file_hashes (\n"
+	"  path        TEXT PRIMARY KEY,\n"
+	"  size        INTEGER NOT NULL,\n"
+	"  mtime_ns    INTEGER NOT NULL,\n"
+	"  inode       INTEGER NOT NULL,\n"
+	"  ctime_ns    INTEGER NOT NULL,\n"
+	"  sha256      TEXT NOT NULL\n"
+	");\n",
+};
+
+#define SCHEMA_VERSION ((int64_t)(sizeof(migrations) / sizeof(migrations[0])))
+
+/* ---- prepared statements ---------------------------------------------------------------- */
+
+enum stmt_id {
+	ST_BEGIN,
+	ST_COMMIT,
+	ST_RUN_LIVE,
+	ST_RUN_INSERT,
+	ST_RUN_FINISH,
+	ST_RUN_OWNER,
+	ST_RUN_ADOPT,
+	ST_RUN_GET,
+	ST_RUN_LIST_ALL,
+	ST_RUN_LIST_PIPELINE,
+	ST_STEP_PUT,
+	ST_STEP_GET,
+	ST_ATTEMPT_PUT,
+	ST_ATTEMPT_GET,
+	ST_METRIC_DEL,
+	ST_METRIC_INS,
+	ST_METRIC_GET,
+	ST_OUTPUT_DEL,
+	ST_OUTPUT_INS,
+	ST_OUTPUT_GET,
+	ST_FILE_DEL,
+	ST_FILE_INS,
+	ST_FILE_GET,
+	ST__COUNT
+};
+
+#define RUN_COLS_FULL                                                                              \
+	"id, pipeline, path, workspace, snapshot, params_json, trigger, parent_id, status, "       \
+	"exit_code, created, started, finished, host, pid, pid_start"
+/* Listings leave the snapshot out: it is the whole pipeline file, megabytes for a large DAG. */
+#define RUN_COLS_LIST                                                                              \
+	"id, pipeline, path, workspace, NULL, params_json, trigger, parent_id, status, exit_code, " \
+	"created, started, finished, host, pid, pid_start"
+
+static const char *const stmt_sql[ST__COUNT] = {
+	[ST_BEGIN] = "BEGIN IMMEDIATE",
+	[ST_COMMIT] = "COMMIT",
+	[ST_RUN_LIVE] = "SELECT id, host, pid, pid_start FROM runs"
+			" WHERE status = 'running' AND pipeline = ?1 AND workspace IS ?2 ORDER BY id",
+	[ST_RUN_INSERT] = "INSERT INTO runs (pipeline, path, workspace, snapshot, params_json,"
+			  " trigger, parent_id, status, created, started, host, pid, pid_start)"
+			  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'running', ?8, ?8, ?9, ?10, ?11)",
+	[ST_RUN_FINISH] = "UPDATE runs SET status = ?2, exit_code = ?3, finished = ?4 WHERE id = ?1",
+	[ST_RUN_OWNER] = "SELECT pipeline, status, host, pid, pid_start FROM runs WHERE id = ?1",
+	[ST_RUN_ADOPT] = "UPDATE runs SET status = 'running', exit_code = NULL, finished = NULL,"
+			 " host = ?2, pid = ?3, pid_start = ?4 WHERE id = ?1",
+	[ST_RUN_GET] = "SELECT " RUN_COLS_FULL " FROM runs WHERE id = ?1",
+	[ST_RUN_LIST_ALL] = "SELECT " RUN_COLS_LIST " FROM runs ORDER BY id DESC LIMIT ?1",
+	[ST_RUN_LIST_PIPELINE] = "SELECT " RUN_COLS_LIST " FROM runs WHERE pipeline = ?2"
+				 " ORDER BY id DESC LIMIT ?1",
+	[ST_STEP_PUT] = "INSERT INTO steps (run_id, name, step, position, status, reason, attempts,"
+			" exit_code, started, finished, cache_key, env_hash, cached_from, command)"
+			" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
+			" ON CONFLICT (run_id, name) DO UPDATE SET step = excluded.step,"
+			" position = excluded.position, status = excluded.status,"
+			" reason = excluded.reason, attempts = excluded.attempts,"
+			" exit_code = excluded.exit_code, started = excluded.started,"
+			" finished = excluded.finished, cache_key = excluded.cache_key,"
+			" env_hash = excluded.env_hash, cached_from = excluded.cached_from,"
+			" command = excluded.command",
+	[ST_STEP_GET] = "SELECT name, step, position, status, reason, attempts, exit_code, started,"
+			" finished, cache_key, env_hash, cached_from, command FROM steps"
+			" WHERE run_id = ?1 ORDER BY position, name",
+	[ST_ATTEMPT_PUT] = "INSERT INTO attempts (run_id, step, attempt, status, reason, exit_code,"
+			   " signal, started, finished, log_path, pid, max_rss_kb)"
+			   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+			   " ON CONFLICT (run_id, step, attempt) DO UPDATE SET"
+			   " status = excluded.status, reason = excluded.reason,"
+			   " exit_code = excluded.exit_code, signal = excluded.signal,"
+			   " started = excluded.started, finished = excluded.finished,"
+			   " log_path = excluded.log_path, pid = excluded.pid,"
+			   " max_rss_kb = excluded.max_rss_kb",
+	[ST_ATTEMPT_GET] = "SELECT attempt, status, reason, exit_code, signal, started, finished,"
+			   " log_path, pid, max_rss_kb FROM attempts"
+			   " WHERE run_id = ?1 AND step = ?2 ORDER BY attempt",
+	/* Metrics, outputs and files have no children: OR REPLACE is safe, and the last
+	 * of two equal keys wins, as in a $SLUICE_OUTPUT file. */
+	[ST_METRIC_DEL] = "DELETE FROM metrics WHERE run_id = ?1 AND step = ?2",
+	[ST_METRIC_INS] = "INSERT OR REPLACE INTO metrics (run_id, step, key, value)"
+			  " VALUES (?1, ?2, ?3, ?4)",
+	[ST_METRIC_GET] = "SELECT m.step, m.key, m.value FROM metrics m"
+			  " JOIN steps s ON s.run_id = m.run_id AND s.name = m.step"
+			  " WHERE m.run_id = ?1 AND (?2 IS NULL OR m.step = ?2)"
+			  " ORDER BY s.position, m.step, m.key",
+	[ST_OUTPUT_DEL] = "DELETE FROM step_outputs WHERE run_id = ?1 AND step = ?2",
+	[ST_OUTPUT_INS] = "INSERT OR REPLACE INTO step_outputs (run_id, step, key, value)"
+			  " VALUES (?1, ?2, ?3, ?4)",
+	[ST_OUTPUT_GET] = "SELECT o.step, o.key, o.value FROM step_outputs o"
+			  " JOIN steps s ON s.run_id = o.run_id AND s.name = o.step"
+			  " WHERE o.run_id = ?1 AND (?2 IS NULL OR o.step = ?2)"
+			  " ORDER BY s.position, o.step, o.key",
+	[ST_FILE_DEL] = "DELETE FROM output_files WHERE run_id = ?1 AND step = ?2",
+	[ST_FILE_INS] = "INSERT OR REPLACE INTO output_files (run_id, step, path, sha256, size)"
+			" VALUES (?1, ?2, ?3, ?4, ?5)",
+	[ST_FILE_GET] = "SELECT f.step, f.path, f.sha256, f.size FROM output_files f"
+			" JOIN steps s ON s.run_id = f.run_id AND s.name = f.step"
+			" WHERE f.run_id = ?1 AND (?2 IS NULL OR f.step = ?2)"
+			" ORDER BY s.position, f.step, f.path",
+};
+/* clang-format on */
+
+struct store {
+	sqlite3 *db;
+	char *dir;
+	sqlite3_stmt *stmt[ST__COUNT];
+};
+
+/* ---- small helpers ---------------------------------------------------------------------- */
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* This machine's name, or "unknown" (still the same on every call, so liveness works). */
+static const char *host_name(char *buf, size_t size)
+{
+	if (gethostname(buf, size) < 0 || !buf[0])
+		snprintf(buf, size, "unknown");
+	buf[size - 1] = 0;
+	return buf;
+}
+
+#define HOST_BUF 256
+
+/* Grow *arr (of *cap items of size item) so that index n fits. */
+static void *grow(void *arr, size_t *cap, size_t n, size_t item)
+{
+	if (n < *cap)
+		return arr;
+	size_t ncap = *cap ? *cap * 2 : 8;
+	arr = xrealloc(arr, ncap * item);
+	memset((char *)arr + *cap * item, 0, (ncap - *cap) * item);
+	*cap = ncap;
+	return arr;
+}
+
+static char *col_str(sqlite3_stmt *s, int i)
+{
+	const unsigned char *t = sqlite3_column_text(s, i);
+	return t ? xstrdup((const char *)t) : NULL;
+}
+
+/* An integer column where NULL means `none`. */
+static int64_t col_int(sqlite3_stmt *s, int i, int64_t none)
+{
+	if (sqlite3_column_type(s, i) == SQLITE_NULL)
+		return none;
+	return sqlite3_column_int64(s, i);
+}
+
+/* A time column: NULL is 0. */
+static double col_time(sqlite3_stmt *s, int i)
+{
+	if (sqlite3_column_type(s, i) == SQLITE_NULL)
+		return 0;
+	return sqlite3_column_double(s, i);
+}
+
+static int bind_text(sqlite3_stmt *s, int i, const char *v)
+{
+	return sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC); /* NULL binds NULL */
+}
+
+static int bind_int(sqlite3_stmt *s, int i, int64_t v, int64_t none)
+{
+	if (v == none)
+		return sqlite3_bind_null(s, i);
+	return sqlite3_bind_int64(s, i, v);
+}
+
+static int bind_time(sqlite3_stmt *s, int i, double v)
+{
+	if (v == 0)
+		return sqlite3_bind_null(s, i);
+	return sqlite3_bind_double(s, i, v);
+}
+
+/* A number as text: the fewest digits that read back as the same double, positional
+ * unless the exponent is below -4 or above 15 (as Python's repr): 1000, 0.25, 1e-07. */
+static void format_number(double v, char *buf, size_t size)
+{
+	if (!isfinite(v)) {
+		snprintf(buf, size, "%s", isnan(v) ? "nan" : v < 0 ? "-inf" : "inf");
+		return;
+	}
+	int digits = 1;
+	for (;; digits++) {
+		snprintf(buf, size, "%.*e", digits - 1, v);
+		if (digits == 17 || strtod(buf, NULL) == v)
+			break;
+	}
+	int exp = v == 0 ? 0 : atoi(strchr(buf, 'e') + 1);
+	if (exp < -4 || exp > 15)
+		snprintf(buf, size, "%.*e", digits - 1, v);
+	else
+		snprintf(buf, size, "%.*f", digits - 1 - exp > 0 ? digits - 1 - exp : 0, v);
+}
+
+/* ---- statements and transactions -------------------------------------------------------- */
+
+/* The cached statement, reset and with its bindings cleared; NULL when it cannot be
+ * prepared (the message is in sqlite3_errmsg). */
+static sqlite3_stmt *stmt(store *st, enum stmt_id id)
+{
+	sqlite3_stmt *s = st->stmt[id];
+	if (s) {
+		sqlite3_reset(s);
+		sqlite3_clear_bindings(s);
+		return s;
+	}
+	if (sqlite3_prepare_v3(st->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &s, NULL) !=
+	    SQLITE_OK)
+		return NULL;
+	st->stmt[id] = s;
+	return s;
+}
+
+/* Step a statement that returns no rows; 0 when done (and reset), -1 on failure (left
+ * as is, so the message stays for db_fail). */
+static int exec_stmt(sqlite3_stmt *s)
+{
+	if (sqlite3_step(s) != SQLITE_DONE)
+		return -1;
+	sqlite3_reset(s);
+	return 0;
+}
+
+/* Release every statement's read lock and roll back the open transaction, if any. */
+static void abandon(store *st)
+{
+	for (int i = 0; i < ST__COUNT; i++)
+		if (st->stmt[i])
+			sqlite3_reset(st->stmt[i]);
+	if (!sqlite3_get_autocommit(st->db))
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+/* The failure path of every SQLite call: "store: WHAT: sqlite's message", then the
+ * transaction is rolled back.  The message is taken first: the rollback replaces it. */
+__attribute__((format(printf, 3, 4))) static int db_fail(store *st, sl_error **err, const char *fmt,
+							 ...)
+{
+	strbuf what = STRBUF_INIT;
+	va_list ap;
+	va_start(ap, fmt);
+	strbuf_vaddf(&what, fmt, ap);
+	va_end(ap);
+	sl_error_make(err, "store: %s: %s", strbuf_str(&what), sqlite3_errmsg(st->db));
+	strbuf_release(&what);
+	abandon(st);
+	return -1;
+}
+
+static int tx_begin(store *st)
+{
+	sqlite3_stmt *s = stmt(st, ST_BEGIN);
+	return s ? exec_stmt(s) : -1;
+}
+
+static int tx_commit(store *st)
+{
+	sqlite3_stmt *s = stmt(st, ST_COMMIT);
+	return s ? exec_stmt(s) : -1;
+}
+
+/* ---- opening ---------------------------------------------------------------------------- */
+
+/* mkdir -p with mode 0755; an existing directory is fine, an existing file is not. */
+static int make_dirs(const char *path, sl_error **err)
+{
+	char *p = xstrdup(path);
+	size_t len = strlen(p);
+	while (len > 1 && p[len - 1] == '/')
+		p[--len] = 0;
+	for (char *c = p + 1;; c++) {
+		int last = *c == 0;
+		if (*c != '/' && !last)
+			continue;
+		*c = 0;
+		if (mkdir(p, 0755) < 0 && errno != EEXIST) {
+			int e = errno;
+			sl_error_errno(err, e, "store: create directory %s", p);
+			free(p);
+			return -1;
+		}
+		if (last)
+			break;
+		*c = '/';
+	}
+	struct stat sb;
+	int e = stat(p, &sb) < 0 ? errno : S_ISDIR(sb.st_mode) ? 0 : ENOTDIR;
+	if (e) {
+		sl_error_errno(err, e, "store: state directory %s", p);
+		free(p);
+		return -1;
+	}
+	free(p);
+	return 0;
+}
+
+/* Run one PRAGMA; when want is not NULL its single result must equal want. */
+static int pragma(store *st, const char *sql, const char *want, sl_error **err)
+{
+	sqlite3_stmt *s = NULL;
+	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
+		return db_fail(st, err, "open %s/state.db", st->dir);
+	int rc = sqlite3_step(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		db_fail(st, err, "open %s/state.db", st->dir);
+		sqlite3_finalize(s);
+		return -1;
+	}
+	if (want) {
+		const char *got = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(s, 0) : NULL;
+		if (!got || strcasecmp(got, want) != 0) {
+			sl_error_make(err, "store: open %s/state.db: %s gave '%s', not '%s'",
+				      st->dir, sql, got ? got : "nothing", want);
+			sqlite3_finalize(s);
+			return -1;
+		}
+	}
+	sqlite3_finalize(s);
+	return 0;
+}
+
+/* The applied schema version (0 for a new database), or -1 with sqlite's message. */
+static int64_t schema_version(store *st)
+{
+	sqlite3_stmt *s = NULL;
+	if (sqlite3_prepare_v2(st->db,
+			       "SELECT count(*) FROM sqlite_master"
+			       " WHERE type = 'table' AND name = 'schema_version'",
+			       -1, &s, NULL) != SQLITE_OK)
+		return -1;
+	int64_t v = -1;
+	if (sqlite3_step(s) == SQLITE_ROW)
+		v = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	if (v <= 0)
+		return v;
+	if (sqlite3_prepare_v2(st->db, "SELECT coalesce(max(version), 0) FROM schema_version", -1,
+			       &s, NULL) != SQLITE_OK)
+		return -1;
+	v = -1;
+	if (sqlite3_step(s) == SQLITE_ROW)
+		v = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	return v;
+}
+
+static int too_new(store *st, int64_t v, sl_error **err)
+{
+	return sl_error_make(err,
+			     "store: %s/state.db has schema version %lld, but this sluice (%s) "
+			     "knows versions up to %lld; use a newer sluice",
+			     st->dir, (long long)v, SLUICE_VERSION, (long long)SCHEMA_VERSION);
+}
+
+/* Apply the missing migrations, each in its own transaction.  The version is read again
+ * under the write lock: another process may have migrated meanwhile. */
+static int migrate(store *st, sl_error **err)
+{
+	int64_t v = schema_version(st);
+	if (v < 0)
+		return db_fail(st, err, "open %s/state.db: read schema version", st->dir);
+	if (v > SCHEMA_VERSION)
+		return too_new(st, v, err);
+	while (v < SCHEMA_VERSION) {
+		if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+			return db_fail(st, err, "open %s/state.db: migrate", st->dir);
+		if (sqlite3_exec(st->db,
+				 "CREATE TABLE IF NOT EXISTS schema_version ("
+				 " version INTEGER PRIMARY KEY, applied REAL NOT NULL)",
+				 NULL, NULL, NULL) != SQLITE_OK)
+			return db_fail(st, err, "open %s/state.db: create schema_version", st->dir);
+		v = schema_version(st);
+		if (v < 0)
+			return db_fail(st, err, "open %s/state.db: read schema version", st->dir);
+		if (v > SCHEMA_VERSION) {
+			abandon(st);
+			return too_new(st, v, err);
+		}
+		if (v == SCHEMA_VERSION) {
+			abandon(st);
+			break;
+		}
+		if (sqlite3_exec(st->db, migrations[v], NULL, NULL, NULL) != SQLITE_OK)
+			return db_fail(st, err, "open %s/state.db: migration %lld", st->dir,
+				       (long long)v + 1);
+		char sql[128];
+		snprintf(sql, sizeof(sql), "INSERT INTO schema_version VALUES (%lld, %.3f)",
+			 (long long)v + 1, now_s());
+		if (sqlite3_exec(st->db, sql, NULL, NULL, NULL) != SQLITE_OK ||
+		    sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+			return db_fail(st, err, "open %s/state.db: migration %lld", st->dir,
+				       (long long)v + 1);
+		v++;
+	}
+	return 0;
+}
+
+int store_open(const char *dir, store **out, sl_error **err)
+{
+	*out = NULL;
+	if (!dir || !*dir)
+		return sl_error_usage(err, "store: no state directory given");
+	if (make_dirs(dir, err) < 0)
+		return -1;
+	strbuf path = STRBUF_INIT;
+	static const char *const subdirs[] = {"cache", "runs"};
+	for (size_t i = 0; i < 2; i++) {
+		strbuf_reset(&path);
+		strbuf_addf(&path, "%s/%s", dir, subdirs[i]);
+		if (mkdir(path.buf, 0755) < 0 && errno != EEXIST) {
+			int e = errno;
+			sl_error_errno(err, e, "store: create directory %s", path.buf);
+			strbuf_release(&path);
+			return -1;
+		}
+	}
+	store *st = xcalloc(1, sizeof(*st));
+	st->dir = xstrdup(dir);
+	strbuf_reset(&path);
+	strbuf_addf(&path, "%s/state.db", dir);
+	int rc =
+	    sqlite3_open_v2(path.buf, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+	if (rc != SQLITE_OK) {
+		sl_error_make(err, "store: open %s: %s", path.buf,
+			      st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc));
+		strbuf_release(&path);
+		store_close(st);
+		return -1;
+	}
+	strbuf_release(&path);
+	sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
+	if (pragma(st, "PRAGMA journal_mode=WAL", "wal", err) < 0 ||
+	    pragma(st, "PRAGMA synchronous=NORMAL", NULL, err) < 0 ||
+	    pragma(st, "PRAGMA foreign_keys=ON", NULL, err) < 0 || migrate(st, err) < 0) {
+		store_close(st);
+		return -1;
+	}
+	*out = st;
+	return 0;
+}
+
+void store_close(store *st)
+{
+	if (!st)
+		return;
+	for (int i = 0; i < ST__COUNT; i++)
+		sqlite3_finalize(st->stmt[i]);
+	sqlite3_close_v2(st->db);
+	free(st->dir);
+	free(st);
+}
+
+const char *store_dir(const store *st)
+{
+	return st ? st->dir : NULL;
+}
+
+static int is_dir(const char *path)
+{
+	struct stat sb;
+	return stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
+}
+
+char *store_locate(const char *start, const char *override)
+{
+	if (override && *override)
+		return xstrdup(override);
+	const char *env = getenv("SLUICE_STATE");
+	if (env && *env)
+		return xstrdup(env);
+	if (!start || !*start)
+		start = ".";
+	char *base = realpath(start, NULL);
+	if (!base)
+		base = xstrdup(start);
+	strbuf sb = STRBUF_INIT;
+	if (base[0] == '/') {
+		strbuf_addstr(&sb, base);
+		for (;;) {
+			size_t len = sb.len;
+			strbuf_addstr(&sb, len > 1 ? "/.sluice" : ".sluice");
+			if (is_dir(sb.buf)) {
+				free(base);
+				return strbuf_detach(&sb);
+			}
+			sb.len = len;
+			sb.buf[len] = 0;
+			if (len <= 1)
+				break;
+			char *slash = strrchr(sb.buf, '/');
+			sb.len = slash == sb.buf ? 1 : (size_t)(slash - sb.buf);
+			sb.buf[sb.len] = 0;
+		}
+	}
+	strbuf_reset(&sb);
+	size_t blen = strlen(base);
+	strbuf_addf(&sb, "%s%s.sluice", base, blen && base[blen - 1] == '/' ? "" : "/");
+	free(base);
+	return strbuf_detach(&sb);
+}
+
+/* ---- liveness --------------------------------------------------------------------------- */
+
+/* A zombie has a stat line but runs nothing: for liveness it is gone. */
+int64_t proc_start_time(int64_t pid)
+{
+	if (pid <= 0 || pid > INT_MAX)
+		return -1;
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%lld/stat", (long long)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	char buf[4096];
+	size_t len = 0;
+	while (len < sizeof(buf) - 1) {
+		ssize_t n = read(fd, buf + len, sizeof(buf) - 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	buf[len] = 0;
+	/* "PID (COMM) S PPID ...": COMM may hold spaces and ')', nothing after it does. */
+	char *p = strrchr(buf, ')');
+	if (!p)
+		return -1;
+	p++;
+	for (int field = 3; field <= 22; field++) {
+		while (*p == ' ')
+			p++;
+		if (!*p)
+			return -1;
+		if (field == 3 && (*p == 'Z' || *p == 'X' || *p == 'x'))
+			return -1;
+		if (field == 22) {
+			char *end;
+			errno = 0;
+			long long v = strtoll(p, &end, 10);
+			if (end == p || errno || v < 0)
+				return -1;
+			return v;
+		}
+		while (*p && *p != ' ')
+			p++;
+	}
+	return -1;
+}
+
+int store_run_alive(const run_info *r)
+{
+	if (!r || r->pid <= 0 || !r->host)
+		return 0;
+	char host[HOST_BUF];
+	if (strcmp(host_name(host, sizeof(host)), r->host) != 0)
+		return 0;
+	int64_t start = proc_start_time(r->pid);
+	return start >= 0 && start == r->pid_start;
+}
+
+/* ---- runs ------------------------------------------------------------------------------- */
+
+static int concurrency_refusal(sl_error **err, int64_t id, const char *pipeline, int64_t pid)
+{
+	return sl_error_usage(err,
+			      "run %lld of %s is still running (pid %lld); wait for it or see "
+			      "'sluice status %lld'",
+			      (long long)id, pipeline, (long long)pid, (long long)id);
+}
+
+/* Under the write lock: the first run of pipeline in workspace whose orchestrator is alive
+ * (its id and pid in *id, *pid), 1 when found, 0 when none, -1 on a database error. */
+static int find_live_run(store *st, const char *pipeline, const char *workspace, int64_t *id,
+			 int64_t *pid)
+{
+	sqlite3_stmt *s = stmt(st, ST_RUN_LIVE);
+	if (!s || bind_text(s, 1, pipeline) || bind_text(s, 2, workspace))
+		return -1;
+	for (;;) {
+		int rc = sqlite3_step(s);
+		if (rc == SQLITE_DONE)
+			break;
+		if (rc != SQLITE_ROW)
+			return -1;
+		run_info r = {0};
+		r.host = (char *)sqlite3_column_text(s, 1);
+		r.pid = col_int(s, 2, 0);
+		r.pid_start = col_int(s, 3, -1);
+		if (store_run_alive(&r)) {
+			*id = sqlite3_column_int64(s, 0);
+			*pid = r.pid;
+			sqlite3_reset(s);
+			return 1;
+		}
+	}
+	sqlite3_reset(s);
+	return 0;
+}
+
+int store_begin_run(store *st, const run_new *r, int forbid_concurrent, int64_t *id, sl_error **err)
+{
+	if (!r || !r->pipeline)
+		return sl_error_make(err, "store: begin run: no pipeline name");
+	if (tx_begin(st) < 0)
+		return db_fail(st, err, "begin run");
+	if (forbid_concurrent) {
+		int64_t other = 0, pid = 0;
+		int found = find_live_run(st, r->pipeline, r->workspace, &other, &pid);
+		if (found < 0)
+			return db_fail(st, err, "begin run");
+		if (found) {
+			abandon(st);
+			return concurrency_refusal(err, other, r->pipeline, pid);
+		}
+	}
+	char host[HOST_BUF];
+	int64_t self = getpid();
+	sqlite3_stmt *s = stmt(st, ST_RUN_INSERT);
+	if (!s || bind_text(s, 1, r->pipeline) || bind_text(s, 2, r->path) ||
+	    bind_text(s, 3, r->workspace) || bind_text(s, 4, r->snapshot) ||
+	    bind_text(s, 5, r->params_json) ||
+	    bind_text(s, 6, r->trigger ? r->trigger : "manual") ||
+	    bind_int(s, 7, r->parent_id, 0) || sqlite3_bind_double(s, 8, now_s()) ||
+	    bind_text(s, 9, host_name(host, sizeof(host))) || sqlite3_bind_int64(s, 10, self) ||
+	    sqlite3_bind_int64(s, 11, proc_start_time(self)) || exec_stmt(s) < 0)
+		return db_fail(st, err, "begin run");
+	int64_t new_id = sqlite3_last_insert_rowid(st->db);
+	if (tx_commit(st) < 0)
+		return db_fail(st, err, "begin run");
+	if (id)
+		*id = new_id;
+	return 0;
+}
+
+static int is_final_run_status(const char *status)
+{
+	static const char *const ok[] = {"succeeded", "failed", "rejected", "cancelled"};
+	for (size_t i = 0; status && i < sizeof(ok) / sizeof(ok[0]); i++)
+		if (strcmp(status, ok[i]) == 0)
+			return 1;
+	return 0;
+}
+
+static int no_such_run(sl_error **err, int64_t id)
+{
+	return sl_error_usage(err, "no run %lld (see 'sluice runs')", (long long)id);
+}
+
+int store_finish_run(store *st, int64_t id, const char *status, int exit_code, sl_error **err)
+{
+	if (!is_final_run_status(status))
+		return sl_error_make(err,
+				     "store: finish run %lld: status '%s' is not one of succeeded, "
+				     "failed, rejected, cancelled",
+				     (long long)id, status ? status : "(null)");
+	if (tx_begin(st) < 0)
+		return db_fail(st, err, "finish run %lld", (long long)id);
+	sqlite3_stmt *s = stmt(st, ST_RUN_FINISH);
+	if (!s || sqlite3_bind_int64(s, 1, id) || bind_text(s, 2, status) ||
+	    sqlite3_bind_int64(s, 3, exit_code) || sqlite3_bind_double(s, 4, now_s()) ||
+	    exec_stmt(s) < 0)
+		return db_fail(st, err, "finish run %lld", (long long)id);
+	if (sqlite3_changes(st->db) == 0) {
+		abandon(st);
+		return no_such_run(err, id);
+	}
+	if (tx_commit(st) < 0)
+		return db_fail(st, err, "finish run %lld", (long long)id);
+	return 0;
+}
+
+int store_adopt_run(store *st, int64_t id, sl_error **err)
+{
+	if (tx_begin(st) < 0)
+		return db_fail(st, err, "adopt run %lld", (long long)id);
+	sqlite3_stmt *s = stmt(st, ST_RUN_OWNER);
+	if (!s || sqlite3_bind_int64(s, 1, id))
+		return db_fail(st, err, "adopt run %lld", (long long)id);
+	int rc = sqlite3_step(s);
+	if (rc == SQLITE_DONE) {
+		abandon(st);
+		return no_such_run(err, id);
+	}
+	if (rc != SQLITE_ROW)
+		return db_fail(st, err, "adopt run %lld", (long long)id);
+	int64_t self = getpid();
+	run_info owner = {0};
+	owner.status = (char *)sqlite3_column_text(s, 1);
+	owner.host = (char *)sqlite3_column_text(s, 2);
+	owner.pid = col_int(s, 3, 0);
+	owner.pid_start = col_int(s, 4, -1);
+	if (owner.status && strcmp(owner.status, "running") == 0 && owner.pid != self &&
+	    store_run_alive(&owner)) {
+		char *pipeline = col_str(s, 0);
+		int64_t pid = owner.pid;
+		abandon(st);
+		concurrency_refusal(err, id, pipeline ? pipeline : "?", pid);
+		free(pipeline);
+		return -1;
+	}
+	sqlite3_reset(s);
+	char host[HOST_BUF];
+	s = stmt(st, ST_RUN_ADOPT);
+	if (!s || sqlite3_bind_int64(s, 1, id) || bind_text(s, 2, host_name(host, sizeof(host))) ||
+	    sqlite3_bind_int64(s, 3, self) || sqlite3_bind_int64(s, 4, proc_start_time(self)) ||
+	    exec_stmt(s) < 0 || tx_commit(st) < 0)
+		return db_fail(st, err, "adopt run %lld", (long long)id);
+	return 0;
+}
+
+/* One row of RUN_COLS_* into r, with "interrupted" derived. */
+static void read_run(sqlite3_stmt *s, run_info *r)
+{
+	r->id = sqlite3_column_int64(s, 0);
+	r->pipeline = col_str(s, 1);
+	r->path = col_str(s, 2);
+	r->workspace = col_str(s, 3);
+	r->snapshot = col_str(s, 4);
+	r->params_json = col_str(s, 5);
+	r->trigger = col_str(s, 6);
+	r->parent_id = col_int(s, 7, 0);
+	r->status = col_str(s, 8);
+	r->exit_code = (int)col_int(s, 9, -1);
+	r->created = col_time(s, 10);
+	r->started = col_time(s, 11);
+	r->finished = col_time(s, 12);
+	r->host = col_str(s, 13);
+	r->pid = col_int(s, 14, 0);
+	r->pid_start = col_int(s, 15, -1);
+	if (r->status && strcmp(r->status, "running") == 0 && !store_run_alive(r)) {
+		free(r->status);
+		r->status = xstrdup("interrupted");
+	}
+}
+
+int store_get_run(store *st, int64_t id, run_info *out, sl_error **err)
+{
+	memset(out, 0, sizeof(*out));
+	sqlite3_stmt *s = stmt(st, ST_RUN_GET);
+	if (!s || sqlite3_bind_int64(s, 1, id))
+		return db_fail(st, err, "get run %lld", (long long)id);
+	int rc = sqlite3_step(s);
+	if (rc == SQLITE_DONE) {
+		sqlite3_reset(s);
+		return no_such_run(err, id);
+	}
+	if (rc != SQLITE_ROW)
+		return db_fail(st, err, "get run %lld", (long long)id);
+	read_run(s, out);
+	sqlite3_reset(s);
+	return 0;
+}
+
+int store_list_runs(store *st, const char *pipeline, size_t limit, run_info **out, size_t *n,
+		    sl_error **err)
+{
+	*out = NULL;
+	*n = 0;
+	sqlite3_stmt *s = stmt(st, pipeline ? ST_RUN_LIST_PIPELINE : ST_RUN_LIST_ALL);
+	int64_t lim = limit == 0 || limit > INT64_MAX ? -1 : (int64_t)limit;
+	if (!s || sqlite3_bind_int64(s, 1, lim) || (pipeline && bind_text(s, 2, pipeline)))
+		return db_fail(st, err, "list runs");
+	run_info *arr = NULL;
+	size_t cap = 0, count = 0;
+	for (;;) {
+		int rc = sqlite3_step(s);
+		if (rc == SQLITE_DONE)
+			break;
+		if (rc != SQLITE_ROW) {
+			run_info_free_array(arr, count);
+			return db_fail(st, err, "list runs");
+		}
+		arr = grow(arr, &cap, count, sizeof(*arr));
+		read_run(s, &arr[count++]);
+	}
+	sqlite3_reset(s);
+	*out = arr;
+	*n = count;
+	return 0;
+}
+
+void run_info_release(run_info *r)
+{
+	if (!r)
+		return;
+	free(r->pipeline);
+	free(r->path);
+	free(r->workspace);
+	free(r->snapshot);
+	free(r->params_json);
+	free(r->trigger);
+	free(r->status);
+	free(r->host);
+	memset(r, 0, sizeof(*r));
+}
+
+void run_info_free_array(run_info *r, size_t n)
+{
+	if (!r)
+		return;
+	for (size_t i = 0; i < n; i++)
+		run_info_release(&r[i]);
+	free(r);
+}
+
+/* ---- steps and attempts ----------------------------------------------------------------- */
+
+static int put_step_row(store *st, int64_t run_id, const step_record *r)
+{
+	sqlite3_stmt *s = stmt(st, ST_STEP_PUT);
+	if (!s || sqlite3_bind_int64(s, 1, run_id) || bind_text(s, 2, r->name) ||
+	    bind_text(s, 3, r->step ? r->step : r->name) || sqlite3_bind_int(s, 4, r->position) ||
+	    bind_text(s, 5, r->status ? r->status : "pending") || bind_text(s, 6, r->reason) ||
+	    sqlite3_bind_int(s, 7, r->attempts) || bind_int(s, 8, r->exit_code, -1) ||
+	    bind_time(s, 9, r->started) || bind_time(s, 10, r->finished) ||
+	    bind_text(s, 11, r->cache_key) || bind_text(s, 12, r->env_hash) ||
+	    bind_int(s, 13, r->cached_from, 0) || bind_text(s, 14, r->command))
+		return -1;
+	return exec_stmt(s);
+}
+
+int store_put_step(store *st, int64_t run_id, const step_record *s, sl_error **err)
+{
+	if (!s)
+		return sl_error_make(err, "store: put step of run %lld: no record",
+				     (long long)run_id);
+	const char *name = s->name ? s->name : "(null)";
+	if (tx_begin(st) < 0 || put_step_row(st, run_id, s) < 0 || tx_commit(st) < 0)
+		return db_fail(st, err, "put step %s of run %lld", name, (long long)run_id);
+	return 0;
+}
+
+int store_put_steps(store *st, int64_t run_id, const step_record *s, size_t n, sl_error **err)
+{
+	if (tx_begin(st) < 0)
+		return db_fail(st, err, "put steps of run %lld", (long long)run_id);
+	for (size_t i = 0; i < n; i++)
+		if (put_step_row(st, run_id, &s[i]) < 0)
+			return db_fail(st, err, "put step %s of run %lld",
+				       s[i].name ? s[i].name : "(null)", (long long)run_id);
+	if (tx_commit(st) < 0)
+		return db_fail(st, err, "put steps of run %lld", (long long)run_id);
+	return 0;
+}
+
+int store_get_steps(store *st, int64_t run_id, step_record **out, size_t *n, sl_error **err)
+{
+	*out = NULL;
+	*n = 0;
+	sqlite3_stmt *s = stmt(st, ST_STEP_GET);
+	if (!s || sqlite3_bind_int64(s, 1, run_id))
+		return db_fail(st, err, "get steps of run %lld", (long long)run_id);
+	step_record *arr = NULL;
+	size_t cap = 0, count = 0;
+	for (;;) {
+		int rc = sqlite3_step(s);
+		if (rc == SQLITE_DONE)
+			break;
+		if (rc != SQLITE_ROW) {
+			step_record_free_array(arr, count);
+			return db_fail(st, err, "get steps of run %lld", (long long)run_id);
+		}
+		arr = grow(arr, &cap, count, sizeof(*arr));
+		step_record *r = &arr[count++];
+		r->name = col_str(s, 0);
+		r->step = col_str(s, 1);
+		r->position = sqlite3_column_int(s, 2);
+		r->status = col_str(s, 3);
+		r->reason = col_str(s, 4);
+		r->attempts = sqlite3_column_int(s, 5);
+		r->exit_code = (int)col_int(s, 6, -1);
+		r->started = col_time(s, 7);
+		r->finished = col_time(s, 8);
+		r->cache_key = col_str(s, 9);
+		r->env_hash = col_str(s, 10);
+		r->cached_from = col_int(s, 11, 0);
+		r->command = col_str(s, 12);
+	}
+	sqlite3_reset(s);
+	*out = arr;
+	*n = count;
+	return 0;
+}
+
+void step_record_release(step_record *s)
+{
+	if (!s)
+		return;
+	free(s->name);
+	free(s->step);
+	free(s->status);
+	free(s->reason);
+	free(s->cache_key);
+	free(s->env_hash);
+	free(s->command);
+	memset(s, 0, sizeof(*s));
+}
+
+void step_record_free_array(step_record *s, size_t n)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < n; i++)
+		step_record_release(&s[i]);
+	free(s);
+}
+
+int store_put_attempt(store *st, int64_t run_id, const char *step, const attempt_record *a,
+		      sl_error **err)
+{
+	const char *name = step ? step : "(null)";
+	int num = a ? a->attempt : 0;
+	if (!a)
+		return sl_error_make(err, "store: put attempt of step %s of run %lld: no record",
+				     name, (long long)run_id);
+	if (tx_begin(st) < 0)
+		goto fail;
+	sqlite3_stmt *s = stmt(st, ST_ATTEMPT_PUT);
+	if (!s || sqlite3_bind_int64(s, 1, run_id) || bind_text(s, 2, step) ||
+	    sqlite3_bind_int(s, 3, a->attempt) ||
+	    bind_text(s, 4, a->status ? a->status : "running") || bind_text(s, 5, a->reason) ||
+	    bind_int(s, 6, a->exit_code, -1) || bind_int(s, 7, a->signal, 0) ||
+	    bind_time(s, 8, a->started) || bind_time(s, 9, a->finished) ||
+	    bind_text(s, 10, a->log_path) || bind_int(s, 11, a->pid, 0) ||
+	    bind_int(s, 12, a->max_rss_kb, 0) || exec_stmt(s) < 0 || tx_commit(st) < 0)
+		goto fail;
+	return 0;
+fail:
+	return db_fail(st, err, "put attempt %d of step %s of run %lld", num, name,
+		       (long long)run_id);
+}
+
+int store_get_attempts(store *st, int64_t run_id, const char *step, attempt_record **out, size_t *n,
+		       sl_error **err)
+{
+	*out = NULL;
+	*n = 0;
+	const char *name = step ? step : "(null)";
+	sqlite3_stmt *s = stmt(st, ST_ATTEMPT_GET);
+	if (!s || sqlite3_bind_int64(s, 1, run_id) || bind_text(s, 2, step))
+		return db_fail(st, err, "get attempts of step %s of run %lld", name,
+			       (long long)run_id);
+	attempt_record *arr = NULL;
+	size_t cap = 0, count = 0;
+	for (;;) {
+		int rc = sqlite3_step(s);
+		if (rc == SQLITE_DONE)
+			break;
+		if (rc != SQLITE_ROW) {
+			attempt_record_free_array(arr, count);
+			return db_fail(st, err, "get attempts of step %s of run %lld", name,
+				       (long long)run_id);
+		}
+		arr = grow(arr, &cap, count, sizeof(*arr));
+		attempt_record *r = &arr[count++];
+		r->attempt = sqlite3_column_int(s, 0);
+		r->status = col_str(s, 1);
+		r->reason = col_str(s, 2);
+		r->exit_code = (int)col_int(s, 3, -1);
+		r->signal = (int)col_int(s, 4, 0);
+		r->started = col_time(s, 5);
+		r->finished = col_time(s, 6);
+		r->log_path = col_str(s, 7);
+		r->pid = col_int(s, 8, 0);
+		r->max_rss_kb = col_int(s, 9, 0);
+	}
+	sqlite3_reset(s);
+	*out = arr;
+	*n = count;
+	return 0;
+}
+
+void attempt_record_free_array(attempt_record *a, size_t n)
+{
+	if (!a)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		free(a[i].status);
+		free(a[i].reason);
+		free(a[i].log_path);
+	}
+	free(a);
+}
+
+/* ---- metrics, step outputs, output files ------------------------------------------------ */
+
+/* Delete the rows of one step with del, then insert n rows through fill (which binds
+ * parameters 3 and up of ins for row i); one transaction. */
+typedef int (*bind_row_fn)(sqlite3_stmt *ins, const void *data, size_t i);
+
+static int replace_rows(store *st, enum stmt_id del, enum stmt_id ins, int64_t run_id,
+			const char *step, const void *data, size_t n, bind_row_fn fill)
+{
+	if (tx_begin(st) < 0)
+		return -1;
+	sqlite3_stmt *s = stmt(st, del);
+	if (!s || sqlite3_bind_int64(s, 1, run_id) || bind_text(s, 2, step) || exec_stmt(s) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		s = stmt(st, ins);
+		if (!s || sqlite3_bind_int64(s, 1, run_id) || bind_text(s, 2, step) ||
+		    fill(s, data, i) || exec_stmt(s) < 0)
+			return -1;
+	}
+	return tx_commit(st);
+}
+
+struct kv_in {
+	const char *const *keys;
+	const double *nums;
+	const char *const *values;
+};
+
+static int bind_metric(sqlite3_stmt *s, const void *data, size_t i)
+{
+	const struct kv_in *in = data;
+	double v = in->nums[i];
+	return bind_text(s, 3, in->keys[i]) ||
+	       (isnan(v) ? sqlite3_bind_null(s, 4) : sqlite3_bind_double(s, 4, v));
+}
+
+static int bind_output(sqlite3_stmt *s, const void *data, size_t i)
+{
+	const struct kv_in *in = data;
+	return bind_text(s, 3, in->keys[i]) || bind_text(s, 4, in->values[i]);
+}
+
+static int bind_file(sqlite3_stmt *s, const void *data, size_t i)
+{
+	const file_record *f = (const file_record *)data + i;
+	return bind_text(s, 3, f->path) || bind_text(s, 4, f->sha256) ||
+	       sqlite3_bind_int64(s, 5, f->size);
+}
+
+int store_set_metrics(store *st, int64_t run_id, const char *step, const char *const *keys,
+		      const double *values, size_t n, sl_error **err)
+{
+	struct kv_in in = {keys, values, NULL};
+	if (replace_rows(st, ST_METRIC_DEL, ST_METRIC_INS, run_id, step, &in, n, bind_metric) < 0)
+		return db_fail(st, err, "set metrics of step %s of run %lld",
+			       step ? step : "(null)", (long long)run_id);
+	return 0;
+}
+
+int store_set_outputs(store *st, int64_t run_id, const char *step, const char *const *keys,
+		      const char *const *values, size_t n, sl_error **err)
+{
+	struct kv_in in = {keys, NULL, values};
+	if (replace_rows(st, ST_OUTPUT_DEL, ST_OUTPUT_INS, run_id, step, &in, n, bind_output) < 0)
+		return db_fail(st, err, "set outputs of step %s of run %lld",
+			       step ? step : "(null)", (long long)run_id);
+	return 0;
+}
+
+int store_set_files(store *st, int64_t run_id, const char *step, const file_record *f, size_t n,
+		    sl_error **err)
+{
+	if (replace_rows(st, ST_FILE_DEL, ST_FILE_INS, run_id, step, f, n, bind_file) < 0)
+		return db_fail(st, err, "set output files of step %s of run %lld",
+			       step ? step : "(null)", (long long)run_id);
+	return 0;
+}
+
+static int get_kv(store *st, enum stmt_id id, int metric, int64_t run_id, const char *step,
+		  kv_record **out, size_t *n, sl_error **err)
+{
+	const char *what = metric ? "metrics" : "outputs";
+	*out = NULL;
+	*n = 0;
+	sqlite3_stmt *s = stmt(st, id);
+	if (!s || sqlite3_bind_int64(s, 1, run_id) || bind_text(s, 2, step))
+		return db_fail(st, err, "get %s of run %lld", what, (long long)run_id);
+	kv_record *arr = NULL;
+	size_t cap = 0, count = 0;
+	for (;;) {
+		int rc = sqlite3_step(s);
+		if (rc == SQLITE_DONE)
+			break;
+		if (rc != SQLITE_ROW) {
+			kv_record_free_array(arr, count);
+			return db_fail(st, err, "get %s of run %lld", what, (long long)run_id);
+		}
+		arr = grow(arr, &cap, count, sizeof(*arr));
+		kv_record *r = &arr[count++];
+		r->step = col_str(s, 0);
+		r->key = col_str(s, 1);
+		if (metric) {
+			char buf[40];
+			r->num = sqlite3_column_type(s, 2) == SQLITE_NULL
+				     ? NAN
+				     : sqlite3_column_double(s, 2);
+			format_number(r->num, buf, sizeof(buf));
+			r->value = xstrdup(buf);
+		} else {
+			r->value = col_str(s, 2);
+		}
+	}
+	sqlite3_reset(s);
+	*out = arr;
+	*n = count;
+	return 0;
+}
+
+int store_get_metrics(store *st, int64_t run_id, const char *step, kv_record **out, size_t *n,
+		      sl_error **err)
+{
+	return get_kv(st, ST_METRIC_GET, 1, run_id, step, out, n, err);
+}
+
+int store_get_outputs(store *st, int64_t run_id, const char *step, kv_record **out, size_t *n,
+		      sl_error **err)
+{
+	return get_kv(st, ST_OUTPUT_GET, 0, run_id, step, out, n, err);
+}
+
+void kv_record_free_array(kv_record *r, size_t n)
+{
+	if (!r)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		free(r[i].step);
+		free(r[i].key);
+		free(r[i].value);
+	}
+	free(r);
+}
+
+int store_get_files(store *st, int64_t run_id, const char *step, file_record **out, size_t *n,
+		    sl_error **err)
+{
+	*out = NULL;
+	*n = 0;
+	sqlite3_stmt *s = stmt(st, ST_FILE_GET);
+	if (!s || sqlite3_bind_int64(s, 1, run_id) || bind_text(s, 2, step))
+		return db_fail(st, err, "get output files of run %lld", (long long)run_id);
+	file_record *arr = NULL;
+	size_t cap = 0, count = 0;
+	for (;;) {
+		int rc = sqlite3_step(s);
+		if (rc == SQLITE_DONE)
+			break;
+		if (rc != SQLITE_ROW) {
+			file_record_free_array(arr, count);
+			return db_fail(st, err, "get output files of run %lld", (long long)run_id);
+		}
+		arr = grow(arr, &cap, count, sizeof(*arr));
+		file_record *r = &arr[count++];
+		r->step = col_str(s, 0);
+		r->path = col_str(s, 1);
+		r->sha256 = col_str(s, 2);
+		r->size = sqlite3_column_int64(s, 3);
+	}
+	sqlite3_reset(s);
+	*out = arr;
+	*n = count;
+	return 0;
+}
+
+void file_record_free_array(file_record *f, size_t n)
+{
+	if (!f)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		free(f[i].step);
+		free(f[i].path);
+		free(f[i].sha256);
+	}
+	free(f);
+}
