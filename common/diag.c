@@ -19,7 +19,8 @@ void diag_add(diag_list *d, const char *file, int line, int col, const char *fmt
 	 * template): report it once. */
 	for (size_t i = 0; i < d->n; i++) {
 		if (d->items[i].line == line && d->items[i].col == col &&
-		    strcmp(d->items[i].msg, msg) == 0 && strcmp(d->items[i].file, file ? file : "") == 0) {
+		    strcmp(d->items[i].msg, msg) == 0 &&
+		    strcmp(d->items[i].file, file ? file : "") == 0) {
 			free(msg);
 			return;
 		}

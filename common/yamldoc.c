@@ -192,7 +192,8 @@ int yamldoc_parse(arena *a, const char *file, const char *text, size_t len, uint
 			yaml_mark_t m = parser.context ? parser.context_mark : parser.problem_mark;
 			if (parser.context)
 				diag_add(diags, file, (int)m.line + 1, (int)m.column + 1, "%s %s",
-					 parser.problem ? parser.problem : "YAML error", parser.context);
+					 parser.problem ? parser.problem : "YAML error",
+					 parser.context);
 			else
 				diag_add(diags, file, (int)m.line + 1, (int)m.column + 1, "%s",
 					 parser.problem ? parser.problem : "YAML error");
@@ -222,15 +223,16 @@ int yamldoc_parse(arena *a, const char *file, const char *text, size_t len, uint
 			}
 			n->style = style_of(ev.data.scalar.style);
 			attach(&b, n);
-			register_anchor(&b, arena_strdup(a, (const char *)ev.data.scalar.anchor), n);
+			register_anchor(&b, arena_strdup(a, (const char *)ev.data.scalar.anchor),
+					n);
 			break;
 		}
 		case YAML_SEQUENCE_START_EVENT:
 		case YAML_MAPPING_START_EVENT: {
 			if (b.depth >= MAX_DEPTH) {
 				diag_add(diags, file, (int)ev.start_mark.line + 1,
-					 (int)ev.start_mark.column + 1, "nested more than %d levels deep",
-					 MAX_DEPTH);
+					 (int)ev.start_mark.column + 1,
+					 "nested more than %d levels deep", MAX_DEPTH);
 				b.failed = 2;
 				break;
 			}
@@ -258,8 +260,8 @@ int yamldoc_parse(arena *a, const char *file, const char *text, size_t len, uint
 			if (!n) {
 				diag_add(diags, file, (int)ev.start_mark.line + 1,
 					 (int)ev.start_mark.column + 1,
-					 "alias *%s refers to no complete anchor &%s before it", name,
-					 name);
+					 "alias *%s refers to no complete anchor &%s before it",
+					 name, name);
 				b.failed = 2;
 				break;
 			}

@@ -14,8 +14,7 @@
 static const cli_opt no_opts[] = {{0}};
 
 static const cli_opt validate_opts[] = {
-	{"quiet", 'q', CLI_FLAG, NULL, "print nothing when the files are valid"},
-	{0}};
+	{"quiet", 'q', CLI_FLAG, NULL, "print nothing when the files are valid"}, {0}};
 
 static const cli_opt graph_opts[] = {
 	{"format", 0, CLI_VALUE, "dot|mermaid", "output format (default dot)"},
@@ -53,18 +52,14 @@ static const cli_opt logs_opts[] = {
 	{"state", 0, CLI_VALUE, "DIR", "the state directory"},
 	{0}};
 
-static const cli_opt show_opts[] = {
-	{"json", 0, CLI_FLAG, NULL, "print one JSON document"},
-	{"state", 0, CLI_VALUE, "DIR", "the state directory"},
-	{0}};
+static const cli_opt show_opts[] = {{"json", 0, CLI_FLAG, NULL, "print one JSON document"},
+				    {"state", 0, CLI_VALUE, "DIR", "the state directory"},
+				    {0}};
 
-static const cli_opt diff_opts[] = {
-	{"state", 0, CLI_VALUE, "DIR", "the state directory"},
-	{0}};
+static const cli_opt diff_opts[] = {{"state", 0, CLI_VALUE, "DIR", "the state directory"}, {0}};
 
 static const cli_opt step_opts[] = {
-	{"with", 'w', CLI_LIST, "k=v", "an argument of the built-in step (repeatable)"},
-	{0}};
+	{"with", 'w', CLI_LIST, "k=v", "an argument of the built-in step (repeatable)"}, {0}};
 
 static const cli_cmd commands[] = {
 	{"validate", cmd_validate, "FILE...", "check pipeline files and report every error",
@@ -91,7 +86,8 @@ static const cli_cmd commands[] = {
 	{"show", cmd_show, "RUN STEP [--json]",
 	 "one step of a run: command, attempts, outputs with hashes, metrics, settings", NULL,
 	 show_opts, 2, 2},
-	{"diff", cmd_diff, "RUN_A RUN_B", "params, statuses, metrics and output hashes side by side",
+	{"diff", cmd_diff, "RUN_A RUN_B",
+	 "params, statuses, metrics and output hashes side by side",
 	 "Lines that differ are marked with '*'; metrics show the change from RUN_A to RUN_B.",
 	 diff_opts, 2, 2},
 	{"step", cmd_step, "NAME [--with k=v]...", "run a built-in step directly",
@@ -153,7 +149,8 @@ static int unknown_option(const cli_cmd *cmd, const char *opt, sl_error **err)
 	const char *s = did_you_mean(buf, names, n + 1);
 	int r;
 	if (s)
-		r = sl_error_usage(err, "%s: unknown option %s (did you mean --%s?)", cmd->name, opt, s);
+		r = sl_error_usage(err, "%s: unknown option %s (did you mean --%s?)", cmd->name,
+				   opt, s);
 	else
 		r = sl_error_usage(err, "%s: unknown option %s (see 'sluice %s --help')", cmd->name,
 				   opt, cmd->name);
@@ -203,8 +200,8 @@ int cli_parse(const cli_cmd *cmd, int argc, char **argv, cli_args *out, sl_error
 		const cli_opt *o = &cmd->opts[oi];
 		if (o->arg == CLI_FLAG) {
 			if (inline_val)
-				return sl_error_usage(err, "%s: option --%s takes no value", cmd->name,
-						      o->name);
+				return sl_error_usage(err, "%s: option --%s takes no value",
+						      cmd->name, o->name);
 			out->count[oi]++;
 			continue;
 		}
@@ -298,10 +295,12 @@ void cli_print_help(const cli_cmd *cmd)
 			snprintf(left, sizeof(left), "    --help");
 		} else if (o->short_name) {
 			snprintf(left, sizeof(left), "-%c, --%s%s%s", o->short_name, o->name,
-				 o->arg == CLI_FLAG ? "" : " ", o->arg == CLI_FLAG ? "" : o->metavar);
+				 o->arg == CLI_FLAG ? "" : " ",
+				 o->arg == CLI_FLAG ? "" : o->metavar);
 		} else {
 			snprintf(left, sizeof(left), "    --%s%s%s", o->name,
-				 o->arg == CLI_FLAG ? "" : " ", o->arg == CLI_FLAG ? "" : o->metavar);
+				 o->arg == CLI_FLAG ? "" : " ",
+				 o->arg == CLI_FLAG ? "" : o->metavar);
 		}
 		printf("  %-28s %s%s\n", left, o ? o->help : "show this help",
 		       o && o->arg == CLI_LIST ? " (repeatable)" : "");
@@ -323,7 +322,8 @@ int cli_main(int argc, char **argv)
 	if (!cmd) {
 		const char *s = suggest_command(name);
 		if (s)
-			fprintf(stderr, "sluice: unknown command '%s' (did you mean '%s'?)\n", name, s);
+			fprintf(stderr, "sluice: unknown command '%s' (did you mean '%s'?)\n", name,
+				s);
 		else
 			fprintf(stderr, "sluice: unknown command '%s' (see 'sluice help')\n", name);
 		return EXIT_USAGE;

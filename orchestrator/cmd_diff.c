@@ -149,8 +149,8 @@ int cmd_diff(const cli_args *a)
 		const file_record *o = find_file(&B, A.files[i].path);
 		const char *ha = A.files[i].sha256 ? A.files[i].sha256 : "-";
 		const char *hb = o && o->sha256 ? o->sha256 : "-";
-		printf("%s %-38s %-24.12s %-24.12s\n", strcmp(ha, hb) ? "*" : " ", A.files[i].path, ha,
-		       hb);
+		printf("%s %-38s %-24.12s %-24.12s\n", strcmp(ha, hb) ? "*" : " ", A.files[i].path,
+		       ha, hb);
 	}
 	for (size_t i = 0; i < B.nfiles; i++)
 		if (!find_file(&A, B.files[i].path))

@@ -17,7 +17,8 @@ int cmd_help(const cli_args *a)
 	if (a->npos == 1) {
 		const cli_cmd *cmd = cli_find(a->pos[0]);
 		if (!cmd) {
-			fprintf(stderr, "sluice: no such command '%s' (see 'sluice help')\n", a->pos[0]);
+			fprintf(stderr, "sluice: no such command '%s' (see 'sluice help')\n",
+				a->pos[0]);
 			return EXIT_USAGE;
 		}
 		cli_print_help(cmd);

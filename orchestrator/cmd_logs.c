@@ -11,7 +11,6 @@
 #include <time.h>
 #include <unistd.h>
 
-
 static int step_running(store *st, int64_t id, const char *step)
 {
 	step_record *steps = NULL;
@@ -59,8 +58,9 @@ int cmd_logs(const cli_args *a)
 		}
 	}
 	if (n == 0) {
-		sl_error_usage(&err, "logs: run %lld has no attempt of a step '%s' (see 'sluice "
-				     "status %lld')",
+		sl_error_usage(&err,
+			       "logs: run %lld has no attempt of a step '%s' (see 'sluice "
+			       "status %lld')",
 			       (long long)id, step, (long long)id);
 		code = cli_fail(&err);
 		goto out;

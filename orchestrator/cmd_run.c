@@ -62,7 +62,8 @@ int cmd_run(const cli_args *a)
 		if (strcmp(runner_name, "slurm") == 0)
 			sl_error_usage(&err, "run: the slurm runner is not in this version yet");
 		else
-			sl_error_usage(&err, "run: unknown runner '%s' (local or slurm)", runner_name);
+			sl_error_usage(&err, "run: unknown runner '%s' (local or slurm)",
+				       runner_name);
 		return cli_fail(&err);
 	}
 	int jobs = 0;
@@ -71,8 +72,9 @@ int cmd_run(const cli_args *a)
 		char *end;
 		long v = strtol(j, &end, 10);
 		if (*end || v < 1 || v > 4096) {
-			sl_error_usage(&err, "run: -j takes a number of parallel steps (1-4096), got '%s'",
-				       j);
+			sl_error_usage(
+				&err, "run: -j takes a number of parallel steps (1-4096), got '%s'",
+				j);
 			return cli_fail(&err);
 		}
 		jobs = (int)v;
@@ -137,7 +139,8 @@ int cmd_run(const cli_args *a)
 		code = cli_fail(&err);
 	size_t ok = 0;
 	for (size_t i = 0; i < res.nsteps; i++)
-		ok += !strcmp(res.steps[i].status, "succeeded") || !strcmp(res.steps[i].status, "cached");
+		ok += !strcmp(res.steps[i].status, "succeeded") ||
+		      !strcmp(res.steps[i].status, "cached");
 	fprintf(stderr, "sluice: run %lld %s (%zu of %zu steps ok)\n", (long long)run_id,
 		res.status, ok, res.nsteps);
 	if (cli_flag(a, "json")) {
@@ -145,7 +148,8 @@ int cmd_run(const cli_args *a)
 		if (!doc) {
 			code = cli_fail(&err);
 		} else {
-			json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
+			json_dumpf(doc, stdout,
+				   JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
 			fputc('\n', stdout);
 			json_decref(doc);
 		}

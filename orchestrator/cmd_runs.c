@@ -31,14 +31,15 @@ int cmd_runs(const cli_args *a)
 			report_iso_time(runs[i].started, s, sizeof(s));
 			report_iso_time(runs[i].finished, f, sizeof(f));
 			json_array_append_new(
-				arr, json_pack("{s:I, s:s, s:s, s:s, s:o, s:s, s:o}", "run_id",
-					       (json_int_t)runs[i].id, "pipeline", runs[i].pipeline,
-					       "status", runs[i].status, "trigger", runs[i].trigger,
-					       "exit_code",
-					       runs[i].exit_code >= 0 ? json_integer(runs[i].exit_code)
-								      : json_null(),
-					       "started", s, "finished",
-					       runs[i].finished > 0 ? json_string(f) : json_null()));
+				arr,
+				json_pack("{s:I, s:s, s:s, s:s, s:o, s:s, s:o}", "run_id",
+					  (json_int_t)runs[i].id, "pipeline", runs[i].pipeline,
+					  "status", runs[i].status, "trigger", runs[i].trigger,
+					  "exit_code",
+					  runs[i].exit_code >= 0 ? json_integer(runs[i].exit_code)
+								 : json_null(),
+					  "started", s, "finished",
+					  runs[i].finished > 0 ? json_string(f) : json_null()));
 		}
 		json_dumpf(arr, stdout, JSON_INDENT(2));
 		fputc('\n', stdout);

@@ -83,7 +83,8 @@ int cmd_show(const cli_args *a)
 	json_object_set_new(doc, "status", json_string(s->status));
 	json_object_set_new(doc, "reason", s->reason ? json_string(s->reason) : json_null());
 	json_object_set_new(doc, "command", s->command ? json_string(s->command) : json_null());
-	json_object_set_new(doc, "cache_key", s->cache_key ? json_string(s->cache_key) : json_null());
+	json_object_set_new(doc, "cache_key",
+			    s->cache_key ? json_string(s->cache_key) : json_null());
 	json_object_set_new(doc, "env_hash", s->env_hash ? json_string(s->env_hash) : json_null());
 	json_object_set_new(doc, "cached_from",
 			    s->cached_from ? json_integer(s->cached_from) : json_null());
@@ -95,9 +96,11 @@ int cmd_show(const cli_args *a)
 		json_array_append_new(
 			ja, json_pack("{s:i, s:s, s:o, s:o, s:s, s:f, s:s, s:I}", "attempt",
 				      att[i].attempt, "status", att[i].status ? att[i].status : "",
-				      "reason", att[i].reason ? json_string(att[i].reason) : json_null(),
+				      "reason",
+				      att[i].reason ? json_string(att[i].reason) : json_null(),
 				      "exit_code",
-				      att[i].exit_code >= 0 ? json_integer(att[i].exit_code) : json_null(),
+				      att[i].exit_code >= 0 ? json_integer(att[i].exit_code)
+							    : json_null(),
 				      "started", t0, "duration_s",
 				      att[i].finished > 0 ? att[i].finished - att[i].started : 0.0,
 				      "log", att[i].log_path ? att[i].log_path : "", "max_rss_kb",
@@ -106,10 +109,10 @@ int cmd_show(const cli_args *a)
 	json_object_set_new(doc, "attempts", ja);
 	json_t *jf = json_array();
 	for (size_t i = 0; i < nfiles; i++)
-		json_array_append_new(jf, json_pack("{s:s, s:o, s:I}", "path", files[i].path, "sha256",
-						    files[i].sha256 ? json_string(files[i].sha256)
-								    : json_null(),
-						    "size", (json_int_t)files[i].size));
+		json_array_append_new(
+			jf, json_pack("{s:s, s:o, s:I}", "path", files[i].path, "sha256",
+				      files[i].sha256 ? json_string(files[i].sha256) : json_null(),
+				      "size", (json_int_t)files[i].size));
 	json_object_set_new(doc, "outputs", jf);
 	json_t *jm = json_object();
 	for (size_t i = 0; i < nmet; i++)
@@ -120,7 +123,8 @@ int cmd_show(const cli_args *a)
 		json_object_set_new(jo, outs[i].key, json_string(outs[i].value));
 	json_object_set_new(doc, "step_outputs", jo);
 	if (cli_flag(a, "json")) {
-		json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
+		json_dumpf(doc, stdout,
+			   JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
 		fputc('\n', stdout);
 		goto out;
 	}
@@ -134,7 +138,8 @@ int cmd_show(const cli_args *a)
 		if (ps->timeout_ms)
 			format_duration_ms(ps->timeout_ms, tmo, sizeof(tmo));
 		printf("  runner     %s (plain processes: sandbox settings are recorded, not yet "
-		       "enforced)\n  sandbox    %s (network %s, memory %s), timeout %s, retries %d\n",
+		       "enforced)\n  sandbox    %s (network %s, memory %s), timeout %s, retries "
+		       "%d\n",
 		       ps->runner, ps->sandbox.enabled ? "default" : "none",
 		       ps->sandbox.network ? "on" : "off", mem, tmo, ps->retries.limit);
 	}

@@ -36,7 +36,8 @@ int cmd_status(const cli_args *a)
 		if (!doc) {
 			code = cli_fail(&err);
 		} else {
-			json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
+			json_dumpf(doc, stdout,
+				   JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
 			fputc('\n', stdout);
 			json_decref(doc);
 		}

@@ -38,7 +38,8 @@ int cmd_step(const cli_args *a)
 			names[i] = all[i].name;
 		const char *s = did_you_mean(name, names, n < 32 ? n : 32);
 		if (s)
-			sl_error_usage(&err, "step: unknown built-in step '%s' (did you mean '%s'?)",
+			sl_error_usage(&err,
+				       "step: unknown built-in step '%s' (did you mean '%s'?)",
 				       name, s);
 		else
 			sl_error_usage(&err, "step: unknown built-in step '%s' (see 'sluice step')",
@@ -54,7 +55,8 @@ int cmd_step(const cli_args *a)
 	for (size_t i = 0; i < nw; i++) {
 		const char *eq = strchr(with[i], '=');
 		if (!eq || eq == with[i]) {
-			sl_error_usage(&err, "step %s: --with takes key=value, got '%s'", name, with[i]);
+			sl_error_usage(&err, "step %s: --with takes key=value, got '%s'", name,
+				       with[i]);
 			code = cli_fail(&err);
 			goto out;
 		}
@@ -70,10 +72,12 @@ int cmd_step(const cli_args *a)
 				nk++;
 			const char *s = did_you_mean(keys[i], b->keys, nk);
 			if (s)
-				sl_error_usage(&err, "step %s: unknown argument '%s' (did you mean '%s'?)",
-					       name, keys[i], s);
+				sl_error_usage(
+					&err, "step %s: unknown argument '%s' (did you mean '%s'?)",
+					name, keys[i], s);
 			else
-				sl_error_usage(&err, "step %s: unknown argument '%s'", name, keys[i]);
+				sl_error_usage(&err, "step %s: unknown argument '%s'", name,
+					       keys[i]);
 			code = cli_fail(&err);
 			goto out;
 		}
@@ -89,7 +93,8 @@ int cmd_step(const cli_args *a)
 		}
 	}
 	if (!b->run) {
-		sl_error_usage(&err, "step %s: this built-in step is not in this version of sluice yet",
+		sl_error_usage(&err,
+			       "step %s: this built-in step is not in this version of sluice yet",
 			       name);
 		code = cli_fail(&err);
 		goto out;

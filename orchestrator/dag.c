@@ -37,10 +37,10 @@ struct builder {
 	dag *d;
 	const pipeline *p;
 	diag_list *diags;
-	strmap by_name;   /* node name → index+1 */
-	strmap producers; /* output path → index+1 */
-	strmap dir_producers; /* parent dir of an output → struct idxvec* */
-	struct idxvec *deps;  /* per node */
+	strmap by_name;        /* node name → index+1 */
+	strmap producers;      /* output path → index+1 */
+	strmap dir_producers;  /* parent dir of an output → struct idxvec* */
+	struct idxvec *deps;   /* per node */
 	size_t *first_of_step; /* step index → first node index */
 	size_t *count_of_step;
 };
@@ -124,8 +124,7 @@ int dag_plan_lookup(void *vctx, const char *const *parts, size_t n, expr_value *
 }
 
 /* Resolve a path template for node and normalise it; NULL after reporting. */
-static const char *resolve_path(struct builder *b, dag_node *node, const pstr *t,
-				const char *field)
+static const char *resolve_path(struct builder *b, dag_node *node, const pstr *t, const char *field)
 {
 	arena *a = &b->d->mem;
 	template *tp;
@@ -260,10 +259,12 @@ static void index_outputs(struct builder *b)
 					    strcmp(node->step->outputs.v[j].s, o) == 0)
 						at = node->step->outputs.v[j].pos;
 				if (other == node)
-					err_at(b, at, "step %s lists output '%s' twice", node->name, o);
+					err_at(b, at, "step %s lists output '%s' twice", node->name,
+					       o);
 				else
 					err_at(b, at,
-					       "output '%s' of step %s is also an output of step %s "
+					       "output '%s' of step %s is also an output of step "
+					       "%s "
 					       "(two steps may not write one file%s)",
 					       o, node->name, other->name,
 					       node->step == other->step
@@ -280,14 +281,15 @@ static void index_outputs(struct builder *b)
 				struct idxvec *x = strmap_get(&b->dir_producers, dir);
 				if (!x) {
 					x = arena_alloc(&d->mem, sizeof(*x));
-					strmap_put(&b->dir_producers, arena_strdup(&d->mem, dir), x);
+					strmap_put(&b->dir_producers, arena_strdup(&d->mem, dir),
+						   x);
 				}
 				if (!x->n || x->v[x->n - 1] != i) {
 					/* in the arena: these outlive the builder's frees */
 					if (x->n == x->cap) {
 						size_t cap = x->cap ? x->cap * 2 : 4;
-						x->v = arena_grow(&d->mem, x->v, sizeof(size_t), x->n,
-								  cap);
+						x->v = arena_grow(&d->mem, x->v, sizeof(size_t),
+								  x->n, cap);
 						x->cap = cap;
 					}
 					x->v[x->n++] = i;
@@ -315,12 +317,14 @@ static void link_needs(struct builder *b)
 				free(names);
 				if (s)
 					err_at(b, need->pos,
-					       "step %s needs '%s', which is not a step (did you mean "
+					       "step %s needs '%s', which is not a step (did you "
+					       "mean "
 					       "'%s'?)",
 					       st->name, need->s, s);
 				else
-					err_at(b, need->pos, "step %s needs '%s', which is not a step",
-					       st->name, need->s);
+					err_at(b, need->pos,
+					       "step %s needs '%s', which is not a step", st->name,
+					       need->s);
 				continue;
 			}
 			if (target == st) {

@@ -46,8 +46,8 @@ enum st {
 	ST_REJECTED,
 };
 
-static const char *const st_names[] = {"pending", "waiting",	     "running", "succeeded",
-				       "failed",  "upstream_failed", "skipped", "cached",
+static const char *const st_names[] = {"pending",   "waiting",         "running", "succeeded",
+				       "failed",    "upstream_failed", "skipped", "cached",
 				       "cancelled", "rejected"};
 
 static int st_done(enum st s)
@@ -66,9 +66,9 @@ struct node {
 	int ndeps_left;
 	int selected; /* --only / --from */
 	step_proc proc;
-	int log_rd;   /* read end of the log pipe, or -1 */
-	int log_fd;   /* the log file */
-	strbuf line;  /* a partial line waiting for its newline */
+	int log_rd;  /* read end of the log pipe, or -1 */
+	int log_fd;  /* the log file */
+	strbuf line; /* a partial line waiting for its newline */
 	int64_t started_ms, attempt_started_ms, deadline_ms, kill_at_ms, retry_at_ms;
 	double started_wall, finished_wall;
 	int timed_out, cancelling;
@@ -94,10 +94,10 @@ struct exec {
 	int64_t run_id;
 	const exec_options *opt;
 	struct node *n;
-	size_t *pos;     /* node → topological position */
-	size_t *ready;   /* min-heap of topological positions whose deps are done */
+	size_t *pos;   /* node → topological position */
+	size_t *ready; /* min-heap of topological positions whose deps are done */
 	size_t nready;
-	size_t *active;  /* nodes running or waiting for a retry */
+	size_t *active; /* nodes running or waiting for a retry */
 	size_t nactive;
 	int ep, sfd;
 	int jobs, running;
@@ -180,7 +180,8 @@ static void draw_live(struct exec *x)
 	strbuf_release(&sb);
 }
 
-static void say(struct exec *x, size_t i, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void say(struct exec *x, size_t i, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 static void say(struct exec *x, size_t i, const char *fmt, ...)
 {
 	clear_live(x);
@@ -326,8 +327,9 @@ static int rt_lookup(void *vctx, const char *const *parts, size_t n, expr_value 
 	if (strcmp(parts[0], "steps") == 0 && n >= 3) {
 		long j = dag_find(x->d, parts[1]);
 		if (j < 0) {
-			snprintf(msg, msgsize, "steps.%s: a matrix step's values are reached "
-					       "through one instance: steps['%s[...]']",
+			snprintf(msg, msgsize,
+				 "steps.%s: a matrix step's values are reached "
+				 "through one instance: steps['%s[...]']",
 				 parts[1], parts[1]);
 			return -1;
 		}
@@ -339,11 +341,13 @@ static int rt_lookup(void *vctx, const char *const *parts, size_t n, expr_value 
 		if (n >= 4 && strcmp(parts[2], "outputs") == 0) {
 			for (size_t k = 0; k < o->nout; k++)
 				if (strcmp(o->out_keys[k], parts[3]) == 0) {
-					*out = (expr_value){.type = EXPR_STR, .str = o->out_vals[k]};
+					*out = (expr_value){.type = EXPR_STR,
+							    .str = o->out_vals[k]};
 					return 0;
 				}
-			snprintf(msg, msgsize, "step %s has no output '%s' (it appends key=value "
-					       "lines to $SLUICE_OUTPUT)",
+			snprintf(msg, msgsize,
+				 "step %s has no output '%s' (it appends key=value "
+				 "lines to $SLUICE_OUTPUT)",
 				 parts[1], parts[3]);
 			return -1;
 		}
@@ -353,7 +357,8 @@ static int rt_lookup(void *vctx, const char *const *parts, size_t n, expr_value 
 				strbuf_addf(&key, "%s%s", k > 3 ? "." : "", parts[k]);
 			for (size_t k = 0; k < o->nmet; k++)
 				if (strcmp(o->met_keys[k], strbuf_str(&key)) == 0) {
-					*out = (expr_value){.type = EXPR_NUM, .num = o->met_vals[k]};
+					*out = (expr_value){.type = EXPR_NUM,
+							    .num = o->met_vals[k]};
 					strbuf_release(&key);
 					return 0;
 				}
@@ -577,7 +582,8 @@ static void start_attempt(struct exec *x, size_t i)
 	nd->last_msg[0] = 0;
 	nd->timed_out = 0;
 	char *dir = arena_printf(&x->mem, "%s/%s/%d", x->run_dir, dn->name, nd->attempt);
-	char *home = arena_printf(&x->mem, "%s/home", dir), *tmp = arena_printf(&x->mem, "%s/tmp", dir);
+	char *home = arena_printf(&x->mem, "%s/home", dir),
+	     *tmp = arena_printf(&x->mem, "%s/tmp", dir);
 	if (mkdir_p(home, 0700) < 0 || mkdir_p(tmp, 0700) < 0) {
 		snprintf(nd->reason, sizeof(nd->reason), "mkdir %s: %s", dir, strerror(errno));
 		fail_now(x, i);
@@ -596,7 +602,8 @@ static void start_attempt(struct exec *x, size_t i)
 	nd->log_fd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_APPEND, 0644);
 	int pfd[2];
 	if (nd->log_fd < 0 || pipe2(pfd, O_CLOEXEC) < 0) {
-		snprintf(nd->reason, sizeof(nd->reason), "open log %s: %s", logpath, strerror(errno));
+		snprintf(nd->reason, sizeof(nd->reason), "open log %s: %s", logpath,
+			 strerror(errno));
 		if (nd->log_fd >= 0)
 			close(nd->log_fd);
 		fail_now(x, i);
@@ -632,8 +639,12 @@ static void start_attempt(struct exec *x, size_t i)
 	x->mem_used += dn->step->res.memory;
 	active_add(x, i);
 	set_state(x, i, ST_RUNNING);
-	attempt_record ar = {.attempt = nd->attempt, .status = "running", .exit_code = -1,
-			     .started = wall_now(), .log_path = nd->log_rel, .pid = nd->proc.pid};
+	attempt_record ar = {.attempt = nd->attempt,
+			     .status = "running",
+			     .exit_code = -1,
+			     .started = wall_now(),
+			     .log_path = nd->log_rel,
+			     .pid = nd->proc.pid};
 	store_put_attempt(x->st, x->run_id, dn->name, &ar, NULL);
 	if (nd->attempt == 1)
 		say(x, i, "started");
@@ -842,7 +853,7 @@ static void record_files(struct exec *x, size_t i)
 	if (!dn->noutputs)
 		return;
 	file_record *f = xcalloc(dn->noutputs, sizeof(file_record));
-	char (*hex)[SHA256_HEX_LEN + 1] = xcalloc(dn->noutputs, sizeof(*hex));
+	char(*hex)[SHA256_HEX_LEN + 1] = xcalloc(dn->noutputs, sizeof(*hex));
 	for (size_t k = 0; k < dn->noutputs; k++) {
 		char *path = arena_printf(&x->mem, "%s/%s", x->p->dir, dn->outputs[k]);
 		struct stat sb;
@@ -886,7 +897,8 @@ static void finish_attempt(struct exec *x, size_t i, const step_exit *ex)
 	} else if (!ex->exited) {
 		snprintf(nd->reason, sizeof(nd->reason), "signal %d (%s)", ex->signal,
 			 strsignal(ex->signal));
-		cause = ex->signal == SIGKILL && st->sandbox.memory ? RETRY_ON_OOM : RETRY_ON_SIGNAL;
+		cause = ex->signal == SIGKILL && st->sandbox.memory ? RETRY_ON_OOM
+								    : RETRY_ON_SIGNAL;
 	} else if (ex->code != 0) {
 		/* a built-in says why it failed on its last line: that is the reason */
 		if (st->uses.s && nd->last_msg[0])
@@ -984,7 +996,8 @@ static void consider(struct exec *x, size_t i)
 	}
 	if (nd->cpus > x->cpus_total) {
 		snprintf(nd->reason, sizeof(nd->reason),
-			 "needs %g cpus; this machine has %g (resources.cpus)", nd->cpus, x->cpus_total);
+			 "needs %g cpus; this machine has %g (resources.cpus)", nd->cpus,
+			 x->cpus_total);
 		fail_now(x, i);
 		return;
 	}
@@ -1067,7 +1080,8 @@ static void check_deadlines(struct exec *x)
 		struct node *nd = &x->n[i];
 		if (nd->st != ST_RUNNING)
 			continue;
-		if (nd->deadline_ms && now >= nd->deadline_ms && !nd->timed_out && !nd->cancelling) {
+		if (nd->deadline_ms && now >= nd->deadline_ms && !nd->timed_out &&
+		    !nd->cancelling) {
 			nd->timed_out = 1;
 			x->r->ops->signal(x->r, &nd->proc, SIGTERM);
 			nd->kill_at_ms = now + x->d->nodes[i].step->grace_ms;
@@ -1178,7 +1192,7 @@ static int write_params(struct exec *x, sl_error **err)
 	json_t *o = json_object();
 	for (size_t i = 0; i < x->p->nparams; i++) {
 		const pparam *pp = &x->p->params[i];
-		json_t *v = pp->value.type == EXPR_NUM	  ? json_real(pp->value.num)
+		json_t *v = pp->value.type == EXPR_NUM    ? json_real(pp->value.num)
 			    : pp->value.type == EXPR_BOOL ? json_boolean(pp->value.b)
 							  : json_string(pp->value.str);
 		if (pp->value.type == EXPR_NUM && pp->value.num == floor(pp->value.num) &&
@@ -1188,7 +1202,8 @@ static int write_params(struct exec *x, sl_error **err)
 		}
 		json_object_set_new(o, pp->name, v);
 	}
-	int r = json_dump_file(o, x->params_path, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(15));
+	int r = json_dump_file(o, x->params_path,
+			       JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(15));
 	json_decref(o);
 	if (r < 0)
 		return sl_error_make(err, "write %s", x->params_path);
@@ -1296,7 +1311,8 @@ int executor_run(const pipeline *p, const dag *d, store *st, runner *r, int64_t 
 					} else if (!x.cancelled) {
 						x.cancelled = (int)si.ssi_signo;
 						clear_live(&x);
-						fprintf(opt->out, "sluice: %s: cancelling the run\n",
+						fprintf(opt->out,
+							"sluice: %s: cancelling the run\n",
 							strsignal((int)si.ssi_signo));
 						cancel_all(&x, "cancelled");
 					}
@@ -1305,7 +1321,8 @@ int executor_run(const pipeline *p, const dag *d, store *st, runner *r, int64_t 
 		}
 		int polling = 0;
 		for (size_t k = 0; k < x.nactive; k++)
-			polling |= x.n[x.active[k]].st == ST_RUNNING && x.n[x.active[k]].proc.pidfd < 0;
+			polling |= x.n[x.active[k]].st == ST_RUNNING &&
+				   x.n[x.active[k]].proc.pidfd < 0;
 		if (reap || polling)
 			reap_all(&x);
 		check_deadlines(&x);

@@ -28,16 +28,16 @@
 
 /* ---- the schema ---------------------------------------------------------- */
 
-static const char *const top_keys[] = {"name",    "description", "params", "env",
-				       "defaults", "schedule",   "secrets", "notify",
-				       "runner",   "steps",      NULL};
+static const char *const top_keys[] = {"name",     "description", "params",  "env",
+				       "defaults", "schedule",    "secrets", "notify",
+				       "runner",   "steps",       NULL};
 static const char *const step_keys[] = {
-	"needs",   "run",     "uses",      "with",      "inputs",       "outputs", "metrics",
-	"env",     "when",    "matrix",    "timeout",   "grace_period", "retries", "sandbox",
-	"resources", "cache", "runner",    "description", "on_no_gpu",  NULL};
-static const char *const default_keys[] = {"timeout", "grace_period", "retries",  "sandbox",
-					   "resources", "cache",      "runner",   "env",
-					   "on_no_gpu", NULL};
+	"needs",     "run",   "uses",   "with",        "inputs",       "outputs", "metrics",
+	"env",       "when",  "matrix", "timeout",     "grace_period", "retries", "sandbox",
+	"resources", "cache", "runner", "description", "on_no_gpu",    NULL};
+static const char *const default_keys[] = {
+	"timeout", "grace_period", "retries", "sandbox",   "resources",
+	"cache",   "runner",       "env",     "on_no_gpu", NULL};
 static const char *const retry_keys[] = {"limit", "backoff", "factor", "max_backoff", "on", NULL};
 static const char *const sandbox_keys[] = {"network", "memory", "cpus", "pids", NULL};
 static const char *const resource_keys[] = {"gpus", "gpu_memory", "cpus", "memory", NULL};
@@ -94,7 +94,8 @@ static void check_keys(struct loader *L, const ynode *map, const char *const *ke
 		const char *s = did_you_mean(map->keys[i], keys, count_keys(keys));
 		if (s)
 			err_at(L, map->key_line[i], map->key_col[i],
-			       "unknown key '%s' in %s (did you mean '%s'?)", map->keys[i], where, s);
+			       "unknown key '%s' in %s (did you mean '%s'?)", map->keys[i], where,
+			       s);
 		else
 			err_at(L, map->key_line[i], map->key_col[i], "unknown key '%s' in %s",
 			       map->keys[i], where);
@@ -211,8 +212,8 @@ static int want_enum(struct loader *L, const ynode *n, const char *what, const c
 		off += (size_t)snprintf(alts + off, sizeof(alts) - off, "%s%s", i ? ", " : "",
 					words[i]);
 	if (s)
-		ERR_NODE(L, n, "%s: unknown value '%s' (did you mean '%s'? one of: %s)", what, n->str,
-			 s, alts);
+		ERR_NODE(L, n, "%s: unknown value '%s' (did you mean '%s'? one of: %s)", what,
+			 n->str, s, alts);
 	else
 		ERR_NODE(L, n, "%s: unknown value '%s' (one of: %s)", what, n->str, alts);
 	return -1;
@@ -282,7 +283,8 @@ static void parse_env(struct loader *L, const ynode *n, penv **env, size_t *nenv
 		const ynode *v = n->items[i];
 		if (!is_env_name(name)) {
 			err_at(L, n->key_line[i], n->key_col[i],
-			       "env: '%s' is not a valid variable name ([A-Za-z_][A-Za-z0-9_]*)", name);
+			       "env: '%s' is not a valid variable name ([A-Za-z_][A-Za-z0-9_]*)",
+			       name);
 			continue;
 		}
 		if (strncmp(name, "SLUICE_", 7) == 0) {
@@ -332,7 +334,8 @@ static void parse_params(struct loader *L, const ynode *n)
 				 pp->name, ynode_kind_name(v));
 			continue;
 		} else if (ynode_is_null(v)) {
-			ERR_NODE(L, v, "param '%s' has no default value (write \"\" for an empty string)",
+			ERR_NODE(L, v,
+				 "param '%s' has no default value (write \"\" for an empty string)",
 				 pp->name);
 			continue;
 		} else if (ynode_bool(v, &b) == 0) {
@@ -374,7 +377,8 @@ static void apply_overrides(struct loader *L, const param_override *ov, size_t n
 			free(names);
 			if (s)
 				diag_add(L->diags, L->file, 0, 0,
-					 "-p %s: the pipeline has no param '%s' (did you mean '%s'?)",
+					 "-p %s: the pipeline has no param '%s' (did you mean "
+					 "'%s'?)",
 					 ov[i].key, ov[i].key, s);
 			else
 				diag_add(L->diags, L->file, 0, 0,
@@ -390,8 +394,8 @@ static void apply_overrides(struct loader *L, const param_override *ov, size_t n
 			nv.num = strtod(v, &end);
 			if (!*v || *end || errno || isnan(nv.num)) {
 				diag_add(L->diags, L->file, pp->pos.line, pp->pos.col,
-					 "-p %s=%s: param '%s' is %s (its default), '%s' is not", pp->name,
-					 v, pp->name, type_name(pp->value.type), v);
+					 "-p %s=%s: param '%s' is %s (its default), '%s' is not",
+					 pp->name, v, pp->name, type_name(pp->value.type), v);
 				continue;
 			}
 		} else if (pp->value.type == EXPR_BOOL) {
@@ -401,7 +405,8 @@ static void apply_overrides(struct loader *L, const param_override *ov, size_t n
 				nv.b = 0;
 			else {
 				diag_add(L->diags, L->file, pp->pos.line, pp->pos.col,
-					 "-p %s=%s: param '%s' is true or false (its default), '%s' is not",
+					 "-p %s=%s: param '%s' is true or false (its default), "
+					 "'%s' is not",
 					 pp->name, v, pp->name, v);
 				continue;
 			}
@@ -584,8 +589,9 @@ static void parse_matrix(struct loader *L, const ynode *n, pstep *st)
 		for (size_t k = 0; k < v->n; k++) {
 			const ynode *it = v->items[k];
 			if (it->kind != YNODE_SCALAR || ynode_is_null(it)) {
-				ERR_NODE(L, it, "matrix.%s: each value must be a number, string or "
-						"boolean, not %s",
+				ERR_NODE(L, it,
+					 "matrix.%s: each value must be a number, string or "
+					 "boolean, not %s",
 					 ax->key, ynode_kind_name(it));
 				continue;
 			}
@@ -593,12 +599,12 @@ static void parse_matrix(struct loader *L, const ynode *n, pstep *st)
 			double d;
 			for (size_t j = 0; j < ax->n; j++)
 				if (strcmp(ax->values[j], it->str) == 0)
-					ERR_NODE(L, it, "matrix.%s: value '%s' appears twice", ax->key,
-						 it->str);
+					ERR_NODE(L, it, "matrix.%s: value '%s' appears twice",
+						 ax->key, it->str);
 			ax->values[ax->n] = it->str;
-			ax->types[ax->n] = ynode_bool(it, &b) == 0	 ? EXPR_BOOL
+			ax->types[ax->n] = ynode_bool(it, &b) == 0     ? EXPR_BOOL
 					   : ynode_number(it, &d) == 0 ? EXPR_NUM
-									 : EXPR_STR;
+								       : EXPR_STR;
 			ax->n++;
 		}
 		if (ax->n)
@@ -624,7 +630,8 @@ static void parse_step(struct loader *L, const char *name, spos kpos, const ynod
 	st->pos = kpos;
 	if (!is_step_name(name)) {
 		err_at(L, kpos.line, kpos.col,
-		       "step name '%s': use letters, digits, _ and -, starting with a letter", name);
+		       "step name '%s': use letters, digits, _ and -, starting with a letter",
+		       name);
 		return;
 	}
 	if (want_map(L, n, "a step") < 0)
@@ -641,8 +648,9 @@ static void parse_step(struct loader *L, const char *name, spos kpos, const ynod
 	if (run && uses)
 		ERR_NODE(L, uses, "step '%s' has both run and uses; a step has exactly one", name);
 	else if (!run && !uses)
-		err_at(L, kpos.line, kpos.col, "step '%s' needs either run (a command) or uses (a "
-					       "built-in step)",
+		err_at(L, kpos.line, kpos.col,
+		       "step '%s' needs either run (a command) or uses (a "
+		       "built-in step)",
 		       name);
 	if (run && want_string(L, run, "run") == 0) {
 		if (!*run->str)
@@ -662,14 +670,16 @@ static void parse_step(struct loader *L, const char *name, spos kpos, const ynod
 				ERR_NODE(L, uses, "unknown built-in step '%s' (did you mean '%s'?)",
 					 uses->str, s);
 			else
-				ERR_NODE(L, uses, "unknown built-in step '%s' (see 'sluice help step')",
+				ERR_NODE(L, uses,
+					 "unknown built-in step '%s' (see 'sluice help step')",
 					 uses->str);
 		}
 	}
 	if ((v = ynode_get(n, "with"))) {
 		if (!uses)
-			ERR_NODE(L, v, "with is for built-in steps (uses:); a run step takes "
-				       "arguments in its command");
+			ERR_NODE(L, v,
+				 "with is for built-in steps (uses:); a run step takes "
+				 "arguments in its command");
 		else if (want_map(L, v, "with") == 0)
 			st->with = v;
 	}
@@ -698,8 +708,9 @@ static void parse_step(struct loader *L, const char *name, spos kpos, const ynod
 		/* harmless, but most likely a forgotten resources.gpus */
 		const ynode *o = ynode_get(n, "on_no_gpu");
 		if (o)
-			ERR_NODE(L, o, "on_no_gpu is set but the step asks for no GPU "
-				       "(resources.gpus)");
+			ERR_NODE(L, o,
+				 "on_no_gpu is set but the step asks for no GPU "
+				 "(resources.gpus)");
 	}
 	if (strmap_put(&L->step_index, st->name, st))
 		err_at(L, kpos.line, kpos.col, "duplicate step '%s'", name); /* unreachable: YAML */
@@ -716,8 +727,7 @@ struct ref_check {
 	const char *field;
 };
 
-static const char *const ctx_names[] = {"params", "env", "secrets", "run", "matrix", "steps",
-					NULL};
+static const char *const ctx_names[] = {"params", "env", "secrets", "run", "matrix", "steps", NULL};
 
 static int step_env_has(const struct ref_check *c, const char *name)
 {
@@ -757,10 +767,11 @@ static int check_ref(void *ctx, const char *const *parts, size_t n, size_t offse
 			const char *s = did_you_mean(parts[1], names, p->nparams);
 			free(names);
 			if (s)
-				ref_err(c, offset, "unknown param '%s' (did you mean '%s'?)", parts[1],
-					s);
+				ref_err(c, offset, "unknown param '%s' (did you mean '%s'?)",
+					parts[1], s);
 			else
-				ref_err(c, offset, "unknown param '%s' (not declared under params:)",
+				ref_err(c, offset,
+					"unknown param '%s' (not declared under params:)",
 					parts[1]);
 		} else if (n > 2) {
 			ref_err(c, offset, "params.%s is a value and has no field '%s'", parts[1],
@@ -772,7 +783,8 @@ static int check_ref(void *ctx, const char *const *parts, size_t n, size_t offse
 		if (n != 2)
 			ref_err(c, offset, "use env.NAME");
 		else if (!step_env_has(c, parts[1]))
-			ref_err(c, offset, "unknown env '%s' (only variables set in env: can be used)",
+			ref_err(c, offset,
+				"unknown env '%s' (only variables set in env: can be used)",
 				parts[1]);
 		return 0;
 	}
@@ -788,8 +800,9 @@ static int check_ref(void *ctx, const char *const *parts, size_t n, size_t offse
 		return 0;
 	}
 	if (c->plan_time) {
-		ref_err(c, offset, "%s.* cannot be used in %s: paths must be known before the run "
-				   "(use params, env or matrix)",
+		ref_err(c, offset,
+			"%s.* cannot be used in %s: paths must be known before the run "
+			"(use params, env or matrix)",
 			root, c->field);
 		return 0;
 	}
@@ -805,14 +818,16 @@ static int check_ref(void *ctx, const char *const *parts, size_t n, size_t offse
 	if (strcmp(root, "run") == 0) {
 		static const char *const run_fields[] = {"id", "trigger", "pipeline", NULL};
 		if (n != 2 || !in_list(parts[1], run_fields))
-			ref_err(c, offset, "unknown name 'run.%s' (run.id, run.trigger, run.pipeline)",
+			ref_err(c, offset,
+				"unknown name 'run.%s' (run.id, run.trigger, run.pipeline)",
 				n > 1 ? parts[1] : "");
 		return 0;
 	}
 	if (strcmp(root, "steps") == 0) {
 		if (n < 3) {
-			ref_err(c, offset, "use steps.NAME.outputs.KEY, steps.NAME.metrics.KEY or "
-					   "steps.NAME.status");
+			ref_err(c, offset,
+				"use steps.NAME.outputs.KEY, steps.NAME.metrics.KEY or "
+				"steps.NAME.status");
 			return 0;
 		}
 		/* the step itself may be a matrix instance: steps['train[lr=0.1]'] */
@@ -825,7 +840,8 @@ static int check_ref(void *ctx, const char *const *parts, size_t n, size_t offse
 			const char *s = did_you_mean(base, names, p->nsteps);
 			free(names);
 			if (s)
-				ref_err(c, offset, "unknown step '%s' (did you mean '%s'?)", base, s);
+				ref_err(c, offset, "unknown step '%s' (did you mean '%s'?)", base,
+					s);
 			else
 				ref_err(c, offset, "unknown step '%s'", base);
 		} else if (c->st && strcmp(base, c->st->name) == 0) {
@@ -846,8 +862,9 @@ static int check_ref(void *ctx, const char *const *parts, size_t n, size_t offse
 	if (s)
 		ref_err(c, offset, "unknown name '%s' (did you mean '%s'?)", root, s);
 	else
-		ref_err(c, offset, "unknown name '%s' (expressions may use params, env, secrets, "
-				   "run, matrix and steps)",
+		ref_err(c, offset,
+			"unknown name '%s' (expressions may use params, env, secrets, "
+			"run, matrix and steps)",
 			root);
 	return 0;
 }
@@ -897,7 +914,8 @@ static void check_gate_require(struct loader *L, const pstep *st)
 	for (size_t i = 0; i < n; i++) {
 		const ynode *it = req ? req->items[i] : one;
 		if (it->kind != YNODE_SCALAR) {
-			ERR_NODE(L, it, "gate: each requirement is an expression like 'auc >= 0.85'");
+			ERR_NODE(L, it,
+				 "gate: each requirement is an expression like 'auc >= 0.85'");
 			continue;
 		}
 		expr *e;
@@ -950,14 +968,15 @@ static const char *const notify_on_words[] = {"success", "failure", "rejected", 
  * scheduler parses it fully. */
 static void check_cron(struct loader *L, const ynode *n)
 {
-	static const char *const macros[] = {"@hourly", "@daily", "@weekly", "@monthly",
+	static const char *const macros[] = {"@hourly", "@daily",    "@weekly",   "@monthly",
 					     "@yearly", "@annually", "@midnight", NULL};
 	const char *s = n->str;
 	if (s[0] == '@') {
 		if (!in_list(s, macros)) {
 			const char *m = did_you_mean(s, macros, count_keys(macros));
 			if (m)
-				ERR_NODE(L, n, "schedule.cron: unknown macro '%s' (did you mean '%s'?)",
+				ERR_NODE(L, n,
+					 "schedule.cron: unknown macro '%s' (did you mean '%s'?)",
 					 s, m);
 			else
 				ERR_NODE(L, n, "schedule.cron: unknown macro '%s'", s);
@@ -977,8 +996,9 @@ static void check_cron(struct loader *L, const ynode *n)
 			ERR_NODE(L, n, "schedule.cron: unexpected character '%c' in '%s'", *q, s);
 	}
 	if (fields != 5)
-		ERR_NODE(L, n, "schedule.cron: '%s' has %d fields; a cron expression has 5 "
-			       "(minute hour day-of-month month day-of-week)",
+		ERR_NODE(L, n,
+			 "schedule.cron: '%s' has %d fields; a cron expression has 5 "
+			 "(minute hour day-of-month month day-of-week)",
 			 s, fields);
 }
 
@@ -1004,13 +1024,14 @@ static void parse_schedule(struct loader *L, const ynode *n)
 		snprintf(path, sizeof(path), "/usr/share/zoneinfo/%s", v->str);
 		if (strstr(v->str, "..") || v->str[0] == '/' || stat(path, &sb) < 0 ||
 		    !S_ISREG(sb.st_mode))
-			ERR_NODE(L, v, "schedule.timezone: unknown time zone '%s' (an IANA name such "
-				       "as Europe/Berlin or UTC)",
+			ERR_NODE(L, v,
+				 "schedule.timezone: unknown time zone '%s' (an IANA name such "
+				 "as Europe/Berlin or UTC)",
 				 v->str);
 	}
 	int k;
-	if ((v = ynode_get(n, "catchup")) && (k = want_enum(L, v, "schedule.catchup",
-							    catchup_words)) >= 0)
+	if ((v = ynode_get(n, "catchup")) &&
+	    (k = want_enum(L, v, "schedule.catchup", catchup_words)) >= 0)
 		p->schedule.catchup = (enum catchup)k;
 	if ((v = ynode_get(n, "concurrency")) &&
 	    (k = want_enum(L, v, "schedule.concurrency", concurrency_words)) >= 0) {
@@ -1050,7 +1071,8 @@ static void parse_top(struct loader *L, const ynode *root, const param_override 
 {
 	pipeline *p = L->p;
 	if (!root) {
-		diag_add(L->diags, L->file, 1, 1, "the file is empty (a pipeline needs name and steps)");
+		diag_add(L->diags, L->file, 1, 1,
+			 "the file is empty (a pipeline needs name and steps)");
 		return;
 	}
 	if (root->kind != YNODE_MAP) {

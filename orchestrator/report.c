@@ -51,8 +51,8 @@ json_t *report_run_json(store *st, int64_t run_id, sl_error **err)
 	json_object_set_new(doc, "exit_code",
 			    run.exit_code >= 0 ? json_integer(run.exit_code) : json_null());
 	json_object_set_new(doc, "trigger", json_string(run.trigger));
-	json_object_set_new(doc, "parent_id", run.parent_id ? json_integer(run.parent_id)
-							     : json_null());
+	json_object_set_new(doc, "parent_id",
+			    run.parent_id ? json_integer(run.parent_id) : json_null());
 	json_object_set_new(doc, "started", time_or_null(run.started));
 	json_object_set_new(doc, "finished", time_or_null(run.finished));
 	json_t *arr = json_array();
@@ -81,8 +81,9 @@ json_t *report_run_json(store *st, int64_t run_id, sl_error **err)
 				continue;
 			json_t *f = json_object();
 			json_object_set_new(f, "path", json_string(files[k].path));
-			json_object_set_new(f, "sha256", files[k].sha256 ? json_string(files[k].sha256)
-									 : json_null());
+			json_object_set_new(f, "sha256",
+					    files[k].sha256 ? json_string(files[k].sha256)
+							    : json_null());
 			json_object_set_new(f, "size", json_integer(files[k].size));
 			json_array_append_new(outs, f);
 		}
@@ -151,8 +152,9 @@ int report_junit(store *st, int64_t run_id, const char *path, sl_error **err)
 	strbuf_addstr(&sb, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n");
 	strbuf_addstr(&sb, "  <testsuite name=\"");
 	xml_escape(&sb, run.pipeline);
-	strbuf_addf(&sb, "\" tests=\"%zu\" failures=\"%zu\" errors=\"0\" skipped=\"%zu\" "
-			 "time=\"%.3f\" timestamp=\"%s\">\n",
+	strbuf_addf(&sb,
+		    "\" tests=\"%zu\" failures=\"%zu\" errors=\"0\" skipped=\"%zu\" "
+		    "time=\"%.3f\" timestamp=\"%s\">\n",
 		    n, failures, skipped, total, ts);
 	for (size_t i = 0; i < n; i++) {
 		step_record *s = &steps[i];
@@ -209,8 +211,8 @@ int report_markdown(store *st, int64_t run_id, FILE *out, sl_error **err)
 	for (size_t i = 0; i < n; i++) {
 		step_record *s = &steps[i];
 		double dur = s->finished > 0 && s->started > 0 ? s->finished - s->started : 0;
-		fprintf(out, "| %s | %s | %.1fs | %d | %s |\n", s->name, s->status, dur, s->attempts,
-			s->reason ? s->reason : "");
+		fprintf(out, "| %s | %s | %.1fs | %d | %s |\n", s->name, s->status, dur,
+			s->attempts, s->reason ? s->reason : "");
 	}
 	fputc('\n', out);
 	run_info_release(&run);

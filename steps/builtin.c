@@ -11,15 +11,18 @@
 
 #include <string.h>
 
-static const char *const validate_keys[] = {"data", "expectations", "report", "profile",
-					    "format", NULL};
+static const char *const validate_keys[] = {"data",    "expectations", "report",
+					    "profile", "format",       NULL};
 static const char *const validate_req[] = {"data", "expectations", NULL};
 static const char *const validate_in[] = {"data", "expectations", NULL};
-static const char *const drift_keys[] = {"reference", "current", "report", "columns",
-					 "categorical", "numeric", "threshold_share",
-					 "ks_threshold", "chi2_threshold", "wasserstein_threshold",
-					 "js_threshold", "psi_threshold", "fail_on_drift",
-					 "small_sample", "format", NULL};
+static const char *const drift_keys[] = {"reference",       "current",
+					 "report",          "columns",
+					 "categorical",     "numeric",
+					 "threshold_share", "ks_threshold",
+					 "chi2_threshold",  "wasserstein_threshold",
+					 "js_threshold",    "psi_threshold",
+					 "fail_on_drift",   "small_sample",
+					 "format",          NULL};
 static const char *const drift_req[] = {"reference", "current", NULL};
 static const char *const drift_in[] = {"reference", "current", NULL};
 static const char *const gate_keys[] = {"metrics", "model", "require", "alias", NULL};
@@ -28,13 +31,12 @@ static const char *const gate_in[] = {"metrics", NULL};
 static const char *const register_keys[] = {"model", "artifact", "metrics", "card", NULL};
 static const char *const register_req[] = {"model", "artifact", NULL};
 static const char *const register_in[] = {"artifact", "metrics", NULL};
-static const char *const canary_keys[] = {"mode", "model", "requests", "baseline", "candidate",
-					  "serve", "concurrency", "max_p95_ms", "max_error_rate",
-					  "min_agreement", "prometheus", "query", "count",
-					  "interval", "failure_limit", "success_condition", NULL};
+static const char *const canary_keys[] = {
+	"mode",        "model",      "requests",       "baseline",          "candidate",  "serve",
+	"concurrency", "max_p95_ms", "max_error_rate", "min_agreement",     "prometheus", "query",
+	"count",       "interval",   "failure_limit",  "success_condition", NULL};
 static const char *const canary_req[] = {"mode", NULL};
-static const char *const promote_keys[] = {"model", "alias", "version", "deploy", "reason",
-					   NULL};
+static const char *const promote_keys[] = {"model", "alias", "version", "deploy", "reason", NULL};
 static const char *const promote_req[] = {"model", NULL};
 static const char *const notify_keys[] = {"webhook", "text", "on", NULL};
 static const char *const notify_req[] = {"webhook", NULL};
@@ -45,15 +47,16 @@ static const builtin_step table[] = {
 	 validate_req, validate_in, BUILTIN_SANDBOXED, builtin_validate_data_run},
 	{"drift", "compare a current dataset with a reference (PSI, KS, Wasserstein, JS)",
 	 drift_keys, drift_req, drift_in, BUILTIN_SANDBOXED, builtin_drift_run},
-	{"gate", "accept or reject a candidate by its metrics", gate_keys, gate_req, gate_in, 0, NULL},
+	{"gate", "accept or reject a candidate by its metrics", gate_keys, gate_req, gate_in, 0,
+	 NULL},
 	{"register", "store a model version in the registry", register_keys, register_req,
 	 register_in, BUILTIN_SIDE_EFFECTS, NULL},
-	{"canary", "compare a candidate with the baseline on live or replayed traffic",
-	 canary_keys, canary_req, no_keys, BUILTIN_SIDE_EFFECTS, NULL},
-	{"promote", "move a registry alias to a version", promote_keys, promote_req,
-	 no_keys, BUILTIN_SIDE_EFFECTS, NULL},
-	{"notify", "post a message to a webhook", notify_keys, notify_req, no_keys, BUILTIN_SIDE_EFFECTS,
-	 NULL},
+	{"canary", "compare a candidate with the baseline on live or replayed traffic", canary_keys,
+	 canary_req, no_keys, BUILTIN_SIDE_EFFECTS, NULL},
+	{"promote", "move a registry alias to a version", promote_keys, promote_req, no_keys,
+	 BUILTIN_SIDE_EFFECTS, NULL},
+	{"notify", "post a message to a webhook", notify_keys, notify_req, no_keys,
+	 BUILTIN_SIDE_EFFECTS, NULL},
 };
 
 const builtin_step *builtin_find(const char *name)

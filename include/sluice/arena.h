@@ -16,11 +16,14 @@ typedef struct arena {
 	size_t total; /* bytes obtained from malloc, for memory reports */
 } arena;
 
-#define ARENA_INIT {NULL, 0}
+#define ARENA_INIT                                                                                 \
+	{                                                                                          \
+		NULL, 0                                                                            \
+	}
 
-void *arena_alloc(arena *a, size_t size);                  /* zeroed, 16-byte aligned */
+void *arena_alloc(arena *a, size_t size); /* zeroed, 16-byte aligned */
 void *arena_memdup(arena *a, const void *p, size_t size);
-char *arena_strdup(arena *a, const char *s);               /* NULL stays NULL */
+char *arena_strdup(arena *a, const char *s); /* NULL stays NULL */
 char *arena_strndup(arena *a, const char *s, size_t n);
 char *arena_printf(arena *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 char *arena_vprintf(arena *a, const char *fmt, va_list ap);

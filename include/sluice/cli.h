@@ -58,8 +58,8 @@ typedef struct cli_cmd {
 int cli_parse(const cli_cmd *cmd, int argc, char **argv, cli_args *out, sl_error **err);
 void cli_args_release(cli_args *args);
 
-int cli_flag(const cli_args *a, const char *name);             /* times given */
-const char *cli_value(const cli_args *a, const char *name);    /* last value or NULL */
+int cli_flag(const cli_args *a, const char *name);          /* times given */
+const char *cli_value(const cli_args *a, const char *name); /* last value or NULL */
 const char *const *cli_values(const cli_args *a, const char *name, size_t *n);
 
 /* Print the error as "sluice: message" on stderr and return its exit code
@@ -74,8 +74,7 @@ int cli_main(int argc, char **argv);
 
 /* Repeated `-p key=value` (option "param") as overrides; free with the next call. */
 struct param_override;
-int cli_param_overrides(const cli_args *a, struct param_override **out, size_t *n,
-			sl_error **err);
+int cli_param_overrides(const cli_args *a, struct param_override **out, size_t *n, sl_error **err);
 void cli_param_overrides_free(struct param_override *ov, size_t n);
 
 /* Open the state store of a workspace (option "state", $SLUICE_STATE, or .sluice found upwards). */

@@ -23,7 +23,7 @@
 #include <stdio.h>
 
 typedef struct dag_node {
-	const char *name;   /* the step's name, or NAME[k=v,...] for a matrix instance */
+	const char *name; /* the step's name, or NAME[k=v,...] for a matrix instance */
 	const pstep *step;
 	size_t nm;          /* matrix assignment: the step's axes in order */
 	const char **mvals; /* the value of each axis as written */
@@ -35,7 +35,7 @@ typedef struct dag_node {
 	const char *metrics; /* resolved path, or NULL */
 	size_t *deps;        /* nodes this one waits for (no duplicates) */
 	size_t ndeps;
-	size_t *rdeps;       /* nodes that wait for this one */
+	size_t *rdeps; /* nodes that wait for this one */
 	size_t nrdeps;
 } dag_node;
 

@@ -23,7 +23,10 @@ typedef struct diag_list {
 	size_t dropped; /* errors beyond DIAG_MAX */
 } diag_list;
 
-#define DIAG_LIST_INIT {NULL, 0, 0, 0}
+#define DIAG_LIST_INIT                                                                             \
+	{                                                                                          \
+		NULL, 0, 0, 0                                                                      \
+	}
 
 void diag_add(diag_list *d, const char *file, int line, int col, const char *fmt, ...)
 	__attribute__((format(printf, 5, 6)));

@@ -29,13 +29,13 @@
 #include <stdio.h>
 
 typedef struct exec_options {
-	int jobs;          /* parallel steps; 0 = number of cores */
-	int fail_fast;     /* stop independent branches after a failure */
-	int live;          /* 1: one redrawn status line (TTY); 0: a line per change */
-	const char *only;  /* run just this step (instance or step name) */
-	const char *from;  /* run this step and everything downstream */
+	int jobs;         /* parallel steps; 0 = number of cores */
+	int fail_fast;    /* stop independent branches after a failure */
+	int live;         /* 1: one redrawn status line (TTY); 0: a line per change */
+	const char *only; /* run just this step (instance or step name) */
+	const char *from; /* run this step and everything downstream */
 	const char *trigger;
-	FILE *out;         /* progress (stderr) */
+	FILE *out; /* progress (stderr) */
 } exec_options;
 
 /* The outcome of one step, for the CLI's JSON, JUnit and summaries. */
@@ -49,8 +49,8 @@ typedef struct exec_step_result {
 } exec_step_result;
 
 typedef struct exec_result {
-	const char *status; /* succeeded | failed | rejected | cancelled */
-	int exit_code;      /* design.md section 7 */
+	const char *status;      /* succeeded | failed | rejected | cancelled */
+	int exit_code;           /* design.md section 7 */
 	exec_step_result *steps; /* in topological order; freed by exec_result_release */
 	size_t nsteps;
 } exec_result;

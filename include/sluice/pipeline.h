@@ -52,19 +52,19 @@ typedef struct pparam {
 } pparam;
 
 enum retry_on {
-	RETRY_ON_ERROR = 1 << 0,   /* non-zero exit, missing output */
+	RETRY_ON_ERROR = 1 << 0, /* non-zero exit, missing output */
 	RETRY_ON_TIMEOUT = 1 << 1,
-	RETRY_ON_SIGNAL = 1 << 2,  /* killed by a signal (not by our timeout) */
+	RETRY_ON_SIGNAL = 1 << 2, /* killed by a signal (not by our timeout) */
 	RETRY_ON_OOM = 1 << 3,
 	RETRY_ON_ALL = 0xf,
 };
 
 typedef struct retry_policy {
-	int limit;             /* retries after the first attempt; 0 = none */
-	int64_t backoff_ms;    /* wait before the first retry */
-	double factor;         /* backoff multiplier per retry */
+	int limit;          /* retries after the first attempt; 0 = none */
+	int64_t backoff_ms; /* wait before the first retry */
+	double factor;      /* backoff multiplier per retry */
 	int64_t max_backoff_ms;
-	unsigned on;           /* enum retry_on mask */
+	unsigned on; /* enum retry_on mask */
 } retry_policy;
 
 typedef struct sandbox_config {
@@ -84,7 +84,7 @@ typedef struct resources {
 
 enum on_no_gpu { ON_NO_GPU_DEFAULT, ON_NO_GPU_FAIL, ON_NO_GPU_CPU, ON_NO_GPU_WAIT };
 
-#define PIPELINE_MAX_MATRIX_AXES 16
+#define PIPELINE_MAX_MATRIX_AXES      16
 #define PIPELINE_MAX_MATRIX_INSTANCES 10000
 
 /* A matrix axis: `lr: [0.1, 0.01]`. */
@@ -100,16 +100,16 @@ typedef struct pstep {
 	const char *name;
 	spos pos;
 	const char *description;
-	pstr run;  /* template, or s == NULL */
-	pstr uses; /* built-in name, or s == NULL */
+	pstr run;          /* template, or s == NULL */
+	pstr uses;         /* built-in name, or s == NULL */
 	const ynode *with; /* map, or NULL; values are templates (lists/maps: JSON) */
 	pstr_list needs;
-	pstr_list inputs;  /* templates of workspace-relative paths */
+	pstr_list inputs; /* templates of workspace-relative paths */
 	pstr_list outputs;
-	pstr metrics;      /* template of a path to a JSON file, or s == NULL */
-	penv *env;         /* the pipeline's env, then the step's (step wins) */
+	pstr metrics; /* template of a path to a JSON file, or s == NULL */
+	penv *env;    /* the pipeline's env, then the step's (step wins) */
 	size_t nenv;
-	pstr when;         /* template, or s == NULL */
+	pstr when; /* template, or s == NULL */
 	pmatrix_axis *matrix;
 	size_t nmatrix;
 	int64_t timeout_ms; /* 0 = none */
@@ -137,15 +137,15 @@ enum notify_on { NOTIFY_SUCCESS = 1, NOTIFY_FAILURE = 2, NOTIFY_REJECTED = 4 };
 
 typedef struct pnotify {
 	int present;
-	unsigned on; /* enum notify_on mask; default failure|rejected */
+	unsigned on;  /* enum notify_on mask; default failure|rejected */
 	pstr webhook; /* template */
 } pnotify;
 
 typedef struct pipeline {
 	arena mem;
-	const char *path;  /* as given on the command line */
-	const char *dir;   /* the workspace: absolute directory of the file */
-	const char *text;  /* the file's bytes, NUL-terminated (the run snapshot) */
+	const char *path; /* as given on the command line */
+	const char *dir;  /* the workspace: absolute directory of the file */
+	const char *text; /* the file's bytes, NUL-terminated (the run snapshot) */
 	size_t text_len;
 	const char *name;
 	const char *description;

@@ -19,24 +19,24 @@
 #include <sys/types.h>
 
 typedef struct step_launch {
-	const char *name;   /* for messages */
-	char *const *argv;  /* argv[0] is an absolute path */
+	const char *name;  /* for messages */
+	char *const *argv; /* argv[0] is an absolute path */
 	char *const *envp;
-	const char *cwd;    /* the workspace */
-	int out_fd;         /* stdout and stderr of the step (write end of the log pipe) */
+	const char *cwd; /* the workspace */
+	int out_fd;      /* stdout and stderr of the step (write end of the log pipe) */
 	const sandbox_config *sandbox;
 } step_launch;
 
 typedef struct step_proc {
-	pid_t pid;   /* the step's process (and process group) */
-	int pidfd;   /* readable when it exits; -1 when the kernel has no pidfd_open */
-	void *priv;  /* the runner's own state for this process */
+	pid_t pid;  /* the step's process (and process group) */
+	int pidfd;  /* readable when it exits; -1 when the kernel has no pidfd_open */
+	void *priv; /* the runner's own state for this process */
 } step_proc;
 
 typedef struct step_exit {
-	int exited;    /* 1: exit code valid; 0: killed by signal */
-	int code;      /* exit status */
-	int signal;    /* terminating signal */
+	int exited; /* 1: exit code valid; 0: killed by signal */
+	int code;   /* exit status */
+	int signal; /* terminating signal */
 	int64_t max_rss_kb;
 } step_exit;
 

@@ -13,7 +13,10 @@ typedef struct strbuf {
 	size_t len, cap;
 } strbuf;
 
-#define STRBUF_INIT {NULL, 0, 0}
+#define STRBUF_INIT                                                                                \
+	{                                                                                          \
+		NULL, 0, 0                                                                         \
+	}
 
 void strbuf_init(strbuf *sb);
 void strbuf_release(strbuf *sb);

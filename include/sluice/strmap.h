@@ -13,7 +13,10 @@ typedef struct strmap {
 	size_t cap, count;
 } strmap;
 
-#define STRMAP_INIT {NULL, 0, 0}
+#define STRMAP_INIT                                                                                \
+	{                                                                                          \
+		NULL, 0, 0                                                                         \
+	}
 
 /* Insert or replace; returns the previous value or NULL. */
 void *strmap_put(strmap *m, const char *key, void *value);

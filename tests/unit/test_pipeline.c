@@ -247,12 +247,13 @@ START_TEST(billion_laughs_bounded)
 {
 	/* 10 levels of 10 aliases: 10^10 nodes if expanded */
 	char text[4096];
-	size_t off = (size_t)snprintf(text, sizeof(text), "name: t\nl0: &l0 [x,x,x,x,x,x,x,x,x,x]\n");
+	size_t off =
+		(size_t)snprintf(text, sizeof(text), "name: t\nl0: &l0 [x,x,x,x,x,x,x,x,x,x]\n");
 	for (int i = 1; i < 10; i++)
-		off += (size_t)snprintf(text + off, sizeof(text) - off,
-					"l%d: &l%d [*l%d,*l%d,*l%d,*l%d,*l%d,*l%d,*l%d,*l%d,*l%d,*l%d]\n",
-					i, i, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1,
-					i - 1, i - 1);
+		off += (size_t)snprintf(
+			text + off, sizeof(text) - off,
+			"l%d: &l%d [*l%d,*l%d,*l%d,*l%d,*l%d,*l%d,*l%d,*l%d,*l%d,*l%d]\n", i, i,
+			i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1);
 	snprintf(text + off, sizeof(text) - off, "steps: {a: {run: x}}\n");
 	diag_list d = DIAG_LIST_INIT;
 	pipeline *p = load(text, NULL, 0, &d);

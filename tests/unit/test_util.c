@@ -68,7 +68,7 @@ START_TEST(distance)
 {
 	ck_assert_uint_eq(edit_distance("steps", "stpes", 3), 1); /* transposition */
 	ck_assert_uint_eq(edit_distance("kitten", "sitting", 5), 3);
-	ck_assert_uint_eq(edit_distance("a", "abcdef", 2), 3);   /* capped at max+1 */
+	ck_assert_uint_eq(edit_distance("a", "abcdef", 2), 3); /* capped at max+1 */
 	const char *const keys[] = {"outputs", "inputs", "needs", "metrics"};
 	ck_assert_str_eq(did_you_mean("ouputs", keys, 4), "outputs");
 	ck_assert_str_eq(did_you_mean("inptus", keys, 4), "inputs");
