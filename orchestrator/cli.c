@@ -35,6 +35,13 @@ static const cli_opt run_opts[] = {
 	{"state", 0, CLI_VALUE, "DIR", "the state directory (default: .sluice found upwards)"},
 	{0}};
 
+static const cli_opt plan_opts[] = {
+	{"param", 'p', CLI_LIST, "k=v", "override a param"},
+	{"only", 0, CLI_VALUE, "STEP", "plan just this step"},
+	{"from", 0, CLI_VALUE, "STEP", "plan this step and everything downstream of it"},
+	{"json", 0, CLI_FLAG, NULL, "print a JSON array"},
+	{0}};
+
 static const cli_opt runs_opts[] = {
 	{"pipeline", 0, CLI_VALUE, "NAME", "only runs of this pipeline"},
 	{"json", 0, CLI_FLAG, NULL, "print a JSON array"},
@@ -70,6 +77,8 @@ static const cli_cmd commands[] = {
 	 "Matrix steps are expanded into their instances; edges come from `needs` and from\n"
 	 "inputs that are another step's outputs.",
 	 graph_opts, 1, 1},
+	{"plan", cmd_plan, "FILE [-p k=v]... [--only STEP | --from STEP] [--json]",
+	 "what a run would do and in which order, without running anything", NULL, plan_opts, 1, 1},
 	{"run", cmd_run, "FILE [-p k=v]... [-j N] [--only STEP | --from STEP] [--ci] [--json]",
 	 "run a pipeline",
 	 "Every step runs as its own process group with a scrubbed environment; its output\n"

@@ -102,6 +102,13 @@ int cmd_run(const cli_args *a)
 			diag_count(&diags) == 1 ? "" : "s");
 		goto out;
 	}
+	const char *want = cli_value(a, "only") ? cli_value(a, "only") : cli_value(a, "from");
+	if (want && dag_find(d, want) < 0 && !pipeline_find_step(p, want)) {
+		sl_error_usage(&err, "run: %s %s: no such step in %s",
+			       cli_value(a, "only") ? "--only" : "--from", want, a->pos[0]);
+		code = cli_fail(&err);
+		goto out;
+	}
 	if (cli_open_store(a, p->dir, &st, &err) < 0) {
 		code = cli_fail(&err);
 		goto out;

@@ -83,6 +83,7 @@ int cli_open_store(const cli_args *a, const char *workspace, struct store **st, 
 
 /* The commands. */
 int cmd_run(const cli_args *a);
+int cmd_plan(const cli_args *a);
 int cmd_runs(const cli_args *a);
 int cmd_status(const cli_args *a);
 int cmd_logs(const cli_args *a);
