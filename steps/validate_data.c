@@ -795,7 +795,17 @@ static int parse_type(struct suite *s, const ynode *n, const char *column, enum 
 				return 0;
 			}
 		}
+		/* names users bring from pandas, numpy and GE */
+		static const char *const synonyms[][2] = {
+			{"integer", "int"},    {"int64", "int"},	{"int32", "int"},
+			{"double", "float"},   {"number", "float"},	{"float64", "float"},
+			{"str", "string"},     {"text", "string"},	{"object", "string"},
+			{"boolean", "bool"},
+		};
 		const char *sugg = did_you_mean(n->str, names, 4);
+		for (size_t i = 0; i < sizeof(synonyms) / sizeof(synonyms[0]); i++)
+			if (strcasecmp(n->str, synonyms[i][0]) == 0)
+				sugg = synonyms[i][1];
 		if (sugg) {
 			DIAG(s, n, "unknown type '%s' for column '%s' (did you mean '%s'?)", n->str,
 			     column, sugg);
@@ -1892,7 +1902,9 @@ static void log_summary(const builtin_args *args, struct run *v, const char *dat
 		struct exp *e = s->exps[i];
 		if (e->success)
 			continue;
-		fprintf(log, "  FAILED %s(%s)", ge_names[e->kind], e->column ? e->column : "");
+		fprintf(log, "  FAILED %s", ge_names[e->kind]);
+		if (e->column)
+			fprintf(log, "(%s)", e->column);
 		if (e->column && !e->col)
 			fprintf(log, ": %s", e->missing_msg);
 		else if (is_map_kind(e->kind))
@@ -1969,10 +1981,12 @@ int builtin_validate_data_run(const builtin_args *args, sl_error **err)
 	for (size_t i = 0; i < s.n; i++) {
 		json_array_append_new(results, result_of(s.exps[i], v.rows));
 		if (!s.exps[i]->success) {
-			if (nfailed < 10)
-				strbuf_addf(&why, "%s%s(%s)", nfailed ? ", " : "",
-					    ge_names[s.exps[i]->kind],
-					    s.exps[i]->column ? s.exps[i]->column : "");
+			if (nfailed < 10) {
+				strbuf_addf(&why, "%s%s", nfailed ? ", " : "",
+					    ge_names[s.exps[i]->kind]);
+				if (s.exps[i]->column)
+					strbuf_addf(&why, "(%s)", s.exps[i]->column);
+			}
 			nfailed++;
 		}
 	}
