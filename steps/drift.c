@@ -180,7 +180,7 @@ static int parse_options(const builtin_args *a, struct options *o, sl_error **er
 		char *end;
 		if (parse_bool(s, &b) == 0 && strcmp(s, "0") != 0 && strcmp(s, "1") != 0) {
 			o->small_sample =
-			    b ? UINT64_MAX : 0; /* always / never the small-sample tests */
+				b ? UINT64_MAX : 0; /* always / never the small-sample tests */
 		} else {
 			errno = 0;
 			unsigned long long v = strtoull(s, &end, 10);
@@ -600,7 +600,7 @@ static void numeric_stats(const struct colside *r, const struct colside *c, int 
 	res->wass_norm = stats_wasserstein(r->v, r->n, c->v, c->n) / fmax(sd, WASSERSTEIN_STD_MIN);
 	res->psi = stats_psi_numeric(r->v, r->n, c->v, c->n, PSI_EPS);
 	res->drifted =
-	    small ? res->ks_p < o->ks_threshold : res->wass_norm > o->wasserstein_threshold;
+		small ? res->ks_p < o->ks_threshold : res->wass_norm > o->wasserstein_threshold;
 }
 
 static void categorical_stats(const uint64_t *ra, const uint64_t *rb, size_t k, uint64_t nr,
@@ -815,12 +815,13 @@ static int select_columns(const builtin_args *a, struct side *sides, arena *ar, 
 		for (size_t j = 0; j < i; j++)
 			if (strcmp(sel[i], sel[j]) == 0)
 				return sel == refnames
-					   ? sl_error_usage(err,
-							    "reference %s: column '%s' appears "
-							    "twice in the header",
-							    sides[REF].path, sel[i])
-					   : sl_error_usage(err, "columns: '%s' is listed twice",
-							    sel[i]);
+					       ? sl_error_usage(err,
+								"reference %s: column '%s' appears "
+								"twice in the header",
+								sides[REF].path, sel[i])
+					       : sl_error_usage(err,
+								"columns: '%s' is listed twice",
+								sel[i]);
 		for (int s = REF; s <= CUR; s++) {
 			dataset_reader *rd = s == REF ? ref : cur;
 			if (dataset_colindex(rd, sel[i]) >= 0)
@@ -907,7 +908,7 @@ static int recount(struct side *sides, const enum col_kind *kinds, sl_error **er
 		for (size_t i = 0; i < sd->ncols; i++) {
 			struct colside *c = &sd->cols[i];
 			int text =
-			    !sides[REF].cols[i].all_numeric || !sides[CUR].cols[i].all_numeric;
+				!sides[REF].cols[i].all_numeric || !sides[CUR].cols[i].all_numeric;
 			if (kinds[i] == KIND_NUMERIC)
 				text = 0;
 			c->counting = text && c->dropped;
@@ -972,10 +973,10 @@ int builtin_drift_run(const builtin_args *args, sl_error **err)
 			const struct colside *c = &sides[s].cols[i];
 			if (!c->all_numeric) {
 				sl_error_usage(
-				    err,
-				    "%s: %s:%llu: column '%s' is declared numeric but has '%s'",
-				    sides[s].label, sides[s].full, (unsigned long long)c->text_line,
-				    names[i], c->text);
+					err,
+					"%s: %s:%llu: column '%s' is declared numeric but has '%s'",
+					sides[s].label, sides[s].full,
+					(unsigned long long)c->text_line, names[i], c->text);
 				goto out;
 			}
 		}
@@ -994,7 +995,7 @@ int builtin_drift_run(const builtin_args *args, sl_error **err)
 		int numeric = kinds[i] == KIND_NUMERIC ||
 			      (kinds[i] == KIND_AUTO && numbers &&
 			       union_distinct(r->v, r->n, c->v, c->n, NUMERIC_MIN_DISTINCT) >=
-				   NUMERIC_MIN_DISTINCT);
+				       NUMERIC_MIN_DISTINCT);
 		if (numeric) {
 			numeric_stats(r, c, small, &o, cr);
 		} else {
@@ -1019,8 +1020,8 @@ int builtin_drift_run(const builtin_args *args, sl_error **err)
 		    strbuf_str(&drifted_names));
 
 	char *report_full = resolve(args->cwd, o.report);
-	int wr =
-	    write_report(report_full, o.report, res, ncols, drifted, share, o.threshold_share, err);
+	int wr = write_report(report_full, o.report, res, ncols, drifted, share, o.threshold_share,
+			      err);
 	free(report_full);
 	if (wr < 0)
 		goto out;
