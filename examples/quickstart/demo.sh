@@ -16,7 +16,8 @@ show validate pipeline.yaml
 show graph pipeline.yaml --format mermaid
 show run pipeline.yaml
 show status 1
-show logs 1 evaluate
+show logs 1 drift
+show show 1 evaluate
 echo
 echo "The workspace is $work: outputs in data/, model/, metrics/, reports/;"
 echo "sluice's state in $work/.sluice (state.db, runs/1/STEP/ATTEMPT/log)."
