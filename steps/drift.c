@@ -266,33 +266,42 @@ static int in_list(const char *const *list, size_t n, const char *name)
 
 /* ---- values ------------------------------------------------------------ */
 
-/* pandas.read_csv's default NA strings (plus the empty string). */
+/* "1.#IND" and "1.#QNAN" (t points at the "1"). */
+static int is_one_hash_na(const char *t)
+{
+	return t[0] == '1' && t[1] == '.' && t[2] == '#' &&
+	       (strcmp(t + 3, "IND") == 0 || strcmp(t + 3, "QNAN") == 0);
+}
+
+/* pandas.read_csv's default NA strings (plus the empty string).  Called for
+ * every value: numbers are turned away after a character or two. */
 static int is_missing(const char *s)
 {
-	static const char *const na[] = {"",         "#N/A", "#N/A N/A", "#NA",    "-1.#IND",
-					 "-1.#QNAN", "-NaN", "-nan",     "1.#IND", "1.#QNAN",
-					 "<NA>",     "N/A",  "NA",       "NULL",   "NaN",
-					 "None",     "n/a",  "nan",      "null"};
-	if (!s)
+	static const char *const na_n[] = {"N/A",  "NA",  "NULL", "NaN",
+					   "None", "n/a", "nan",  "null"};
+	if (!s || !s[0])
 		return 1;
 	switch (s[0]) {
-	case '\0':
-	case '#':
 	case '-':
+		if (s[1] == 'N' || s[1] == 'n')
+			return strcmp(s + 1, "NaN") == 0 || strcmp(s + 1, "nan") == 0;
+		return is_one_hash_na(s + 1);
 	case '1':
+		return is_one_hash_na(s);
+	case '#':
+		return strcmp(s, "#N/A") == 0 || strcmp(s, "#N/A N/A") == 0 ||
+		       strcmp(s, "#NA") == 0;
 	case '<':
+		return strcmp(s, "<NA>") == 0;
 	case 'N':
 	case 'n':
-		break;
+		for (size_t i = 0; i < sizeof(na_n) / sizeof(na_n[0]); i++)
+			if (strcmp(s, na_n[i]) == 0)
+				return 1;
+		return 0;
 	default:
 		return 0;
 	}
-	if (strlen(s) > 8)
-		return 0;
-	for (size_t i = 0; i < sizeof(na) / sizeof(na[0]); i++)
-		if (strcmp(s, na[i]) == 0)
-			return 1;
-	return 0;
 }
 
 static const double pow10_exact[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,

@@ -117,14 +117,18 @@ static void insertion_sort(double *v, size_t n)
 	}
 }
 
+/* The sort keys live in the array itself: a uint64_t view of the doubles. */
+typedef uint64_t __attribute__((may_alias)) key_u64;
+
 void stats_sort(double *v, size_t n)
 {
 	if (n < 64) {
 		insertion_sort(v, n);
 		return;
 	}
-	uint64_t *a = xmalloc(n * sizeof(*a));
-	uint64_t *b = xmalloc(n * sizeof(*b));
+	key_u64 *a = (key_u64 *)(void *)v;
+	key_u64 *b = xmalloc(n * sizeof(*b));
+	key_u64 *src = a, *dst = b;
 	size_t(*hist)[RADIX_SIZE] = xcalloc(RADIX_PASSES, sizeof(*hist));
 	for (size_t i = 0; i < n; i++) {
 		uint64_t k = sort_key(v[i]);
@@ -135,7 +139,7 @@ void stats_sort(double *v, size_t n)
 	for (int p = 0; p < RADIX_PASSES; p++) {
 		size_t *h = hist[p];
 		/* A digit that is the same for every key needs no pass. */
-		if (h[(a[0] >> (p * RADIX_BITS)) & (RADIX_SIZE - 1)] == n)
+		if (h[(src[0] >> (p * RADIX_BITS)) & (RADIX_SIZE - 1)] == n)
 			continue;
 		size_t sum = 0;
 		for (size_t d = 0; d < RADIX_SIZE; d++) {
@@ -144,17 +148,18 @@ void stats_sort(double *v, size_t n)
 			sum += c;
 		}
 		for (size_t i = 0; i < n; i++) {
-			uint64_t k = a[i];
-			b[h[(k >> (p * RADIX_BITS)) & (RADIX_SIZE - 1)]++] = k;
+			uint64_t k = src[i];
+			dst[h[(k >> (p * RADIX_BITS)) & (RADIX_SIZE - 1)]++] = k;
 		}
-		uint64_t *t = a;
-		a = b;
-		b = t;
+		key_u64 *t = src;
+		src = dst;
+		dst = t;
 	}
+	if (src != a)
+		memcpy(a, src, n * sizeof(*a));
 	for (size_t i = 0; i < n; i++)
 		v[i] = key_double(a[i]);
 	free(hist);
-	free(a);
 	free(b);
 }
 

@@ -6,11 +6,13 @@ and of the 1000-row method switch, ties, constant and empty columns,
 categories present on one side only, missing values, and text that appears
 after many distinct numbers."""
 import json
+import math
 import sys
 
 import numpy as np
 
-NA_STRINGS = ["", "NA", "nan", "NULL", "N/A", "null", "None"]
+NA_STRINGS = ["", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND",
+              "1.#QNAN", "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null"]
 
 
 def write_csv(path, cols):
@@ -34,7 +36,9 @@ def write_jsonl(path, cols):
                     obj[c] = None
                 else:
                     try:
-                        obj[c] = json.loads(v)
+                        x = json.loads(v)
+                        # NaN and Infinity are not JSON: keep such values as strings
+                        obj[c] = x if isinstance(x, (int, float)) and math.isfinite(x) else v
                     except ValueError:
                         obj[c] = v
             f.write(json.dumps(obj) + "\n")
