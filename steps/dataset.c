@@ -83,6 +83,7 @@ struct dataset_reader {
 	const char **batch_fields; /* dataset_next_batch: batch_cap rows of ncols */
 	size_t *batch_lens;
 	size_t batch_cap;
+	uint64_t batch_last_line;
 	unsigned char ustop[256], qstop[256]; /* see init_tables() */
 
 	/* JSON Lines */
@@ -701,16 +702,21 @@ static enum dataset_format guess(const char *name)
 	return DATASET_CSV;
 }
 
-static dataset_reader *new_reader(const char *name, enum dataset_format fmt, size_t chunk)
+/* size: the input's size when known (a small input gets a small buffer), else SIZE_MAX */
+static dataset_reader *new_reader(const char *name, enum dataset_format fmt, size_t chunk,
+				  size_t size)
 {
 	dataset_reader *r = xcalloc(1, sizeof(*r));
 	r->name = xstrdup(name);
 	r->fmt = fmt == DATASET_AUTO ? guess(name) : fmt;
 	r->fd = -1;
 	r->chunk = chunk ? chunk : DEFAULT_CHUNK;
-	r->cap = (chunk && chunk < DEFAULT_CHUNK ? chunk : DEFAULT_CHUNK) + 1;
-	if (r->cap < 8)
-		r->cap = 8;
+	r->cap = r->chunk < DEFAULT_CHUNK ? r->chunk : DEFAULT_CHUNK;
+	if (size < r->cap)
+		r->cap = size;
+	r->cap += 1;
+	if (r->cap < 64)
+		r->cap = 64;
 	r->buf = xcalloc(1, r->cap + PAD);
 	r->line = 1;
 	init_tables(r->ustop, r->qstop);
@@ -747,7 +753,8 @@ int dataset_open(const char *path, enum dataset_format fmt, dataset_reader **out
 		return -1;
 	}
 	(void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-	dataset_reader *r = new_reader(path, fmt, 0);
+	size_t size = S_ISREG(st.st_mode) && st.st_size >= 0 ? (size_t)st.st_size : SIZE_MAX;
+	dataset_reader *r = new_reader(path, fmt, 0, size);
 	r->fd = fd;
 	return start(r, out, err);
 }
@@ -756,7 +763,7 @@ int dataset_open_mem(const char *name, const void *data, size_t len, enum datase
 		     size_t chunk, dataset_reader **out, sl_error **err)
 {
 	*out = NULL;
-	dataset_reader *r = new_reader(name, fmt, chunk);
+	dataset_reader *r = new_reader(name, fmt, chunk, len);
 	r->mem = data;
 	r->mem_len = len;
 	return start(r, out, err);
@@ -836,13 +843,23 @@ long dataset_next_batch(dataset_reader *r, size_t max, const char *const **field
 	while (n < max) {
 		size_t nf;
 		int rc = csv_read_row(r, &nf, n == 0, err);
+		if (rc == 1 && nf != r->ncols) {
+			fail(r, err, r->row_line, "row has %zu field%s, the header has %zu", nf,
+			     nf == 1 ? "" : "s", r->ncols);
+			rc = -1;
+		}
+		if (rc < 0 && n > 0) {
+			/* hand out the good rows first; the reader is failed and the
+			 * next call reports the error again */
+			r->row_line = r->batch_last_line;
+			sl_error_release(err);
+			break;
+		}
 		if (rc < 0)
 			return -1;
 		if (rc != 1)
 			break; /* the end, or rows held: refill on the next call */
-		if (nf != r->ncols)
-			return fail(r, err, r->row_line, "row has %zu field%s, the header has %zu",
-				    nf, nf == 1 ? "" : "s", r->ncols);
+		r->batch_last_line = r->row_line;
 		csv_materialize(r, nf, r->batch_fields + n * r->ncols,
 				r->batch_lens + n * r->ncols);
 		n++;
