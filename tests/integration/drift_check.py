@@ -155,7 +155,7 @@ def expected(a):
             "threshold_share": a.threshold_share, "columns": res}
 
 
-worst = {"abs": 0.0, "rel": 0.0, "where": ""}
+worst = {"abs": 0.0, "rel": 0.0, "where": "", "anyrel": 0.0, "anywhere": ""}
 errors = []
 
 
@@ -178,6 +178,8 @@ def compare(path, got, want):
         rel = d / abs(want) if want != 0 else (0.0 if d == 0 else math.inf)
         if d > worst["abs"]:
             worst["abs"] = d
+        if want != 0 and rel > worst["anyrel"]:
+            worst["anyrel"], worst["anywhere"] = rel, f"{path} ({got!r} vs {want!r})"
         if d > ATOL and rel > worst["rel"]:
             worst["rel"], worst["where"] = rel, f"{path} ({got!r} vs {want!r})"
         if d > ATOL and rel > RTOL:
@@ -216,8 +218,9 @@ def main():
             errors.append(f"column {name}: keys in order {list(col.keys())}, expected {order}")
     if list(got.get("columns", {}).keys()) != list(want["columns"].keys()):
         errors.append(f"columns in order {list(got['columns'].keys())}")
-    print(f"{a.report}: max abs deviation {worst['abs']:.3g}, max rel deviation (above 1e-9 abs)"
-          f" {worst['rel']:.3g} {worst['where']}")
+    print(f"{a.report}: max abs deviation {worst['abs']:.3g}; max rel deviation {worst['anyrel']:.3g}"
+          f" {worst['anywhere']}; of values off by more than 1e-9: {worst['rel']:.3g}"
+          f" {worst['where']}")
     if errors:
         print("\n".join(errors[:40]), file=sys.stderr)
         sys.exit(1)
