@@ -102,6 +102,7 @@ struct options {
 	double js_threshold, psi_threshold;
 	int fail_on_drift;
 	uint64_t small_sample; /* reference rows at or below which ks/chisquare are used */
+	int small_forced;      /* -1: by rows; 0: never (small_sample=false); 1: always */
 	enum dataset_format fmt;
 };
 
@@ -174,13 +175,13 @@ static int parse_options(const builtin_args *a, struct options *o, sl_error **er
 	if (s && parse_bool(s, &o->fail_on_drift) < 0)
 		return sl_error_usage(err, "fail_on_drift: expected true or false, got '%s'", s);
 	o->small_sample = 1000;
+	o->small_forced = -1;
 	s = builtin_arg(a, "small_sample");
 	if (s) {
 		int b;
 		char *end;
 		if (parse_bool(s, &b) == 0 && strcmp(s, "0") != 0 && strcmp(s, "1") != 0) {
-			o->small_sample =
-				b ? UINT64_MAX : 0; /* always / never the small-sample tests */
+			o->small_forced = b; /* always / never the small-sample tests */
 		} else {
 			errno = 0;
 			unsigned long long v = strtoull(s, &end, 10);
@@ -747,13 +748,16 @@ static void write_summary(FILE *log, const struct side *sides, const struct colr
 	if (!log)
 		return;
 	fprintf(log, "## Drift: %s vs %s\n\n", sides[CUR].path, sides[REF].path);
-	fprintf(log,
-		"Reference: %llu rows, current: %llu rows; methods for a reference of %s "
-		"%llu rows.\n\n",
-		(unsigned long long)sides[REF].rows, (unsigned long long)sides[CUR].rows,
-		sides[REF].rows <= o->small_sample ? "at most" : "more than",
-		(unsigned long long)(o->small_sample == UINT64_MAX ? sides[REF].rows
-								   : o->small_sample));
+	fprintf(log, "Reference: %llu rows, current: %llu rows; ",
+		(unsigned long long)sides[REF].rows, (unsigned long long)sides[CUR].rows);
+	if (o->small_forced >= 0)
+		fprintf(log, "the %s methods, as small_sample=%s asks.\n\n",
+			o->small_forced ? "small-sample" : "large-sample",
+			o->small_forced ? "true" : "false");
+	else
+		fprintf(log, "methods for a reference of %s %llu rows.\n\n",
+			sides[REF].rows <= o->small_sample ? "at most" : "more than",
+			(unsigned long long)o->small_sample);
 	fprintf(log,
 		"| column | kind | method | statistic | p-value / distance | PSI | drifted |\n");
 	fprintf(log, "|---|---|---|---|---|---|---|\n");
@@ -993,7 +997,7 @@ int builtin_drift_run(const builtin_args *args, sl_error **err)
 	if (recount(sides, kinds, err) < 0)
 		goto out;
 
-	int small = sides[REF].rows <= o.small_sample;
+	int small = o.small_forced >= 0 ? o.small_forced : sides[REF].rows <= o.small_sample;
 	res = xcalloc(ncols, sizeof(*res));
 	size_t ndrift = 0;
 	for (size_t i = 0; i < ncols; i++) {
