@@ -40,21 +40,11 @@ int cmd_plan(const cli_args *a)
 		sl_error_usage(&err, "plan: --only and --from cannot be combined");
 		return cli_fail(&err);
 	}
-	param_override *ov;
-	size_t nov;
-	if (cli_param_overrides(a, &ov, &nov, &err) < 0)
-		return cli_fail(&err);
-	diag_list diags = DIAG_LIST_INIT;
-	pipeline *p = NULL;
-	dag *d = NULL;
-	int code = EXIT_OK;
-	if (pipeline_load(a->pos[0], ov, nov, &p, &diags) == 0)
-		dag_build(p, &d, &diags);
-	if (diag_count(&diags)) {
-		diag_print(&diags, stderr);
-		code = EXIT_USAGE;
-		goto out;
-	}
+	pipeline *p;
+	dag *d;
+	int code = cli_load_dag(a, &p, &d);
+	if (code)
+		return code;
 	char *sel = calloc(d->n + 1, 1);
 	size_t *wave = calloc(d->n + 1, sizeof(size_t));
 	select_from(d, only, from, sel);
@@ -91,10 +81,11 @@ int cmd_plan(const cli_args *a)
 				"{s:s, s:I, s:o, s:s, s:o, s:s, s:s}", "name", n->name, "wave",
 				(json_int_t)wave[i], "needs", deps, "command",
 				n->step->run.s ? n->step->run.s : n->step->uses.s, "when",
-				n->step->when.s ? json_string(n->step->when.s) : json_null(), "action",
-				sel[i] ? "run" : "skip", "why",
+				n->step->when.s ? json_string(n->step->when.s) : json_null(),
+				"action", sel[i] ? "run" : "skip", "why",
 				sel[i] ? "no cache in this version: every selected step runs"
-				       : (only ? "not selected (--only)" : "not selected (--from)"));
+				       : (only ? "not selected (--only)"
+					       : "not selected (--from)"));
 			json_array_append_new(arr, o);
 		}
 		json_dumpf(arr, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
@@ -108,9 +99,10 @@ int cmd_plan(const cli_args *a)
 			const dag_node *n = &d->nodes[i];
 			strbuf deps = STRBUF_INIT;
 			for (size_t j = 0; j < n->ndeps; j++)
-				strbuf_addf(&deps, "%s%s", j ? ", " : "", d->nodes[n->deps[j]].name);
-			printf("%4zu. [wave %zu] %-5s %s", k + 1, wave[i] + 1, sel[i] ? "run" : "skip",
-			       n->name);
+				strbuf_addf(&deps, "%s%s", j ? ", " : "",
+					    d->nodes[n->deps[j]].name);
+			printf("%4zu. [wave %zu] %-5s %s", k + 1, wave[i] + 1,
+			       sel[i] ? "run" : "skip", n->name);
 			if (deps.len)
 				printf("  (after %s)", strbuf_str(&deps));
 			if (n->step->when.s)
@@ -125,7 +117,5 @@ int cmd_plan(const cli_args *a)
 out:
 	dag_free(d);
 	pipeline_free(p);
-	diag_release(&diags);
-	cli_param_overrides_free(ov, nov);
 	return code;
 }

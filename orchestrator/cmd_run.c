@@ -83,25 +83,14 @@ int cmd_run(const cli_args *a)
 		sl_error_usage(&err, "run: --only and --from cannot be combined");
 		return cli_fail(&err);
 	}
-	param_override *ov;
-	size_t nov;
-	if (cli_param_overrides(a, &ov, &nov, &err) < 0)
-		return cli_fail(&err);
-	diag_list diags = DIAG_LIST_INIT;
-	pipeline *p = NULL;
-	dag *d = NULL;
+	pipeline *p;
+	dag *d;
 	store *st = NULL;
 	runner *r = NULL;
-	int code = EXIT_USAGE;
 	exec_result res = {0};
-	if (pipeline_load(a->pos[0], ov, nov, &p, &diags) == 0)
-		dag_build(p, &d, &diags);
-	if (diag_count(&diags)) {
-		diag_print(&diags, stderr);
-		fprintf(stderr, "%s: %zu error%s; nothing ran\n", a->pos[0], diag_count(&diags),
-			diag_count(&diags) == 1 ? "" : "s");
-		goto out;
-	}
+	int code = cli_load_dag(a, &p, &d);
+	if (code)
+		return code;
 	const char *want = cli_value(a, "only") ? cli_value(a, "only") : cli_value(a, "from");
 	if (want && dag_find(d, want) < 0 && !pipeline_find_step(p, want)) {
 		sl_error_usage(&err, "run: %s %s: no such step in %s",
@@ -179,7 +168,5 @@ out:
 	store_close(st);
 	dag_free(d);
 	pipeline_free(p);
-	diag_release(&diags);
-	cli_param_overrides_free(ov, nov);
 	return code;
 }

@@ -72,10 +72,12 @@ const cli_cmd *cli_find(const char *name);
 const cli_cmd *cli_commands(size_t *n);
 int cli_main(int argc, char **argv);
 
-/* Repeated `-p key=value` (option "param") as overrides; free with the next call. */
-struct param_override;
-int cli_param_overrides(const cli_args *a, struct param_override **out, size_t *n, sl_error **err);
-void cli_param_overrides_free(struct param_override *ov, size_t n);
+/* Load the pipeline file pos[0] with the repeated `-p key=value` (option
+ * "param") and build its DAG.  Returns 0 with both set, or an exit code
+ * after printing every error (FILE:LINE:COL: message). */
+struct pipeline;
+struct dag;
+int cli_load_dag(const cli_args *a, struct pipeline **p, struct dag **d);
 
 /* Open the state store of a workspace (option "state", $SLUICE_STATE, or .sluice found upwards). */
 struct store;

@@ -1,0 +1,60 @@
+/*
+ * cli_load.c — what graph, plan and run share: read the repeated
+ * `-p key=value` options, load the pipeline file with them, build its DAG,
+ * and print every error found as FILE:LINE:COL: message.
+ */
+#include "sluice/cli.h"
+#include "sluice/dag.h"
+#include "sluice/pipeline.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int cli_load_dag(const cli_args *a, pipeline **p, dag **d)
+{
+	sl_error *err = NULL;
+	size_t np;
+	const char *const *ps = cli_values(a, "param", &np);
+	param_override *ov = calloc(np + 1, sizeof(*ov));
+	char **keys = calloc(np + 1, sizeof(char *));
+	int code = 0;
+	*p = NULL;
+	*d = NULL;
+	if (!ov || !keys) {
+		free(ov);
+		free(keys);
+		sl_error_make(&err, "out of memory");
+		return cli_fail(&err);
+	}
+	for (size_t i = 0; i < np; i++) {
+		const char *eq = strchr(ps[i], '=');
+		if (!eq || eq == ps[i]) {
+			sl_error_usage(&err, "-p takes key=value, got '%s'", ps[i]);
+			code = cli_fail(&err);
+			goto out;
+		}
+		keys[i] = strndup(ps[i], (size_t)(eq - ps[i]));
+		ov[i] = (param_override){keys[i], eq + 1};
+	}
+	diag_list diags = DIAG_LIST_INIT;
+	if (pipeline_load(a->pos[0], ov, np, p, &diags) == 0)
+		dag_build(*p, d, &diags);
+	if (diag_count(&diags)) {
+		diag_print(&diags, stderr);
+		fprintf(stderr, "%s: %zu error%s; nothing ran\n", a->pos[0], diag_count(&diags),
+			diag_count(&diags) == 1 ? "" : "s");
+		dag_free(*d);
+		pipeline_free(*p);
+		*p = NULL;
+		*d = NULL;
+		code = EXIT_USAGE;
+	}
+	diag_release(&diags);
+out:
+	for (size_t i = 0; i < np; i++)
+		free(keys[i]);
+	free(keys);
+	free(ov);
+	return code;
+}
