@@ -123,6 +123,16 @@ def case(name, rng):
         c = [fmt(v) for v in rng.normal(0, 1, 2000)]
         c[1500] = "n.a."
         return {"v": r}, {"v": c}
+    if name == "number-forms":
+        # how numbers may be written; both the exact fast path and strtod
+        forms = ["1e22", "1e23", "123456789012345678901", "0.1", "-0", "+5", ".5", "5.",
+                 " 7 ", "9007199254740993", "1e-320", "4.9e-324", "2.2250738585072014e-308",
+                 "0.30000000000000004", "-1.5e150", "-1E5", "3.14159265358979323846",
+                 "000123.4500", "1e+2", "7e-23"]
+        r = [forms[i % len(forms)] for i in range(200)]
+        c = [forms[(i * 7) % len(forms)] for i in range(150)] + ["12.5"] * 50
+        return {"x": r, "t": ["1e400" if i == 3 else "1" for i in range(200)]}, \
+               {"x": c, "t": ["2"] * 200}
     if name == "categorical-numbers":
         # five distinct numbers: categorical, keyed by value ("1" and "1.0" are one)
         r = list(rng.choice(["1", "2", "3", "4", "5"], 600))

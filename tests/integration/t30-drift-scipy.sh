@@ -47,6 +47,7 @@ check one-sided one-sided
 check late-text late-text
 check late-text-cur late-text-cur
 check categorical-numbers categorical-numbers
+check number-forms number-forms
 
 # overrides: column subset (as a YAML list arrives: JSON text), forced kinds,
 # the method switch and every threshold
