@@ -63,6 +63,7 @@
 #define PARTIAL_MAX 20		  /* GE's partial_unexpected_count */
 #define DISTINCT_CAP 10000	  /* exact distinct counting up to this many values */
 #define SAMPLE_CAP ((size_t)1 << 20) /* exact quantiles up to this many values */
+#define SAMPLE_MAP_AT ((size_t)1 << 16) /* a sample this large moves to its own mapping */
 #define HLL_P 14
 #define TOP_MAX 20
 #define EXPECTATIONS_MAX_BYTES ((size_t)16 << 20)
@@ -160,7 +161,12 @@ static const char *pool_dup(struct pool *p, const char *s, size_t n)
 {
 	struct pool_chunk *c = p->head;
 	if (!c || c->size - c->used < n + 1) {
-		size_t size = n + 1 > ((size_t)1 << 20) ? n + 1 : (size_t)1 << 20;
+		/* chunks double from 4 KiB to 1 MiB: small runs stay small */
+		size_t size = c ? c->size * 2 : 4096;
+		if (size > ((size_t)1 << 20))
+			size = (size_t)1 << 20;
+		if (size < n + 1)
+			size = n + 1;
 		c = xmalloc(sizeof(*c) + size);
 		c->next = p->head;
 		c->used = 0;
@@ -1187,8 +1193,8 @@ struct col {
 	uint64_t n_stat;
 	double shift, sum, sumsq, min, max;
 	/* quantile sample (see the top of the file) */
-	double *sample; /* SAMPLE_CAP doubles, see sample_alloc() */
-	size_t nsample;
+	double *sample; /* see sample_grow() */
+	size_t nsample, sample_cap;
 	int sample_mapped;
 	uint64_t stride, in_block, pick;
 	int sample_off; /* dropped: the column is not numeric */
@@ -1214,23 +1220,33 @@ static uint64_t rng_next(uint64_t *s)
 }
 
 /*
- * The sample's memory: SAMPLE_CAP doubles of address space, mapped once and
- * touched as it fills.  Transparent huge pages when the kernel offers them
- * (madvise mode): on a virtual machine a 4 KiB page fault can cost tens of
- * microseconds, and 8 MB per column is 2048 of them.  Falls back to malloc.
+ * Room for more sample values.  Small samples live in malloc'd memory that
+ * doubles; past SAMPLE_MAP_AT values the sample moves to one mapping of
+ * SAMPLE_CAP doubles, touched as it fills, with transparent huge pages when
+ * the kernel offers them (madvise mode): on a virtual machine a 4 KiB page
+ * fault can cost tens of microseconds, and 8 MB per column is 2048 of them.
  */
-static void sample_alloc(struct col *c)
+static void sample_grow(struct col *c)
 {
-	size_t bytes = SAMPLE_CAP * sizeof(double);
-	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-		       -1, 0);
-	if (p != MAP_FAILED) {
-		(void)madvise(p, bytes, MADV_HUGEPAGE);
-		c->sample = p;
-		c->sample_mapped = 1;
-	} else {
-		c->sample = xmalloc(bytes);
+	size_t cap = c->sample_cap ? c->sample_cap * 2 : 256;
+	if (cap < SAMPLE_MAP_AT) {
+		c->sample = xrealloc(c->sample, cap * sizeof(double));
+		c->sample_cap = cap;
+		return;
 	}
+	size_t bytes = SAMPLE_CAP * sizeof(double);
+	double *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED) {
+		p = xmalloc(bytes);
+	} else {
+		(void)madvise(p, bytes, MADV_HUGEPAGE);
+		c->sample_mapped = 1;
+	}
+	memcpy(p, c->sample, c->nsample * sizeof(double));
+	free(c->sample);
+	c->sample = p;
+	c->sample_cap = SAMPLE_CAP;
 }
 
 static void sample_free(struct col *c)
@@ -1241,7 +1257,7 @@ static void sample_free(struct col *c)
 		free(c->sample);
 	c->sample = NULL;
 	c->sample_mapped = 0;
-	c->nsample = 0;
+	c->nsample = c->sample_cap = 0;
 }
 
 static uint64_t rng_below(uint64_t *s, uint64_t n)
@@ -1254,8 +1270,8 @@ static void sample_add(struct col *c, double d)
 	if (c->sample_off)
 		return;
 	if (c->in_block == c->pick) {
-		if (!c->sample)
-			sample_alloc(c);
+		if (c->nsample == c->sample_cap)
+			sample_grow(c);
 		c->sample[c->nsample++] = d;
 	}
 	if (++c->in_block < c->stride)
