@@ -8,8 +8,10 @@
  * - Samples are arrays of finite doubles; the two-sample functions take them
  *   SORTED ascending (stats_sort() sorts in place), so the caller sorts each
  *   column once and every statistic is a linear merge.
- * - Nothing allocates except where noted; nothing fails: an undefined result
- *   (empty sample, zero degrees of freedom) is NaN, as scipy returns it.
+ * - Nothing fails: an undefined result (empty sample, zero degrees of
+ *   freedom) is NaN, as scipy returns it.  Scratch memory (the sort's second
+ *   buffer, the exact KS recursions) comes from xmalloc and is freed before
+ *   returning; no state survives a call, so threads may call freely.
  * - Category statistics take parallel arrays of counts over the union of the
  *   categories seen on either side (a category missing on one side has count 0).
  */
