@@ -17,7 +17,7 @@ TEST_PKGS  := check
 DEB_PKGS   := libyaml-dev libsqlite3-dev libcurl4-openssl-dev libseccomp-dev libcap-dev \
               check libssl-dev libjansson-dev pkg-config libxml2-utils
 FUZZ_DEBS  := clang libclang-rt-14-dev
-BENCH_DEBS := ninja-build time
+BENCH_DEBS := ninja-build time python3-pandas python3-scipy python3-numpy
 # Oracles the tests compare against (scipy for drift statistics).
 TEST_DEBS  := python3-scipy python3-numpy python3-jsonschema libxml2-utils
 
