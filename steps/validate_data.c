@@ -119,21 +119,46 @@ static uint64_t mix64(uint64_t x)
 	return x;
 }
 
+static inline uint64_t load64(const char *p)
+{
+	uint64_t w;
+	memcpy(&w, p, 8);
+	return w;
+}
+
+static inline uint64_t load32(const char *p)
+{
+	uint32_t w;
+	memcpy(&w, p, 4);
+	return w;
+}
+
+/* The last up-to-8 bytes of s[0, n) as one word, without reading outside
+ * it: overlapping loads when n >= 4 (as wyhash does). */
+static inline uint64_t tail64(const char *s, size_t n)
+{
+	if (n >= 8)
+		return load64(s + n - 8);
+	if (n >= 4)
+		return load32(s) | (load32(s + n - 4) << 32);
+	if (n == 0)
+		return 0;
+	/* first, middle, last: all the bytes when n <= 3 (n itself is compared
+	 * or hashed by the callers) */
+	const unsigned char *u = (const unsigned char *)s;
+	return (uint64_t)u[0] << 16 | (uint64_t)u[n >> 1] << 8 | u[n - 1];
+}
+
 static uint64_t hash_bytes(const char *s, size_t n)
 {
 	uint64_t h = 0x9E3779B97F4A7C15ull ^ n;
-	while (n >= 8) {
-		uint64_t w;
-		memcpy(&w, s, 8);
-		h = (h ^ w) * 0xff51afd7ed558ccdull;
+	while (n > 8) {
+		h = (h ^ load64(s)) * 0xff51afd7ed558ccdull;
 		h ^= h >> 32;
 		s += 8;
 		n -= 8;
 	}
-	uint64_t w = 0;
-	for (size_t i = 0; i < n; i++)
-		w |= (uint64_t)(unsigned char)s[i] << (8 * i);
-	return mix64(h ^ w);
+	return mix64(h ^ tail64(s, n));
 }
 
 static uint64_t hash_double(double d)
@@ -233,17 +258,10 @@ struct vtab {
 static inline int bytes_eq(const char *a, const char *b, size_t n)
 {
 	/* short keys: cheaper than a call to memcmp */
-	for (; n >= 8; a += 8, b += 8, n -= 8) {
-		uint64_t x, y;
-		memcpy(&x, a, 8);
-		memcpy(&y, b, 8);
-		if (x != y)
+	for (; n > 8; a += 8, b += 8, n -= 8)
+		if (load64(a) != load64(b))
 			return 0;
-	}
-	for (; n; n--)
-		if (*a++ != *b++)
-			return 0;
-	return 1;
+	return tail64(a, n) == tail64(b, n);
 }
 
 static inline int vkey_eq(const struct ventry *e, const struct vkey *k)
@@ -389,7 +407,55 @@ static const double pow10_tab[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7
  * (Clinger) when the digits fit in 2^53 and the power of ten is exact, else
  * strtod.
  */
-static int parse_num(const char *s, double *out)
+static int parse_num_slow(const char *s, double *out);
+
+/*
+ * The fast path of parse_num() for the common case: [-+]digits[.digits] with
+ * at most 19 digits in all, no spaces, no exponent (len = strlen(s)).  Falls
+ * back to the general parser for everything else.
+ */
+static inline int parse_num(const char *s, size_t len, double *out)
+{
+	const char *p = s, *e = s + len;
+	unsigned char c0 = (unsigned char)*p;
+	if (len == 0 || len > 20 || !((unsigned)(c0 - '0') < 10 || c0 == '-' || c0 == '+'))
+		goto slow;
+	int neg = c0 == '-';
+	p += c0 == '-' || c0 == '+';
+	const char *digits = p;
+	uint64_t m = 0;
+	unsigned d;
+	while (p < e && (d = (unsigned)(*p - '0')) < 10) {
+		m = m * 10 + d;
+		p++;
+	}
+	size_t nint = (size_t)(p - digits);
+	if (p == e) {
+		if (nint == 0 || nint > 18)
+			goto slow;
+		*out = neg ? -(double)m : (double)m;
+		return NUM_INT;
+	}
+	if (*p != '.')
+		goto slow;
+	p++;
+	const char *frac = p;
+	while (p < e && (d = (unsigned)(*p - '0')) < 10) {
+		m = m * 10 + d;
+		p++;
+	}
+	size_t nfrac = (size_t)(p - frac);
+	if (p != e || nint + nfrac == 0 || nint + nfrac > 15)
+		goto slow;
+	/* exact: m < 10^15 < 2^53 and 10^nfrac is exact; one correctly rounded division */
+	double v = (double)m / pow10_tab[nfrac];
+	*out = neg ? -v : v;
+	return NUM_FLOAT;
+slow:
+	return parse_num_slow(s, out);
+}
+
+static int parse_num_slow(const char *s, double *out)
 {
 	const char *p = s;
 	while (*p == ' ' || *p == '\t')
@@ -1185,7 +1251,14 @@ static int load_suite(const char *path, const char *shown, struct suite *s, sl_e
 struct col {
 	const char *name;
 	enum ctype declared;
-	int numeric_keys; /* distinct values compared as numbers when they parse */
+	/* distinct values (unique, distinct, top) are compared as numbers in a
+	 * column declared int or float ("1" == "1.0"), as text elsewhere */
+	int numeric_keys;
+	int numeric_match; /* in_set compares numbers as numbers (not declared text) */
+	/* values still go through parse_num: a column that is not declared text
+	 * and has not shown a non-number yet, or one with numeric expectations */
+	int need_parse;
+	int numeric_exps;
 	uint64_t nulls, nonnull;
 	uint64_t n_num, n_int, n_bool; /* non-null values that parse as each */
 	size_t minlen, maxlen;
@@ -1355,7 +1428,7 @@ static void see_value(struct run *v, struct col *c, const char *s, size_t len, u
 		c->maxlen = len;
 	c->nonnull++;
 	double d = 0;
-	int kind = parse_num(s, &d);
+	int kind = c->need_parse ? parse_num(s, len, &d) : NUM_NONE;
 	if (kind) {
 		c->n_num++;
 		c->n_int += kind == NUM_INT;
@@ -1375,9 +1448,11 @@ static void see_value(struct run *v, struct col *c, const char *s, size_t len, u
 			sample_add(c, d);
 		}
 	} else if (c->declared == CT_ANY && !c->sample_off) {
-		/* not a numeric column after all: no quantiles to keep */
+		/* not a numeric column after all: no quantiles to keep, and no
+		 * numbers to parse unless an expectation wants them */
 		c->sample_off = 1;
 		sample_free(c);
+		c->need_parse = c->numeric_exps;
 	}
 	if ((c->declared == CT_BOOL || c->n_bool + 1 == c->nonnull) && is_bool_text(s, len))
 		c->n_bool++;
@@ -1423,7 +1498,7 @@ static void see_value(struct run *v, struct col *c, const char *s, size_t len, u
 			if (!(ent->memo_known & bit)) {
 				int ok = e->kind == E_REGEX
 						 ? regexec(&e->re, s, 0, NULL, 0) == 0
-						 : set_has(e, &k, s, len, kind, d, c->numeric_keys);
+						 : set_has(e, &k, s, len, kind, d, c->numeric_match);
 				ent->memo_known |= bit;
 				ent->memo_ok |= ok ? bit : 0;
 			}
@@ -1445,7 +1520,7 @@ static void see_value(struct run *v, struct col *c, const char *s, size_t len, u
 				record(e, s, row);
 			break;
 		case E_IN_SET:
-			if (!set_has(e, &k, s, len, kind, d, c->numeric_keys))
+			if (!set_has(e, &k, s, len, kind, d, c->numeric_match))
 				record(e, s, row);
 			break;
 		case E_REGEX:
@@ -1508,7 +1583,7 @@ static json_t *jvalue(const struct col *c, const char *s)
 	if (!s)
 		return json_null();
 	double d;
-	int kind = parse_num(s, &d);
+	int kind = parse_num(s, strlen(s), &d);
 	if (c && is_numeric(c) && kind && isfinite(d)) {
 		if (kind == NUM_INT && fabs(d) < 9e15)
 			return json_integer((json_int_t)d);
@@ -1660,7 +1735,7 @@ static json_t *top_values(const struct col *c)
 			else
 				json_object_set_new(item, "value", jnum(d));
 		} else {
-			json_object_set_new(item, "value", json_stringn(e->v.str, e->len));
+			json_object_set_new(item, "value", jvalue(c, e->v.str));
 		}
 		json_object_set_new(item, "count", json_integer((json_int_t)e->count));
 		json_array_append_new(top, item);
@@ -1840,6 +1915,9 @@ static void bind(struct run *v, dataset_reader *r)
 		}
 		if (e->kind == E_NOT_NULL)
 			c->has_null_exp = 1;
+		if (e->kind == E_BETWEEN || e->kind == E_MEAN ||
+		    (e->kind == E_IN_SET && e->set_has_num))
+			c->numeric_exps = 1;
 		e->memo = -1;
 		if ((e->kind == E_IN_SET || e->kind == E_REGEX) && c->nmemo < 8)
 			e->memo = c->nmemo++;
@@ -1851,8 +1929,10 @@ static void bind(struct run *v, dataset_reader *r)
 	}
 	for (size_t i = 0; i < v->ncols; i++) {
 		struct col *c = &v->cols[i];
-		c->numeric_keys = c->declared != CT_STRING && c->declared != CT_BOOL;
-		c->sample_off = !c->numeric_keys; /* no quantiles for a text column */
+		c->numeric_keys = c->declared == CT_INT || c->declared == CT_FLOAT;
+		c->numeric_match = c->declared != CT_STRING && c->declared != CT_BOOL;
+		c->sample_off = !c->numeric_match; /* no quantiles for a text column */
+		c->need_parse = c->numeric_match || c->numeric_exps;
 	}
 	free(names);
 }

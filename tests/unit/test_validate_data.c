@@ -250,13 +250,15 @@ END_TEST
 
 START_TEST(ge_unique_and_numeric_set)
 {
-	write_file("d.csv", "u,n\na,1\nb,2.0\na,3\nc,1e0\na,\nd,2\n");
-	write_file("e.yaml", "expect:\n"
+	write_file("d.csv", "u,n,t\na,1,1\nb,2.0,2.0\na,3,3\nc,1e0,1e0\na,,\nd,2,2\n");
+	write_file("e.yaml", "columns: {n: float}\n"
+			     "expect:\n"
 			     "  u: {unique: true}\n"
-			     "  n: {in_set: [1, 2], unique: {mostly: 0.3}}\n");
+			     "  n: {in_set: [1, 2], unique: {mostly: 0.3}}\n"
+			     "  t: {in_set: [1, 2, 3, 1e0], unique: true}\n");
 	sl_error *err = NULL;
 	ck_assert_int_eq(run_step(&err, "data", "d.csv", "expectations", "e.yaml", NULL), -1);
-	ck_assert_str_eq(err->msg, "3 of 3 expectations failed: "
+	ck_assert_str_eq(err->msg, "3 of 7 expectations failed: "
 				   "expect_column_values_to_be_unique(u), "
 				   "expect_column_values_to_be_in_set(n), "
 				   "expect_column_values_to_be_unique(n)");
@@ -278,10 +280,17 @@ START_TEST(ge_unique_and_numeric_set)
 	ck_assert_int_eq(num(r, "unexpected_count"), 1);
 	ck_assert_int_eq(json_integer_value(json_array_get(json_object_get(r,
 		"partial_unexpected_list"), 0)), 3);
-	/* 1 and 1e0, 2.0 and 2 repeat; 3 does not: 4 of 5, and 1/5 < 0.3 */
+	/* declared float: 1 and 1e0, 2.0 and 2 repeat; 3 does not: 4 of 5, and 1/5 < 0.3 */
 	r = result(rep, "expect_column_values_to_be_unique", "n");
 	ck_assert_int_eq(num(r, "unexpected_count"), 4);
 	ck_assert_double_eq_tol(num(r, "observed_value"), 0.2, 1e-12);
+	/* not declared: distinct values are compared as text (in_set still
+	 * compares numbers as numbers) */
+	r = result(rep, "expect_column_values_to_be_unique", "t");
+	ck_assert(success_of(r));
+	ck_assert_int_eq(num(r, "unexpected_count"), 0);
+	r = result(rep, "expect_column_values_to_be_in_set", "t");
+	ck_assert(success_of(r));
 	json_decref(rep);
 }
 END_TEST
@@ -289,7 +298,7 @@ END_TEST
 START_TEST(ge_unique_mostly_passes)
 {
 	write_file("d.csv", "n\n1\n2.0\n3\n1e0\n2\n");
-	write_file("e.yaml", "expect: {n: {unique: {mostly: 0.2}}}\n");
+	write_file("e.yaml", "columns: {n: float}\nexpect: {n: {unique: {mostly: 0.2}}}\n");
 	sl_error *err = NULL;
 	ck_assert_int_eq(run_step(&err, "data", "d.csv", "expectations", "e.yaml", NULL), 0);
 	json_t *rep = load_json("validate-data.json");
