@@ -448,7 +448,7 @@ static char **build_argv(struct exec *x, size_t i)
 	arena *a = &x->mem;
 	if (st->uses.s) {
 		size_t nw = st->with ? st->with->n : 0;
-		char **argv = arena_alloc(a, sizeof(char *) * (4 + 2 * nw));
+		char **argv = arena_alloc(a, sizeof(char *) * (6 + 2 * nw));
 		size_t k = 0;
 		argv[k++] = x->self_exe;
 		argv[k++] = "step";
@@ -480,6 +480,24 @@ static char **build_argv(struct exec *x, size_t i)
 			argv[k++] = "--with";
 			argv[k++] = arena_printf(a, "%s=%s", st->with->keys[w], val);
 			strbuf_addf(&cmd, " %s=%s", st->with->keys[w], val);
+		}
+		/* A data step that declares a JSON output but names no report
+		 * writes its report there (design.md's example does just that). */
+		const builtin_step *b = builtin_find(st->uses.s);
+		int takes_report = 0;
+		for (const char *const *key = b ? b->keys : NULL; key && *key; key++)
+			takes_report |= !strcmp(*key, "report");
+		if (takes_report && !ynode_get(st->with, "report")) {
+			const dag_node *dn = &x->d->nodes[i];
+			for (size_t o = 0; o < dn->noutputs; o++) {
+				size_t len = strlen(dn->outputs[o]);
+				if (len > 5 && !strcmp(dn->outputs[o] + len - 5, ".json")) {
+					argv[k++] = "--with";
+					argv[k++] = arena_printf(a, "report=%s", dn->outputs[o]);
+					strbuf_addf(&cmd, " report=%s", dn->outputs[o]);
+					break;
+				}
+			}
 		}
 		argv[k] = NULL;
 		nd->command = arena_strdup(a, strbuf_str(&cmd));

@@ -63,3 +63,14 @@ r = s["check"]["reason"]
 assert s["check"]["status"] == "failed" and "expect_column_values_to_be_in_set" in r and "plan" in r, r
 assert s["retrain"]["status"] == "succeeded", s["retrain"]
 PY
+# no `report` in with: the first declared .json output is the report (as in design.md's example)
+cat > implicit.yaml <<'YAML'
+name: implicit
+steps:
+  validate:
+    uses: validate-data
+    with: {data: data/ref.csv, expectations: expectations.yaml}
+    outputs: [reports/validation.json]
+YAML
+run_sluice 0 run implicit.yaml --ci
+/usr/bin/python3 -c 'import json; assert json.load(open("reports/validation.json"))["success"] is True'
