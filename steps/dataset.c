@@ -50,8 +50,9 @@
 #endif
 
 #define DEFAULT_CHUNK ((size_t)1 << 20)
-#define MAX_ROW ((size_t)64 << 20)
-#define PAD 16 /* zero bytes after buf[end]: 16-byte loads from any p <= end stay inside */
+#define MAX_ROW       ((size_t)64 << 20)
+/* zero bytes after buf[end]: a 16-byte load from any p <= end stays inside */
+#define PAD 16
 
 struct span {
 	size_t off, len;
@@ -61,16 +62,16 @@ struct span {
 struct dataset_reader {
 	char *name; /* for messages */
 	enum dataset_format fmt;
-	int fd;			   /* -1 when reading memory */
-	const unsigned char *mem;  /* memory input */
+	int fd;                   /* -1 when reading memory */
+	const unsigned char *mem; /* memory input */
 	size_t mem_len, mem_pos;
-	size_t chunk;		   /* most bytes per refill */
+	size_t chunk; /* most bytes per refill */
 	char *buf;
 	size_t cap, pos, end;
-	int eof;		   /* nothing more to read after buf[end] */
-	uint64_t base;		   /* input offset of buf[0] */
+	int eof;       /* nothing more to read after buf[end] */
+	uint64_t base; /* input offset of buf[0] */
 	uint64_t line, row_line;
-	int failed;		   /* a previous call returned an error */
+	int failed; /* a previous call returned an error */
 	char *failed_msg;
 
 	size_t ncols;
@@ -186,7 +187,8 @@ static int refill(dataset_reader *r, sl_error **err)
 	if (r->end + 1 >= r->cap) {
 		if (r->cap > MAX_ROW)
 			return fail(r, err, r->line,
-				    "a row longer than %zu MiB (is a quote left open?)", MAX_ROW >> 20);
+				    "a row longer than %zu MiB (is a quote left open?)",
+				    MAX_ROW >> 20);
 		r->cap *= 2;
 		r->buf = xrealloc(r->buf, r->cap + PAD);
 	}
@@ -226,8 +228,9 @@ static inline const unsigned char *skip_plain(const unsigned char *q, const unsi
 	const __m128i cr = _mm_set1_epi8('\r'), zero = _mm_setzero_si128();
 	for (;;) {
 		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)q);
-		__m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, comma), _mm_cmpeq_epi8(v, lf)),
-					 _mm_or_si128(_mm_cmpeq_epi8(v, cr), _mm_cmpeq_epi8(v, zero)));
+		__m128i m =
+			_mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, comma), _mm_cmpeq_epi8(v, lf)),
+				     _mm_or_si128(_mm_cmpeq_epi8(v, cr), _mm_cmpeq_epi8(v, zero)));
 		unsigned bits = (unsigned)_mm_movemask_epi8(m) | (unsigned)_mm_movemask_epi8(v);
 		if (bits)
 			return q + __builtin_ctz(bits);
@@ -248,8 +251,9 @@ static inline const unsigned char *skip_quoted(const unsigned char *q, const uns
 	const __m128i zero = _mm_setzero_si128();
 	for (;;) {
 		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)q);
-		__m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, lf)),
-					 _mm_cmpeq_epi8(v, zero));
+		__m128i m =
+			_mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, lf)),
+				     _mm_cmpeq_epi8(v, zero));
 		unsigned bits = (unsigned)_mm_movemask_epi8(m) | (unsigned)_mm_movemask_epi8(v);
 		if (bits)
 			return q + __builtin_ctz(bits);
@@ -320,7 +324,8 @@ static int csv_scan(dataset_reader *r, size_t *nf, size_t *row_end, uint64_t *nl
 					if (!eof)
 						return SCAN_MORE;
 					return fail(r, err, open_line,
-						    "quoted field not closed before the end of the file");
+						    "quoted field not closed before the end of the "
+						    "file");
 				}
 				int len = utf8_seq(q, e);
 				if (len < 0 && !eof)
@@ -350,7 +355,8 @@ static int csv_scan(dataset_reader *r, size_t *nf, size_t *row_end, uint64_t *nl
 				break;
 			if (*q == '\0') {
 				if (q != e)
-					return fail(r, err, r->row_line + lines, "NUL byte in a field");
+					return fail(r, err, r->row_line + lines,
+						    "NUL byte in a field");
 				break;
 			}
 			int len = utf8_seq(q, e);
@@ -580,7 +586,8 @@ static int jsonl_object(dataset_reader *r, json_t **obj, sl_error **err)
 	json_error_t je;
 	json_t *v = json_loadb(line, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &je);
 	if (!v)
-		return fail(r, err, r->row_line, "invalid JSON at column %d: %s", je.column, je.text);
+		return fail(r, err, r->row_line, "invalid JSON at column %d: %s", je.column,
+			    je.text);
 	if (!json_is_object(v)) {
 		const char *k = json_kind(v);
 		json_decref(v);

@@ -60,14 +60,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#define PARTIAL_MAX 20		  /* GE's partial_unexpected_count */
-#define DISTINCT_CAP 10000	  /* exact distinct counting up to this many values */
-#define SAMPLE_CAP ((size_t)1 << 20) /* exact quantiles up to this many values */
-#define SAMPLE_MAP_AT ((size_t)1 << 16) /* a sample this large moves to its own mapping */
-#define HLL_P 14
-#define TOP_MAX 20
+#define PARTIAL_MAX            20    /* GE's partial_unexpected_count */
+#define DISTINCT_CAP           10000 /* exact distinct counting up to this many values */
+#define SAMPLE_CAP             ((size_t)1 << 20) /* exact quantiles up to this many values */
+#define SAMPLE_MAP_AT          ((size_t)1 << 16) /* a sample this large moves to its own mapping */
+#define HLL_P                  14
+#define TOP_MAX                20
 #define EXPECTATIONS_MAX_BYTES ((size_t)16 << 20)
-#define BATCH_ROWS 256 /* rows read at once, then worked on column by column */
+#define BATCH_ROWS             256 /* rows read at once, then worked on column by column */
 
 /* ---- kinds and names --------------------------------------------------------- */
 
@@ -103,8 +103,8 @@ static const char *const ge_names[] = {
 /* Per-value expectations: the ones `mostly` applies to. */
 static int is_map_kind(enum ekind k)
 {
-	return k == E_TYPE || k == E_NOT_NULL || k == E_UNIQUE || k == E_BETWEEN ||
-	       k == E_IN_SET || k == E_REGEX;
+	return k == E_TYPE || k == E_NOT_NULL || k == E_UNIQUE || k == E_BETWEEN || k == E_IN_SET ||
+	       k == E_REGEX;
 }
 
 /* ---- hashing ------------------------------------------------------------------- */
@@ -462,8 +462,8 @@ static int parse_num_slow(const char *s, double *out)
 		p++;
 	/* most text fails here, on its first byte */
 	unsigned char c0 = (unsigned char)*p;
-	if (!((unsigned)(c0 - '0') < 10 || c0 == '-' || c0 == '+' || c0 == '.' || (c0 | 0x20) == 'i' ||
-	      (c0 | 0x20) == 'n'))
+	if (!((unsigned)(c0 - '0') < 10 || c0 == '-' || c0 == '+' || c0 == '.' ||
+	      (c0 | 0x20) == 'i' || (c0 | 0x20) == 'n'))
 		return NUM_NONE;
 	int neg = 0;
 	if (*p == '-' || *p == '+')
@@ -747,13 +747,15 @@ static void suite_release(struct suite *s)
 
 /* ---- reading the expectations file ------------------------------------------------------ */
 
-#define DIAG(s, n, ...) diag_add(&(s)->diags, (s)->file, (n) ? (n)->line : 0, (n) ? (n)->col : 0, __VA_ARGS__)
+#define DIAG(s, n, ...)                                                                            \
+	diag_add(&(s)->diags, (s)->file, (n) ? (n)->line : 0, (n) ? (n)->col : 0, __VA_ARGS__)
 
 static const char *const top_keys[] = {"columns", "row_count", "expect", "null_values", NULL};
 static const char *const range_keys[] = {"min", "max", NULL};
-static const char *const exp_keys[] = {"not_null", "unique",	   "between",	    "in_set",
-				       "regex",	   "mean_between", "null_rate_max", NULL};
-static const char *const between_keys[] = {"min", "max", "strict_min", "strict_max", "mostly", NULL};
+static const char *const exp_keys[] = {"not_null", "unique",       "between",       "in_set",
+				       "regex",    "mean_between", "null_rate_max", NULL};
+static const char *const between_keys[] = {"min",        "max",    "strict_min",
+					   "strict_max", "mostly", NULL};
 static const char *const mean_keys[] = {"min", "max", "strict_min", "strict_max", NULL};
 static const char *const mostly_keys[] = {"mostly", NULL};
 static const char *const set_keys[] = {"values", "mostly", NULL};
@@ -869,9 +871,9 @@ static int parse_type(struct suite *s, const ynode *n, const char *column, enum 
 		}
 		/* names users bring from pandas, numpy and GE */
 		static const char *const synonyms[][2] = {
-			{"integer", "int"},    {"int64", "int"},	{"int32", "int"},
-			{"double", "float"},   {"number", "float"},	{"float64", "float"},
-			{"str", "string"},     {"text", "string"},	{"object", "string"},
+			{"integer", "int"},  {"int64", "int"},    {"int32", "int"},
+			{"double", "float"}, {"number", "float"}, {"float64", "float"},
+			{"str", "string"},   {"text", "string"},  {"object", "string"},
 			{"boolean", "bool"},
 		};
 		const char *sugg = did_you_mean(n->str, names, 4);
@@ -1046,8 +1048,9 @@ static void parse_in_set(struct suite *s, const ynode *n, const char *column)
 	for (size_t i = 0; i < vals->n; i++) {
 		const ynode *v = vals->items[i];
 		if (v->kind != YNODE_SCALAR || ynode_is_null(v)) {
-			DIAG(s, v, "an in_set value must be a plain value, not %s (nulls are not "
-				   "checked by in_set; use not_null)",
+			DIAG(s, v,
+			     "an in_set value must be a plain value, not %s (nulls are not "
+			     "checked by in_set; use not_null)",
 			     ynode_kind_name(v));
 			continue;
 		}
@@ -1155,14 +1158,16 @@ static void parse_suite(struct suite *s, const ynode *root)
 	if (n)
 		parse_columns(s, n);
 	n = ynode_get(root, "row_count");
-	if (n && want_map(s, n, "row_count") == 0 && check_keys(s, n, range_keys, "row_count") == 0) {
+	if (n && want_map(s, n, "row_count") == 0 &&
+	    check_keys(s, n, range_keys, "row_count") == 0) {
 		struct exp *e = add_exp(s, E_ROWS, NULL);
 		parse_range(s, n, e, "row_count");
 	}
 	n = ynode_get(root, "null_values");
 	if (n) {
 		if (n->kind != YNODE_SEQ) {
-			DIAG(s, n, "null_values must be a list of strings, not %s", ynode_kind_name(n));
+			DIAG(s, n, "null_values must be a list of strings, not %s",
+			     ynode_kind_name(n));
 		} else {
 			s->nulls = xcalloc(n->n + 1, sizeof(char *));
 			s->null_lens = xcalloc(n->n + 1, sizeof(size_t));
@@ -1275,7 +1280,7 @@ struct col {
 	/* distinct values */
 	struct vtab tab;
 	int uncapped, overflow;
-	int counting;			/* top counts still kept after overflow */
+	int counting;                       /* top counts still kept after overflow */
 	uint64_t late_lookups, late_misses; /* after overflow */
 	uint8_t *hll;
 	/* the expectations on this column */
@@ -1496,9 +1501,9 @@ static void see_value(struct run *v, struct col *c, const char *s, size_t len, u
 		if (ent && e->memo >= 0) {
 			uint8_t bit = (uint8_t)(1u << e->memo);
 			if (!(ent->memo_known & bit)) {
-				int ok = e->kind == E_REGEX
-						 ? regexec(&e->re, s, 0, NULL, 0) == 0
-						 : set_has(e, &k, s, len, kind, d, c->numeric_match);
+				int ok = e->kind == E_REGEX ? regexec(&e->re, s, 0, NULL, 0) == 0
+							    : set_has(e, &k, s, len, kind, d,
+								      c->numeric_match);
 				ent->memo_known |= bit;
 				ent->memo_ok |= ok ? bit : 0;
 			}
@@ -1673,13 +1678,14 @@ static json_t *result_of(struct exp *e, uint64_t rows)
 	json_object_set_new(r, "observed_value", observed);
 	if (map && c) {
 		json_object_set_new(r, "element_count", json_integer((json_int_t)rows));
-		json_object_set_new(r, "missing_count",
-				    json_integer((json_int_t)(e->kind == E_NOT_NULL ? 0 : c->nulls)));
+		json_object_set_new(
+			r, "missing_count",
+			json_integer((json_int_t)(e->kind == E_NOT_NULL ? 0 : c->nulls)));
 		json_object_set_new(r, "unexpected_count", json_integer((json_int_t)e->unexpected));
-		json_object_set_new(r, "unexpected_percent",
-				    looked_at ? json_real(100.0 * (double)e->unexpected /
-							  (double)looked_at)
-					      : json_null());
+		json_object_set_new(
+			r, "unexpected_percent",
+			looked_at ? json_real(100.0 * (double)e->unexpected / (double)looked_at)
+				  : json_null());
 		json_object_set_new(r, "unexpected_percent_total",
 				    rows ? json_real(100.0 * (double)e->unexpected / (double)rows)
 					 : json_null());
@@ -1755,12 +1761,13 @@ static json_t *profile_of(struct run *v, const char *data_shown, const char *fmt
 		struct col *c = &v->cols[i];
 		json_t *o = json_object();
 		enum ctype t = col_type(c);
-		json_object_set_new(o, "type", t == CT_ANY ? json_null() : json_string(type_names[t]));
+		json_object_set_new(o, "type",
+				    t == CT_ANY ? json_null() : json_string(type_names[t]));
 		json_object_set_new(o, "count", json_integer((json_int_t)c->nonnull));
 		json_object_set_new(o, "nulls", json_integer((json_int_t)c->nulls));
-		json_object_set_new(o, "null_rate", v->rows ? json_real((double)c->nulls /
-									(double)v->rows)
-							    : json_null());
+		json_object_set_new(o, "null_rate",
+				    v->rows ? json_real((double)c->nulls / (double)v->rows)
+					    : json_null());
 		int exact = !c->overflow;
 		uint64_t distinct = exact ? c->tab.n : (uint64_t)llround(hll_estimate(c->hll));
 		json_object_set_new(o, "distinct", json_integer((json_int_t)distinct));
@@ -1900,8 +1907,9 @@ static void bind(struct run *v, dataset_reader *r)
 		if (k < 0) {
 			const char *sugg = did_you_mean(e->column, names, v->ncols);
 			e->missing_msg =
-				sugg ? arena_printf(&s->a, "column '%s' is not in the data (did you "
-							   "mean '%s'?)",
+				sugg ? arena_printf(&s->a,
+						    "column '%s' is not in the data (did you "
+						    "mean '%s'?)",
 						    e->column, sugg)
 				     : arena_printf(&s->a, "column '%s' is not in the data",
 						    e->column);
@@ -1990,7 +1998,8 @@ static void log_summary(const builtin_args *args, struct run *v, const char *dat
 	if (!log)
 		return;
 	double mb = (double)bytes / 1e6;
-	fprintf(log, "validate-data: %s (%s): %llu rows, %zu columns, %.1f MB in %.2f s (%.0f MB/s)\n",
+	fprintf(log,
+		"validate-data: %s (%s): %llu rows, %zu columns, %.1f MB in %.2f s (%.0f MB/s)\n",
 		data_shown, fmt, (unsigned long long)v->rows, v->ncols, mb, secs,
 		secs > 0 ? mb / secs : 0.0);
 	struct suite *s = v->s;
@@ -2006,9 +2015,8 @@ static void log_summary(const builtin_args *args, struct run *v, const char *dat
 		else if (is_map_kind(e->kind))
 			fprintf(log, ": %llu unexpected", (unsigned long long)e->unexpected);
 		for (size_t k = 0; k < e->npartial && k < 3; k++)
-			fprintf(log, "%s%s%s%s", k ? ", " : ", e.g. ",
-				e->partial[k] ? "'" : "", e->partial[k] ? e->partial[k] : "null",
-				e->partial[k] ? "'" : "");
+			fprintf(log, "%s%s%s%s", k ? ", " : ", e.g. ", e->partial[k] ? "'" : "",
+				e->partial[k] ? e->partial[k] : "null", e->partial[k] ? "'" : "");
 		fputc('\n', log);
 	}
 	fprintf(log, "validate-data: %zu of %zu expectations met; report %s, profile %s\n",
@@ -2038,8 +2046,8 @@ int builtin_validate_data_run(const builtin_args *args, sl_error **err)
 	char *exp_path = resolve(args, exp_arg);
 	char *data_path = resolve(args, data_arg);
 	char *report_path = resolve(args, report_arg);
-	char *profile_given = profile_arg && *profile_arg ? xstrdup(profile_arg)
-							 : default_profile(report_arg);
+	char *profile_given =
+		profile_arg && *profile_arg ? xstrdup(profile_arg) : default_profile(report_arg);
 	char *profile_path = resolve(args, profile_given);
 
 	if (load_suite(exp_path, exp_arg, &s, err) < 0)
@@ -2108,12 +2116,12 @@ int builtin_validate_data_run(const builtin_args *args, sl_error **err)
 	json_object_set_new(report, "meta", meta);
 	profile = profile_of(&v, data_arg, fmt_name);
 
-	if (write_json(report, report_path, err) < 0 || write_json(profile, profile_path, err) < 0) {
+	if (write_json(report, report_path, err) < 0 ||
+	    write_json(profile, profile_path, err) < 0) {
 		strbuf_release(&why);
 		goto out;
 	}
-	log_summary(args, &v, data_arg, fmt_name, bytes, secs, nfailed, report_arg,
-		    profile_given);
+	log_summary(args, &v, data_arg, fmt_name, bytes, secs, nfailed, report_arg, profile_given);
 	append_outputs(args, nfailed == 0, nfailed);
 	if (nfailed) {
 		sl_error_make(err, "%zu of %zu expectations failed: %s", nfailed, s.n,

@@ -85,7 +85,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint64_t a = digest(data, size, fmt, chunk, 0);
 	uint64_t b = digest(data, size, fmt, 0, 1);
 	if (a != b) {
-		fprintf(stderr, "fuzz_csv: read size %zu and the default read differently\n", chunk);
+		fprintf(stderr, "fuzz_csv: read size %zu and the default read differently\n",
+			chunk);
 		abort();
 	}
 	return 0;

@@ -27,13 +27,27 @@ static void put(const char *path, const void *p, size_t n)
 	fclose(f);
 }
 
+/* The scratch directory, made on the first input and removed at exit. */
+static char dir[64];
+
+static void cleanup(void)
+{
+	static const char *const names[] = {"e.yaml", "d.csv", "r.json", "r.profile.json"};
+	char path[128];
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		unlink(path);
+	}
+	rmdir(dir);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static char dir[64];
 	if (!dir[0]) {
-		strcpy(dir, "/tmp/sluice-fuzz-validate.XXXXXX");
+		snprintf(dir, sizeof(dir), "/tmp/sluice-fuzz-validate.XXXXXX");
 		if (!mkdtemp(dir))
 			abort();
+		atexit(cleanup);
 	}
 	char yaml[128], csv[128], report[128];
 	snprintf(yaml, sizeof(yaml), "%s/e.yaml", dir);

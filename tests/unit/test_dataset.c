@@ -109,8 +109,7 @@ END_TEST
 
 START_TEST(csv_quotes)
 {
-	expect_csv("name,q\n\"Smith, J\",\"say \"\"hi\"\"\"\n",
-		   "#name,q\nSmith, J|say \"hi\"@2\n");
+	expect_csv("name,q\n\"Smith, J\",\"say \"\"hi\"\"\"\n", "#name,q\nSmith, J|say \"hi\"@2\n");
 	expect_csv("a\n\"\"\"\"\n", "#a\n\"@2\n");
 	/* a quote inside an unquoted field is data (5'11") */
 	expect_csv("h\n5'11\"\n", "#h\n5'11\"@2\n");
@@ -142,8 +141,10 @@ END_TEST
 
 START_TEST(csv_bom_utf8)
 {
-	expect_csv("\xEF\xBB\xBFid,name\n1,J\xC3\xBCrgen\n2,\xE6\x97\xA5\xE6\x9C\xAC\n3,\xF0\x9F\x98\x80\n",
-		   "#id,name\n1|J\xC3\xBCrgen@2\n2|\xE6\x97\xA5\xE6\x9C\xAC@3\n3|\xF0\x9F\x98\x80@4\n");
+	expect_csv("\xEF\xBB\xBFid,name\n1,J\xC3\xBCrgen\n2,\xE6\x97\xA5\xE6\x9C\xAC\n3,"
+		   "\xF0\x9F\x98\x80\n",
+		   "#id,name\n1|J\xC3\xBCrgen@2\n2|\xE6\x97\xA5\xE6\x9C\xAC@3\n3|\xF0\x9F\x98\x80@"
+		   "4\n");
 	/* a BOM is only skipped at the start */
 	expect_csv("a\n\xEF\xBB\xBFx\n", "#a\n\xEF\xBB\xBFx@2\n");
 }
@@ -202,7 +203,7 @@ START_TEST(csv_long_row)
 	/* a field longer than the 1 MiB buffer: the buffer grows, nothing is lost */
 	size_t n = 3 << 20;
 	char *t = malloc(n + 64);
-	strcpy(t, "a,b\n\"");
+	snprintf(t, n + 64, "a,b\n\"");
 	size_t k = strlen(t);
 	for (size_t i = 0; i < n; i++)
 		t[k++] = (char)('a' + i % 26);
@@ -266,11 +267,13 @@ END_TEST
 START_TEST(jsonl_errors)
 {
 	const char *t = "{\"a\": 1}\n[1, 2]\n";
-	expect_error(t, strlen(t), DATASET_JSONL, "ERR:t.csv:2: expected a JSON object, found an array");
+	expect_error(t, strlen(t), DATASET_JSONL,
+		     "ERR:t.csv:2: expected a JSON object, found an array");
 	t = "{\"a\": 1}\n\n{\"a\": 1,}\n";
 	expect_error(t, strlen(t), DATASET_JSONL, "ERR:t.csv:3: invalid JSON");
 	t = "5\n";
-	expect_error(t, strlen(t), DATASET_JSONL, "ERR:t.csv:1: expected a JSON object, found a number");
+	expect_error(t, strlen(t), DATASET_JSONL,
+		     "ERR:t.csv:1: expected a JSON object, found a number");
 	t = "{\"a\": 1, \"a\": 2}\n";
 	expect_error(t, strlen(t), DATASET_JSONL, "ERR:t.csv:1: invalid JSON");
 	t = "{\"a\": \"\xFF\"}\n";
@@ -344,14 +347,14 @@ START_TEST(many_rows_offsets)
 	/* 100k rows through small and default reads: counts and offsets agree */
 	size_t cap = 100000 * 24, len = 0;
 	char *t = malloc(cap);
-	len += (size_t)sprintf(t, "i,s\n");
+	len += (size_t)snprintf(t, cap, "i,s\n");
 	for (int i = 0; i < 100000; i++)
-		len += (size_t)sprintf(t + len, "%d,\"v%d\"\"\"\r\n", i, i % 7);
+		len += (size_t)snprintf(t + len, cap - len, "%d,\"v%d\"\"\"\r\n", i, i % 7);
 	for (size_t c = 0; c < NCHUNKS; c++) {
 		dataset_reader *r;
 		sl_error *err = NULL;
-		ck_assert_int_eq(dataset_open_mem("m.csv", t, len, DATASET_CSV, chunks[c] ? 4093 : 0,
-						  &r, &err),
+		ck_assert_int_eq(dataset_open_mem("m.csv", t, len, DATASET_CSV,
+						  chunks[c] ? 4093 : 0, &r, &err),
 				 0);
 		const char *const *f;
 		long n = 0;
@@ -382,8 +385,8 @@ START_TEST(batches)
 		for (size_t max = 1; max <= 5; max++) {
 			dataset_reader *r;
 			sl_error *err = NULL;
-			ck_assert_int_eq(dataset_open_mem("b.csv", t, strlen(t), DATASET_CSV, chunks[c],
-							  &r, &err),
+			ck_assert_int_eq(dataset_open_mem("b.csv", t, strlen(t), DATASET_CSV,
+							  chunks[c], &r, &err),
 					 0);
 			char out[256] = "";
 			const char *const *f;
@@ -396,7 +399,8 @@ START_TEST(batches)
 					snprintf(out + k, sizeof(out) - k, "%s|%s;",
 						 f[2 * i] ? f[2 * i] : "~",
 						 f[2 * i + 1] ? f[2 * i + 1] : "~");
-					ck_assert_uint_eq(l[2 * i], f[2 * i] ? strlen(f[2 * i]) : 0);
+					ck_assert_uint_eq(l[2 * i],
+							  f[2 * i] ? strlen(f[2 * i]) : 0);
 				}
 			}
 			ck_assert_int_eq(n, 0);

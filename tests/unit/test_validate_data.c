@@ -9,6 +9,7 @@
 #include "sluice/builtin.h"
 
 #include <check.h>
+#include <ftw.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -20,15 +21,21 @@ static char dir[64];
 
 static void setup(void)
 {
-	strcpy(dir, "/tmp/sluice-test-vd.XXXXXX");
+	snprintf(dir, sizeof(dir), "/tmp/sluice-test-vd.XXXXXX");
 	ck_assert_ptr_nonnull(mkdtemp(dir));
+}
+
+static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
 }
 
 static void teardown(void)
 {
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	ck_assert_int_eq(WEXITSTATUS(system(cmd)), 0);
+	ck_assert_int_eq(nftw(dir, remove_one, 16, FTW_DEPTH | FTW_PHYS), 0);
 }
 
 static char *path_of(const char *name)
@@ -97,7 +104,8 @@ static json_t *result(json_t *report, const char *type, const char *column)
 	{
 		const char *t = json_string_value(json_object_get(r, "expectation_type"));
 		const char *c = json_string_value(json_object_get(r, "column"));
-		if (strcmp(t, type) == 0 && ((!c && !column) || (c && column && !strcmp(c, column))))
+		if (strcmp(t, type) == 0 &&
+		    ((!c && !column) || (c && column && !strcmp(c, column))))
 			return r;
 	}
 	ck_abort_msg("no result %s(%s)", type, column ? column : "");
@@ -132,28 +140,30 @@ START_TEST(all_pass)
 {
 	write_file("d.csv", "id,age,plan,email\n1,30,basic,a@x.com\n2,41,pro,b@y.org\n"
 			    "3,,pro,c@x.com\n");
-	write_file("e.yaml", "columns: {id: int, age: int, plan: string}\n"
-			     "row_count: {min: 1, max: 10}\n"
-			     "expect:\n"
-			     "  id: {not_null: true, unique: true, between: {min: 1, max: 3}}\n"
-			     "  age: {between: {min: 0, max: 120}, mean_between: {min: 30, max: 40},\n"
-			     "        null_rate_max: 0.5}\n"
-			     "  plan: {in_set: [basic, pro]}\n"
-			     "  email: {regex: '@x\\.com$', null_rate_max: 0, regex: x}\n");
+	write_file("e.yaml",
+		   "columns: {id: int, age: int, plan: string}\n"
+		   "row_count: {min: 1, max: 10}\n"
+		   "expect:\n"
+		   "  id: {not_null: true, unique: true, between: {min: 1, max: 3}}\n"
+		   "  age: {between: {min: 0, max: 120}, mean_between: {min: 30, max: 40},\n"
+		   "        null_rate_max: 0.5}\n"
+		   "  plan: {in_set: [basic, pro]}\n"
+		   "  email: {regex: '@x\\.com$', null_rate_max: 0, regex: x}\n");
 	/* (a duplicate key is an error: fix it and run again) */
 	sl_error *err = NULL;
 	ck_assert_int_eq(run_step(&err, "data", "d.csv", "expectations", "e.yaml", NULL), -1);
 	ck_assert_int_eq(err->kind, SL_ERR_USAGE);
 	ck_assert_msg(strstr(err->msg, "e.yaml:8:48: duplicate key 'regex'"), "%s", err->msg);
 	sl_error_release(&err);
-	write_file("e.yaml", "columns: {id: int, age: int, plan: string}\n"
-			     "row_count: {min: 1, max: 10}\n"
-			     "expect:\n"
-			     "  id: {not_null: true, unique: true, between: {min: 1, max: 3}}\n"
-			     "  age: {between: {min: 0, max: 120}, mean_between: {min: 35, max: 36},\n"
-			     "        null_rate_max: 0.5}\n"
-			     "  plan: {in_set: [basic, pro]}\n"
-			     "  email: {regex: {pattern: '@x\\.com$', mostly: 0.6}}\n");
+	write_file("e.yaml",
+		   "columns: {id: int, age: int, plan: string}\n"
+		   "row_count: {min: 1, max: 10}\n"
+		   "expect:\n"
+		   "  id: {not_null: true, unique: true, between: {min: 1, max: 3}}\n"
+		   "  age: {between: {min: 0, max: 120}, mean_between: {min: 35, max: 36},\n"
+		   "        null_rate_max: 0.5}\n"
+		   "  plan: {in_set: [basic, pro]}\n"
+		   "  email: {regex: {pattern: '@x\\.com$', mostly: 0.6}}\n");
 	ck_assert_int_eq(run_step(&err, "data", "d.csv", "expectations", "e.yaml", NULL), 0);
 	ck_assert_ptr_null(err);
 	json_t *rep = load_json("validate-data.json");
@@ -171,8 +181,8 @@ START_TEST(all_pass)
 	r = result(rep, "expect_column_values_to_match_regex", "email");
 	ck_assert_double_eq_tol(num(r, "observed_value"), 2.0 / 3, 1e-12);
 	ck_assert_int_eq(num(r, "unexpected_count"), 1);
-	ck_assert_double_eq(json_real_value(json_object_get(json_object_get(r, "kwargs"), "mostly")),
-			    0.6);
+	ck_assert_double_eq(
+		json_real_value(json_object_get(json_object_get(r, "kwargs"), "mostly")), 0.6);
 	json_decref(rep);
 	char *out = read_text("outputs");
 	ck_assert_str_eq(out, "success=true\nfailed=0\n");
@@ -190,9 +200,10 @@ START_TEST(ge_mostly_and_percent)
 	char buf[2048] = "x\n";
 	for (int i = 1; i <= 100; i++) {
 		if (i == 10 || i == 20)
-			strcat(buf, "\"\"\n"); /* an empty quoted field: null */
+			snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), "\"\"\n"); /* null */
 		else
-			sprintf(buf + strlen(buf), "%d\n", i <= 97 ? i : i + 1000);
+			snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), "%d\n",
+				 i <= 97 ? i : i + 1000);
 	}
 	write_file("d.csv", buf);
 	write_file("e.yaml", "expect:\n"
@@ -243,7 +254,8 @@ START_TEST(ge_mostly_and_percent)
 	json_decref(prof);
 
 	/* at exactly the threshold, mostly passes: 93/98 with mostly 93/98 */
-	write_file("e.yaml", "expect: {x: {between: {min: 1, max: 95, mostly: 0.9489795918367347}}}\n");
+	write_file("e.yaml",
+		   "expect: {x: {between: {min: 1, max: 95, mostly: 0.9489795918367347}}}\n");
 	ck_assert_int_eq(run_step(&err, "data", "d.csv", "expectations", "e.yaml", NULL), 0);
 }
 END_TEST
@@ -273,13 +285,15 @@ START_TEST(ge_unique_and_numeric_set)
 	ck_assert_int_eq(json_integer_value(json_array_get(idx, 0)), 0);
 	ck_assert_int_eq(json_integer_value(json_array_get(idx, 1)), 2);
 	ck_assert_int_eq(json_integer_value(json_array_get(idx, 2)), 4);
-	ck_assert_str_eq(json_string_value(json_array_get(json_object_get(r,
-		"partial_unexpected_list"), 0)), "a");
+	ck_assert_str_eq(
+		json_string_value(json_array_get(json_object_get(r, "partial_unexpected_list"), 0)),
+		"a");
 	/* numbers compare as numbers in a numeric column: 2.0 == 2, 1e0 == 1 */
 	r = result(rep, "expect_column_values_to_be_in_set", "n");
 	ck_assert_int_eq(num(r, "unexpected_count"), 1);
-	ck_assert_int_eq(json_integer_value(json_array_get(json_object_get(r,
-		"partial_unexpected_list"), 0)), 3);
+	ck_assert_int_eq(json_integer_value(
+				 json_array_get(json_object_get(r, "partial_unexpected_list"), 0)),
+			 3);
 	/* declared float: 1 and 1e0, 2.0 and 2 repeat; 3 does not: 4 of 5, and 1/5 < 0.3 */
 	r = result(rep, "expect_column_values_to_be_unique", "n");
 	ck_assert_int_eq(num(r, "unexpected_count"), 4);
@@ -312,12 +326,13 @@ END_TEST
 START_TEST(ge_text_set_regex_and_vacuous)
 {
 	write_file("d.csv", "s,r,empty\n1,abc123,\n2.0,xyz,\nx,123,\n,a1,\n");
-	write_file("e.yaml", "columns: {s: string}\n"
-			     "expect:\n"
-			     "  s: {in_set: [1, 2]}\n"
-			     "  r: {regex: '[0-9]+'}\n"
-			     "  empty: {between: {min: 0, max: 1}, unique: true, in_set: [a],\n"
-			     "          regex: x, not_null: {mostly: 0}, mean_between: {min: 0}}\n");
+	write_file("e.yaml",
+		   "columns: {s: string}\n"
+		   "expect:\n"
+		   "  s: {in_set: [1, 2]}\n"
+		   "  r: {regex: '[0-9]+'}\n"
+		   "  empty: {between: {min: 0, max: 1}, unique: true, in_set: [a],\n"
+		   "          regex: x, not_null: {mostly: 0}, mean_between: {min: 0}}\n");
 	sl_error *err = NULL;
 	ck_assert_int_eq(run_step(&err, "data", "d.csv", "expectations", "e.yaml", NULL), -1);
 	ck_assert_msg(strstr(err->msg, "3 of 10 expectations failed"), "%s", err->msg);
@@ -331,14 +346,14 @@ START_TEST(ge_text_set_regex_and_vacuous)
 	/* regex is a search: xyz is the only miss */
 	r = result(rep, "expect_column_values_to_match_regex", "r");
 	ck_assert_int_eq(num(r, "unexpected_count"), 1);
-	ck_assert_str_eq(json_string_value(json_array_get(json_object_get(r,
-		"partial_unexpected_list"), 0)), "xyz");
+	ck_assert_str_eq(
+		json_string_value(json_array_get(json_object_get(r, "partial_unexpected_list"), 0)),
+		"xyz");
 	/* a column with no values: per-value expectations pass vacuously,
 	 * unexpected_percent is null; the mean does not exist and fails */
-	const char *vac[] = {"expect_column_values_to_be_between",
-			     "expect_column_values_to_be_unique",
-			     "expect_column_values_to_be_in_set",
-			     "expect_column_values_to_match_regex"};
+	const char *vac[] = {
+		"expect_column_values_to_be_between", "expect_column_values_to_be_unique",
+		"expect_column_values_to_be_in_set", "expect_column_values_to_match_regex"};
 	for (size_t i = 0; i < 4; i++) {
 		r = result(rep, vac[i], "empty");
 		ck_assert_msg(success_of(r), "%s", vac[i]);
@@ -417,7 +432,8 @@ START_TEST(expectation_errors)
 	write_file("d.csv", "age\n1\n");
 	expect_usage("expect:\n  age: {betwen: {min: 0}}\n",
 		     "e.yaml:2:9: unknown key 'betwen' (did you mean 'between'?)");
-	expect_usage("colums: [age]\n", "e.yaml:1:1: unknown key 'colums' (did you mean 'columns'?)");
+	expect_usage("colums: [age]\n",
+		     "e.yaml:1:1: unknown key 'colums' (did you mean 'columns'?)");
 	expect_usage("expect:\n  age:\n    between: {min: 0, mostley: 0.9}\n",
 		     "e.yaml:3:23: unknown key 'mostley' (did you mean 'mostly'?)");
 	expect_usage("expect:\n  age: {frobnicate: 1}\n", "unknown key 'frobnicate' in a "
@@ -429,16 +445,20 @@ START_TEST(expectation_errors)
 		     "e.yaml:3:18: between: min (5) is greater than max (1)");
 	expect_usage("expect:\n  age: {between: {mostly: 2, min: 1}}\n",
 		     "e.yaml:2:27: mostly must be between 0 and 1, not 2");
-	expect_usage("expect:\n  age: {between: {mostly: 0.5}}\n", "between needs min, max or both");
+	expect_usage("expect:\n  age: {between: {mostly: 0.5}}\n",
+		     "between needs min, max or both");
 	expect_usage("expect:\n  age: {mean_between: {min: 1, mostly: 0.5}}\n",
 		     "e.yaml:2:32: 'mostly' does not apply to mean_between");
-	expect_usage("expect:\n  age: {regex: '(unclosed'}\n", "e.yaml:2:16: bad regular expression");
+	expect_usage("expect:\n  age: {regex: '(unclosed'}\n",
+		     "e.yaml:2:16: bad regular expression");
 	expect_usage("columns: {age: integer}\n",
 		     "e.yaml:1:16: unknown type 'integer' for column 'age' (did you mean 'int'?)");
 	expect_usage("columns: {age: [int]}\n", "the type of column 'age' must be int, float");
 	expect_usage("expect:\n  age: {not_null: yes}\n", "not_null must be true or false");
-	expect_usage("expect:\n  age: {null_rate_max: 1.5}\n", "null_rate_max must be between 0 and 1");
-	expect_usage("expect:\n  age: {in_set: [a, [b]]}\n", "e.yaml:2:21: an in_set value must be");
+	expect_usage("expect:\n  age: {null_rate_max: 1.5}\n",
+		     "null_rate_max must be between 0 and 1");
+	expect_usage("expect:\n  age: {in_set: [a, [b]]}\n",
+		     "e.yaml:2:21: an in_set value must be");
 	expect_usage("columns: [age, age]\n", "column 'age' is listed twice");
 	expect_usage("- a\n- b\n", "e.yaml:1:1: an expectations file must be a map, not a list");
 	expect_usage("", "e.yaml:1:1: the expectations file is empty");
@@ -454,9 +474,9 @@ START_TEST(expectation_errors)
 	ck_assert_int_eq(err->kind, SL_ERR_USAGE);
 	ck_assert_msg(strstr(err->msg, "nope.csv: No such file"), "%s", err->msg);
 	sl_error_release(&err);
-	ck_assert_int_eq(run_step(&err, "data", "d.csv", "expectations", "e.yaml", "format", "xml",
-				  NULL),
-			 -1);
+	ck_assert_int_eq(
+		run_step(&err, "data", "d.csv", "expectations", "e.yaml", "format", "xml", NULL),
+		-1);
 	ck_assert_int_eq(err->kind, SL_ERR_USAGE);
 	sl_error_release(&err);
 }
@@ -592,8 +612,9 @@ START_TEST(jsonl_and_null_values)
 	json_t *r = result(rep, "expect_column_null_rate_to_be_at_most", "plan");
 	ck_assert_double_eq_tol(num(r, "observed_value"), 2.0 / 3, 1e-12);
 	r = result(rep, "expect_column_values_to_be_between", "id");
-	ck_assert_double_eq(json_real_value(json_array_get(json_object_get(r,
-		"partial_unexpected_list"), 0)), 3.5);
+	ck_assert_double_eq(
+		json_real_value(json_array_get(json_object_get(r, "partial_unexpected_list"), 0)),
+		3.5);
 	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(rep, "meta"), "format")),
 			 "jsonl");
 	json_decref(rep);
