@@ -4,11 +4,19 @@
  * write a report in Great Expectations' shape and a per-column profile.
  * User documentation: docs/steps/validate-data.md.
  *
- * One pass over the data.  Per row, every column goes through see_value(),
- * which updates the column's profile (counts, moments, a quantile sample, a
- * table of distinct values) and runs the column's per-value expectations.
- * Aggregate expectations (row count, mean, null rate) are decided at the
- * end from the profile.
+ * One pass over the data, read in batches of rows and worked on column by
+ * column.  Each value goes through see_value(), which updates the column's
+ * profile (counts, moments, a quantile sample, a table of distinct values)
+ * and runs the column's per-value expectations; the results of in_set and
+ * regex are memoised in the distinct-value table, so they cost one check per
+ * distinct value.  Aggregate expectations (row count, mean, null rate) are
+ * decided at the end from the profile.
+ *
+ * Values compare as numbers ("1" == "1.0") for in_set unless the column is
+ * declared string or bool, and for unique/distinct/top only in a column
+ * declared int or float; elsewhere as text.  A column not declared numeric
+ * that has shown a non-number stops parsing numbers (unless an expectation
+ * needs them): its type can no longer be numeric.
  *
  * Semantics follow Great Expectations (ColumnMapExpectation._validate,
  * _format_map_output): per-value expectations look only at non-null values
@@ -24,8 +32,8 @@
  *     value drawn at random from each run of `stride` consecutive values;
  *     when the sample fills, adjacent pairs are merged by keeping one of the
  *     two at random and the stride doubles.  Unlike a reservoir, it writes
- *     the sample sequentially (a reservoir's random writes into 8 MB were a
- *     third of the run time), and it is still uniform within each stratum;
+ *     the sample sequentially (a reservoir writes at random all over 8 MB
+ *     per column), and it is still uniform within each stratum;
  *   - distinct values: exact up to DISTINCT_CAP, then a HyperLogLog estimate
  *     (2^HLL_P registers); `unique` needs every value and keeps them all;
  *   - top categories: exact counts while a column has at most DISTINCT_CAP
@@ -1452,7 +1460,7 @@ static void see_value(struct run *v, struct col *c, const char *s, size_t len, u
 				c->max = d;
 			sample_add(c, d);
 		}
-	} else if (c->declared == CT_ANY && !c->sample_off) {
+	} else if (c->need_parse && !c->numeric_keys) {
 		/* not a numeric column after all: no quantiles to keep, and no
 		 * numbers to parse unless an expectation wants them */
 		c->sample_off = 1;
@@ -1940,7 +1948,7 @@ static void bind(struct run *v, dataset_reader *r)
 		c->numeric_keys = c->declared == CT_INT || c->declared == CT_FLOAT;
 		c->numeric_match = c->declared != CT_STRING && c->declared != CT_BOOL;
 		c->sample_off = !c->numeric_match; /* no quantiles for a text column */
-		c->need_parse = c->numeric_match || c->numeric_exps;
+		c->need_parse = 1; /* until the first non-number, see see_value() */
 	}
 	free(names);
 }

@@ -372,9 +372,10 @@ END_TEST
 
 START_TEST(types_rows_missing_columns)
 {
-	write_file("d.csv", "i,f,b,s\n1,1.5,true,x\n-2,3,False,y\n1.0,nan,yes,z\n"
-			    "99999999999999999999,-inf,TRUE,w\n");
+	write_file("d.csv", "i,f,b,s,n\n1,1.5,true,x,1\n-2,3,False,y,2\n1.0,nan,yes,z,3\n"
+			    "99999999999999999999,-inf,TRUE,w,4\n");
 	write_file("e.yaml", "columns:\n"
+			     "  - n: string\n"
 			     "  - i: int\n"
 			     "  - f: float\n"
 			     "  - b: bool\n"
@@ -385,7 +386,7 @@ START_TEST(types_rows_missing_columns)
 			     "  sx: {not_null: true}\n");
 	sl_error *err = NULL;
 	ck_assert_int_eq(run_step(&err, "data", "d.csv", "expectations", "e.yaml", NULL), -1);
-	ck_assert_str_eq(err->msg, "5 of 11 expectations failed: "
+	ck_assert_str_eq(err->msg, "5 of 13 expectations failed: "
 				   "expect_column_values_to_be_of_type(i), "
 				   "expect_column_values_to_be_of_type(b), "
 				   "expect_column_to_exist(agee), "
@@ -401,6 +402,10 @@ START_TEST(types_rows_missing_columns)
 			 "int");
 	r = result(rep, "expect_column_values_to_be_of_type", "f");
 	ck_assert(success_of(r)); /* nan and -inf are floats */
+	/* the observed type is what the values fit, whatever was declared */
+	r = result(rep, "expect_column_values_to_be_of_type", "n");
+	ck_assert(success_of(r));
+	ck_assert_str_eq(json_string_value(json_object_get(r, "observed_value")), "int");
 	r = result(rep, "expect_column_values_to_be_of_type", "b");
 	ck_assert_int_eq(num(r, "unexpected_count"), 1);
 	r = result(rep, "expect_table_row_count_to_be_between", NULL);
