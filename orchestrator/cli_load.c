@@ -1,11 +1,18 @@
 /*
- * cli_load.c — what graph, plan and run share: read the repeated
- * `-p key=value` options, load the pipeline file with them, build its DAG,
- * and print every error found as FILE:LINE:COL: message.
+ * cli_load.c — what several commands share: read the repeated `-p key=value`
+ * options, load the pipeline file with them, build its DAG, and print every
+ * error found as FILE:LINE:COL: message (graph, plan, run); find and open
+ * the state store (run creates it; the commands that only read refuse to).
  */
 #include "sluice/cli.h"
 #include "sluice/dag.h"
 #include "sluice/pipeline.h"
+#include "sluice/store.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,4 +64,40 @@ out:
 	free(keys);
 	free(ov);
 	return code;
+}
+
+static const char *state_override(const cli_args *a)
+{
+	const char *o = cli_value(a, "state");
+	return o ? o : getenv("SLUICE_STATE");
+}
+
+int cli_open_store(const cli_args *a, const char *workspace, store **st, sl_error **err)
+{
+	char *dir = store_locate(workspace, state_override(a));
+	int rc = store_open(dir, st, err);
+	if (rc < 0)
+		sl_error_wrap(err, "state directory %s", dir);
+	free(dir);
+	return rc;
+}
+
+int cli_open_existing_store(const cli_args *a, store **st, sl_error **err)
+{
+	char cwd[PATH_MAX];
+	if (!getcwd(cwd, sizeof(cwd)))
+		return sl_error_errno(err, errno, "getcwd");
+	char *dir = store_locate(cwd, state_override(a));
+	struct stat sb;
+	int rc;
+	/* reading must not leave a fresh .sluice/ behind in a random directory */
+	if (stat(dir, &sb) < 0 || !S_ISDIR(sb.st_mode))
+		rc = sl_error_usage(err,
+				    "no sluice state at %s (run a pipeline here first, or pass "
+				    "--state DIR)",
+				    dir);
+	else if ((rc = store_open(dir, st, err)) < 0)
+		sl_error_wrap(err, "state directory %s", dir);
+	free(dir);
+	return rc;
 }

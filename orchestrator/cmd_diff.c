@@ -83,9 +83,8 @@ int cmd_diff(const cli_args *a)
 	int64_t ida = 0, idb = 0;
 	if (cli_run_id(a->pos[0], &ida, &err) < 0 || cli_run_id(a->pos[1], &idb, &err) < 0)
 		return cli_fail(&err);
-	char cwd[PATH_MAX];
 	store *st = NULL;
-	if (!getcwd(cwd, sizeof(cwd)) || cli_open_store(a, cwd, &st, &err) < 0)
+	if (cli_open_existing_store(a, &st, &err) < 0)
 		return cli_fail(&err);
 	struct side A = {0}, B = {0};
 	int code = EXIT_OK;

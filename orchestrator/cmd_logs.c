@@ -36,9 +36,8 @@ int cmd_logs(const cli_args *a)
 	if (cli_run_id(a->pos[0], &id, &err) < 0)
 		return cli_fail(&err);
 	const char *step = a->pos[1];
-	char cwd[PATH_MAX];
 	store *st = NULL;
-	if (!getcwd(cwd, sizeof(cwd)) || cli_open_store(a, cwd, &st, &err) < 0)
+	if (cli_open_existing_store(a, &st, &err) < 0)
 		return cli_fail(&err);
 	attempt_record *att = NULL;
 	size_t n = 0;

@@ -40,20 +40,6 @@ static char *params_json(const pipeline *p)
 	return s;
 }
 
-/* Open the store that belongs to the pipeline's workspace (or --state). */
-int cli_open_store(const cli_args *a, const char *workspace, store **st, sl_error **err)
-{
-	const char *override = cli_value(a, "state");
-	if (!override)
-		override = getenv("SLUICE_STATE");
-	char *dir = store_locate(workspace, override);
-	int rc = store_open(dir, st, err);
-	if (rc < 0)
-		sl_error_wrap(err, "state directory %s", dir);
-	free(dir);
-	return rc;
-}
-
 int cmd_run(const cli_args *a)
 {
 	sl_error *err = NULL;

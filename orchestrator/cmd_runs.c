@@ -13,10 +13,7 @@ int cmd_runs(const cli_args *a)
 {
 	sl_error *err = NULL;
 	store *st = NULL;
-	char cwd[PATH_MAX];
-	if (!getcwd(cwd, sizeof(cwd)))
-		return cli_fail(&err);
-	if (cli_open_store(a, cwd, &st, &err) < 0)
+	if (cli_open_existing_store(a, &st, &err) < 0)
 		return cli_fail(&err);
 	run_info *runs = NULL;
 	size_t n = 0;

@@ -41,9 +41,8 @@ int cmd_show(const cli_args *a)
 	if (cli_run_id(a->pos[0], &id, &err) < 0)
 		return cli_fail(&err);
 	const char *name = a->pos[1];
-	char cwd[PATH_MAX];
 	store *st = NULL;
-	if (!getcwd(cwd, sizeof(cwd)) || cli_open_store(a, cwd, &st, &err) < 0)
+	if (cli_open_existing_store(a, &st, &err) < 0)
 		return cli_fail(&err);
 	run_info run = {0};
 	step_record *steps = NULL;

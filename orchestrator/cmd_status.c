@@ -26,9 +26,8 @@ int cmd_status(const cli_args *a)
 	int64_t id = 0;
 	if (cli_run_id(a->pos[0], &id, &err) < 0)
 		return cli_fail(&err);
-	char cwd[PATH_MAX];
 	store *st = NULL;
-	if (!getcwd(cwd, sizeof(cwd)) || cli_open_store(a, cwd, &st, &err) < 0)
+	if (cli_open_existing_store(a, &st, &err) < 0)
 		return cli_fail(&err);
 	int code = EXIT_OK;
 	if (cli_flag(a, "json")) {

@@ -82,6 +82,9 @@ int cli_load_dag(const cli_args *a, struct pipeline **p, struct dag **d);
 /* Open the state store of a workspace (option "state", $SLUICE_STATE, or .sluice found upwards). */
 struct store;
 int cli_open_store(const cli_args *a, const char *workspace, struct store **st, sl_error **err);
+/* The same for commands that only read (runs, status, logs, show, diff): from
+ * the current directory, and a usage error when no state directory exists. */
+int cli_open_existing_store(const cli_args *a, struct store **st, sl_error **err);
 
 /* The commands. */
 int cmd_run(const cli_args *a);

@@ -85,3 +85,8 @@ run_sluice 0 show 1 make --json
 /usr/bin/python3 -c "import json,sys; d=json.loads(sys.argv[1]); assert d['step_outputs']=={'count':'3'} and d['attempts'][0]['exit_code']==0, d" "$OUT"
 run_sluice 2 show 1 nope
 expect_contains "$ERR" "run 1 has no step 'nope'"
+# reading commands never create a state directory
+run_sluice 2 runs --state "$T/nowhere"
+expect_contains "$ERR" "no sluice state at $T/nowhere"
+expect_no_file "$T/nowhere"
+run_sluice 2 status 1 --state "$T/nowhere"
