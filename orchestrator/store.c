@@ -328,6 +328,28 @@ static void *grow(void *arr, size_t *cap, size_t n, size_t item)
 	return arr;
 }
 
+/* Read every row of s into a growing array of items of `size` bytes, one
+ * read(s, item) per row.  On a database error returns -1 with what was read
+ * so far in *arr / *n, for the caller to free with its own function. */
+static int read_rows(sqlite3_stmt *s, size_t size, void (*read)(sqlite3_stmt *, void *), void **arr,
+		     size_t *n)
+{
+	size_t cap = 0;
+	*arr = NULL;
+	*n = 0;
+	for (;;) {
+		int rc = sqlite3_step(s);
+		if (rc == SQLITE_DONE)
+			break;
+		if (rc != SQLITE_ROW)
+			return -1;
+		*arr = grow(*arr, &cap, *n, size);
+		read(s, (char *)*arr + (*n)++ * size);
+	}
+	sqlite3_reset(s);
+	return 0;
+}
+
 static char *col_str(sqlite3_stmt *s, int i)
 {
 	const unsigned char *t = sqlite3_column_text(s, i);
@@ -616,8 +638,8 @@ int store_open(const char *dir, store **out, sl_error **err)
 	st->dir = xstrdup(dir);
 	strbuf_reset(&path);
 	strbuf_addf(&path, "%s/state.db", dir);
-	int rc =
-	    sqlite3_open_v2(path.buf, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+	int rc = sqlite3_open_v2(path.buf, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+				 NULL);
 	if (rc != SQLITE_OK) {
 		sl_error_make(err, "store: open %s: %s", path.buf,
 			      st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc));
@@ -909,8 +931,9 @@ int store_adopt_run(store *st, int64_t id, sl_error **err)
 }
 
 /* One row of RUN_COLS_* into r, with "interrupted" derived. */
-static void read_run(sqlite3_stmt *s, run_info *r)
+static void read_run(sqlite3_stmt *s, void *item)
 {
+	run_info *r = item;
 	r->id = sqlite3_column_int64(s, 0);
 	r->pipeline = col_str(s, 1);
 	r->path = col_str(s, 2);
@@ -960,22 +983,13 @@ int store_list_runs(store *st, const char *pipeline, size_t limit, run_info **ou
 	int64_t lim = limit == 0 || limit > INT64_MAX ? -1 : (int64_t)limit;
 	if (!s || sqlite3_bind_int64(s, 1, lim) || (pipeline && bind_text(s, 2, pipeline)))
 		return db_fail(st, err, "list runs");
-	run_info *arr = NULL;
-	size_t cap = 0, count = 0;
-	for (;;) {
-		int rc = sqlite3_step(s);
-		if (rc == SQLITE_DONE)
-			break;
-		if (rc != SQLITE_ROW) {
-			run_info_free_array(arr, count);
-			return db_fail(st, err, "list runs");
-		}
-		arr = grow(arr, &cap, count, sizeof(*arr));
-		read_run(s, &arr[count++]);
+	void *arr;
+	if (read_rows(s, sizeof(run_info), read_run, &arr, n) < 0) {
+		run_info_free_array(arr, *n);
+		*n = 0;
+		return db_fail(st, err, "list runs");
 	}
-	sqlite3_reset(s);
 	*out = arr;
-	*n = count;
 	return 0;
 }
 
@@ -1043,6 +1057,24 @@ int store_put_steps(store *st, int64_t run_id, const step_record *s, size_t n, s
 	return 0;
 }
 
+static void read_step_row(sqlite3_stmt *s, void *item)
+{
+	step_record *r = item;
+	r->name = col_str(s, 0);
+	r->step = col_str(s, 1);
+	r->position = sqlite3_column_int(s, 2);
+	r->status = col_str(s, 3);
+	r->reason = col_str(s, 4);
+	r->attempts = sqlite3_column_int(s, 5);
+	r->exit_code = (int)col_int(s, 6, -1);
+	r->started = col_time(s, 7);
+	r->finished = col_time(s, 8);
+	r->cache_key = col_str(s, 9);
+	r->env_hash = col_str(s, 10);
+	r->cached_from = col_int(s, 11, 0);
+	r->command = col_str(s, 12);
+}
+
 int store_get_steps(store *st, int64_t run_id, step_record **out, size_t *n, sl_error **err)
 {
 	*out = NULL;
@@ -1050,35 +1082,13 @@ int store_get_steps(store *st, int64_t run_id, step_record **out, size_t *n, sl_
 	sqlite3_stmt *s = stmt(st, ST_STEP_GET);
 	if (!s || sqlite3_bind_int64(s, 1, run_id))
 		return db_fail(st, err, "get steps of run %lld", (long long)run_id);
-	step_record *arr = NULL;
-	size_t cap = 0, count = 0;
-	for (;;) {
-		int rc = sqlite3_step(s);
-		if (rc == SQLITE_DONE)
-			break;
-		if (rc != SQLITE_ROW) {
-			step_record_free_array(arr, count);
-			return db_fail(st, err, "get steps of run %lld", (long long)run_id);
-		}
-		arr = grow(arr, &cap, count, sizeof(*arr));
-		step_record *r = &arr[count++];
-		r->name = col_str(s, 0);
-		r->step = col_str(s, 1);
-		r->position = sqlite3_column_int(s, 2);
-		r->status = col_str(s, 3);
-		r->reason = col_str(s, 4);
-		r->attempts = sqlite3_column_int(s, 5);
-		r->exit_code = (int)col_int(s, 6, -1);
-		r->started = col_time(s, 7);
-		r->finished = col_time(s, 8);
-		r->cache_key = col_str(s, 9);
-		r->env_hash = col_str(s, 10);
-		r->cached_from = col_int(s, 11, 0);
-		r->command = col_str(s, 12);
+	void *arr;
+	if (read_rows(s, sizeof(step_record), read_step_row, &arr, n) < 0) {
+		step_record_free_array(arr, *n);
+		*n = 0;
+		return db_fail(st, err, "get steps of run %lld", (long long)run_id);
 	}
-	sqlite3_reset(s);
 	*out = arr;
-	*n = count;
 	return 0;
 }
 
@@ -1130,6 +1140,21 @@ fail:
 		       (long long)run_id);
 }
 
+static void read_attempt_row(sqlite3_stmt *s, void *item)
+{
+	attempt_record *r = item;
+	r->attempt = sqlite3_column_int(s, 0);
+	r->status = col_str(s, 1);
+	r->reason = col_str(s, 2);
+	r->exit_code = (int)col_int(s, 3, -1);
+	r->signal = (int)col_int(s, 4, 0);
+	r->started = col_time(s, 5);
+	r->finished = col_time(s, 6);
+	r->log_path = col_str(s, 7);
+	r->pid = col_int(s, 8, 0);
+	r->max_rss_kb = col_int(s, 9, 0);
+}
+
 int store_get_attempts(store *st, int64_t run_id, const char *step, attempt_record **out, size_t *n,
 		       sl_error **err)
 {
@@ -1140,33 +1165,14 @@ int store_get_attempts(store *st, int64_t run_id, const char *step, attempt_reco
 	if (!s || sqlite3_bind_int64(s, 1, run_id) || bind_text(s, 2, step))
 		return db_fail(st, err, "get attempts of step %s of run %lld", name,
 			       (long long)run_id);
-	attempt_record *arr = NULL;
-	size_t cap = 0, count = 0;
-	for (;;) {
-		int rc = sqlite3_step(s);
-		if (rc == SQLITE_DONE)
-			break;
-		if (rc != SQLITE_ROW) {
-			attempt_record_free_array(arr, count);
-			return db_fail(st, err, "get attempts of step %s of run %lld", name,
-				       (long long)run_id);
-		}
-		arr = grow(arr, &cap, count, sizeof(*arr));
-		attempt_record *r = &arr[count++];
-		r->attempt = sqlite3_column_int(s, 0);
-		r->status = col_str(s, 1);
-		r->reason = col_str(s, 2);
-		r->exit_code = (int)col_int(s, 3, -1);
-		r->signal = (int)col_int(s, 4, 0);
-		r->started = col_time(s, 5);
-		r->finished = col_time(s, 6);
-		r->log_path = col_str(s, 7);
-		r->pid = col_int(s, 8, 0);
-		r->max_rss_kb = col_int(s, 9, 0);
+	void *arr;
+	if (read_rows(s, sizeof(attempt_record), read_attempt_row, &arr, n) < 0) {
+		attempt_record_free_array(arr, *n);
+		*n = 0;
+		return db_fail(st, err, "get attempts of step %s of run %lld", name,
+			       (long long)run_id);
 	}
-	sqlite3_reset(s);
 	*out = arr;
-	*n = count;
 	return 0;
 }
 
@@ -1261,6 +1267,25 @@ int store_set_files(store *st, int64_t run_id, const char *step, const file_reco
 	return 0;
 }
 
+static void read_output_row(sqlite3_stmt *s, void *item)
+{
+	kv_record *r = item;
+	r->step = col_str(s, 0);
+	r->key = col_str(s, 1);
+	r->value = col_str(s, 2);
+}
+
+static void read_metric_row(sqlite3_stmt *s, void *item)
+{
+	kv_record *r = item;
+	char buf[40];
+	r->step = col_str(s, 0);
+	r->key = col_str(s, 1);
+	r->num = sqlite3_column_type(s, 2) == SQLITE_NULL ? NAN : sqlite3_column_double(s, 2);
+	format_number(r->num, buf, sizeof(buf));
+	r->value = xstrdup(buf);
+}
+
 static int get_kv(store *st, enum stmt_id id, int metric, int64_t run_id, const char *step,
 		  kv_record **out, size_t *n, sl_error **err)
 {
@@ -1270,34 +1295,14 @@ static int get_kv(store *st, enum stmt_id id, int metric, int64_t run_id, const 
 	sqlite3_stmt *s = stmt(st, id);
 	if (!s || sqlite3_bind_int64(s, 1, run_id) || bind_text(s, 2, step))
 		return db_fail(st, err, "get %s of run %lld", what, (long long)run_id);
-	kv_record *arr = NULL;
-	size_t cap = 0, count = 0;
-	for (;;) {
-		int rc = sqlite3_step(s);
-		if (rc == SQLITE_DONE)
-			break;
-		if (rc != SQLITE_ROW) {
-			kv_record_free_array(arr, count);
-			return db_fail(st, err, "get %s of run %lld", what, (long long)run_id);
-		}
-		arr = grow(arr, &cap, count, sizeof(*arr));
-		kv_record *r = &arr[count++];
-		r->step = col_str(s, 0);
-		r->key = col_str(s, 1);
-		if (metric) {
-			char buf[40];
-			r->num = sqlite3_column_type(s, 2) == SQLITE_NULL
-				     ? NAN
-				     : sqlite3_column_double(s, 2);
-			format_number(r->num, buf, sizeof(buf));
-			r->value = xstrdup(buf);
-		} else {
-			r->value = col_str(s, 2);
-		}
+	void *arr;
+	if (read_rows(s, sizeof(kv_record), metric ? read_metric_row : read_output_row, &arr, n) <
+	    0) {
+		kv_record_free_array(arr, *n);
+		*n = 0;
+		return db_fail(st, err, "get %s of run %lld", what, (long long)run_id);
 	}
-	sqlite3_reset(s);
 	*out = arr;
-	*n = count;
 	return 0;
 }
 
@@ -1325,6 +1330,15 @@ void kv_record_free_array(kv_record *r, size_t n)
 	free(r);
 }
 
+static void read_file_row(sqlite3_stmt *s, void *item)
+{
+	file_record *r = item;
+	r->step = col_str(s, 0);
+	r->path = col_str(s, 1);
+	r->sha256 = col_str(s, 2);
+	r->size = sqlite3_column_int64(s, 3);
+}
+
 int store_get_files(store *st, int64_t run_id, const char *step, file_record **out, size_t *n,
 		    sl_error **err)
 {
@@ -1333,26 +1347,13 @@ int store_get_files(store *st, int64_t run_id, const char *step, file_record **o
 	sqlite3_stmt *s = stmt(st, ST_FILE_GET);
 	if (!s || sqlite3_bind_int64(s, 1, run_id) || bind_text(s, 2, step))
 		return db_fail(st, err, "get output files of run %lld", (long long)run_id);
-	file_record *arr = NULL;
-	size_t cap = 0, count = 0;
-	for (;;) {
-		int rc = sqlite3_step(s);
-		if (rc == SQLITE_DONE)
-			break;
-		if (rc != SQLITE_ROW) {
-			file_record_free_array(arr, count);
-			return db_fail(st, err, "get output files of run %lld", (long long)run_id);
-		}
-		arr = grow(arr, &cap, count, sizeof(*arr));
-		file_record *r = &arr[count++];
-		r->step = col_str(s, 0);
-		r->path = col_str(s, 1);
-		r->sha256 = col_str(s, 2);
-		r->size = sqlite3_column_int64(s, 3);
+	void *arr;
+	if (read_rows(s, sizeof(file_record), read_file_row, &arr, n) < 0) {
+		file_record_free_array(arr, *n);
+		*n = 0;
+		return db_fail(st, err, "get output files of run %lld", (long long)run_id);
 	}
-	sqlite3_reset(s);
 	*out = arr;
-	*n = count;
 	return 0;
 }
 
