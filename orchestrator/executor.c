@@ -12,6 +12,7 @@
 
 #include "sluice/arena.h"
 #include "sluice/builtin.h"
+#include "sluice/filehash.h"
 #include "sluice/hash.h"
 #include "sluice/strbuf.h"
 #include "sluice/util.h"
@@ -874,15 +875,16 @@ static void record_files(struct exec *x, size_t i)
 	char(*hex)[SHA256_HEX_LEN + 1] = xcalloc(dn->noutputs, sizeof(*hex));
 	for (size_t k = 0; k < dn->noutputs; k++) {
 		char *path = arena_printf(&x->mem, "%s/%s", x->p->dir, dn->outputs[k]);
-		struct stat sb;
 		uint64_t size = 0;
+		sl_error *err = NULL;
 		f[k].step = (char *)dn->name;
 		f[k].path = (char *)dn->outputs[k];
-		/* directories get their manifest hash with the reproducibility work */
-		if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode) &&
-		    hash_file_sha256(path, hex[k], &size, NULL) == 0) {
+		/* a directory hashes as its sorted manifest */
+		if (filehash_path(x->st, path, hex[k], &size, &err) == 0) {
 			f[k].sha256 = hex[k];
 			f[k].size = (int64_t)size;
+		} else {
+			sl_error_release(&err);
 		}
 	}
 	store_set_files(x->st, x->run_id, dn->name, f, dn->noutputs, NULL);

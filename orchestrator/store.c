@@ -212,6 +212,8 @@ enum stmt_id {
 	ST_FILE_DEL,
 	ST_FILE_INS,
 	ST_FILE_GET,
+	ST_HASH_GET,
+	ST_HASH_PUT,
 	ST__COUNT
 };
 
@@ -287,6 +289,11 @@ static const char *const stmt_sql[ST__COUNT] = {
 			" JOIN steps s ON s.run_id = f.run_id AND s.name = f.step"
 			" WHERE f.run_id = ?1 AND (?2 IS NULL OR f.step = ?2)"
 			" ORDER BY s.position, f.step, f.path",
+	[ST_HASH_GET] = "SELECT sha256 FROM file_hashes WHERE path = ?1 AND size = ?2"
+			" AND mtime_ns = ?3 AND inode = ?4 AND ctime_ns = ?5",
+	[ST_HASH_PUT] = "INSERT INTO file_hashes (path, size, mtime_ns, inode, ctime_ns, sha256)"
+			" VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (path) DO UPDATE SET"
+			" size = ?2, mtime_ns = ?3, inode = ?4, ctime_ns = ?5, sha256 = ?6",
 };
 /* clang-format on */
 
@@ -1367,4 +1374,44 @@ void file_record_free_array(file_record *f, size_t n)
 		free(f[i].sha256);
 	}
 	free(f);
+}
+
+/* ---- the stat cache of content hashes ------------------------------------------------------ */
+
+static int bind_stat(sqlite3_stmt *s, const char *path, const file_stat_key *k)
+{
+	return bind_text(s, 1, path) || sqlite3_bind_int64(s, 2, k->size) ||
+	       sqlite3_bind_int64(s, 3, k->mtime_ns) || sqlite3_bind_int64(s, 4, k->inode) ||
+	       sqlite3_bind_int64(s, 5, k->ctime_ns);
+}
+
+int store_lookup_hash(store *st, const char *path, const file_stat_key *k, char *hex,
+		      sl_error **err)
+{
+	sqlite3_stmt *s = stmt(st, ST_HASH_GET);
+	if (!s || bind_stat(s, path, k))
+		return db_fail(st, err, "look up the hash of %s", path);
+	int rc = sqlite3_step(s);
+	if (rc == SQLITE_DONE) {
+		sqlite3_reset(s);
+		return 0;
+	}
+	if (rc != SQLITE_ROW)
+		return db_fail(st, err, "look up the hash of %s", path);
+	const unsigned char *t = sqlite3_column_text(s, 0);
+	int hit = t && strlen((const char *)t) == 64;
+	if (hit)
+		memcpy(hex, t, 65);
+	sqlite3_reset(s);
+	return hit;
+}
+
+int store_save_hash(store *st, const char *path, const file_stat_key *k, const char *hex,
+		    sl_error **err)
+{
+	sqlite3_stmt *s = stmt(st, ST_HASH_PUT);
+	/* one row, one statement: SQLite makes it a transaction of its own */
+	if (!s || bind_stat(s, path, k) || bind_text(s, 6, hex) || exec_stmt(s) < 0)
+		return db_fail(st, err, "save the hash of %s", path);
+	return 0;
 }

@@ -42,16 +42,16 @@ typedef struct run_new {
 	const char *workspace; /* absolute */
 	const char *snapshot;  /* the file's text as run */
 	const char *params_json;
-	const char *trigger;   /* manual | schedule | ci | rerun | resume */
-	int64_t parent_id;     /* 0 = none */
+	const char *trigger; /* manual | schedule | ci | rerun | resume */
+	int64_t parent_id;   /* 0 = none */
 } run_new;
 
 typedef struct run_info {
 	int64_t id;
 	char *pipeline, *path, *workspace, *snapshot, *params_json, *trigger;
 	int64_t parent_id;
-	char *status; /* running | succeeded | failed | rejected | cancelled | interrupted
-		       * ("interrupted" is derived: status running, orchestrator gone) */
+	char *status;  /* running | succeeded | failed | rejected | cancelled | interrupted
+			* ("interrupted" is derived: status running, orchestrator gone) */
 	int exit_code; /* -1 while running */
 	double created, started, finished; /* finished 0 while running */
 	char *host;
@@ -88,8 +88,8 @@ typedef struct step_record {
 		       * skipped | cached | cancelled | rejected */
 	char *reason; /* "exit 3", "timeout after 30m", ... or NULL */
 	int attempts;
-	int exit_code; /* -1 when none */
-	double started, finished; /* 0 when not */
+	int exit_code;              /* -1 when none */
+	double started, finished;   /* 0 when not */
 	char *cache_key, *env_hash; /* filled by the reproducibility work; may be NULL */
 	int64_t cached_from;        /* run id, or 0 */
 	char *command;              /* the resolved command, or "uses NAME" */
@@ -116,8 +116,8 @@ typedef struct attempt_record {
 
 int store_put_attempt(store *st, int64_t run_id, const char *step, const attempt_record *a,
 		      sl_error **err);
-int store_get_attempts(store *st, int64_t run_id, const char *step, attempt_record **out,
-		       size_t *n, sl_error **err);
+int store_get_attempts(store *st, int64_t run_id, const char *step, attempt_record **out, size_t *n,
+		       sl_error **err);
 void attempt_record_free_array(attempt_record *a, size_t n);
 
 /* ---- metrics, step outputs, output files -------------------------------------- */
@@ -149,6 +149,20 @@ int store_set_files(store *st, int64_t run_id, const char *step, const file_reco
 int store_get_files(store *st, int64_t run_id, const char *step, file_record **out, size_t *n,
 		    sl_error **err);
 void file_record_free_array(file_record *f, size_t n);
+
+/* ---- the stat cache of content hashes (design.md section 5) ------------------------ */
+
+/* What must not have changed for a recorded hash to stand for the file. */
+typedef struct file_stat_key {
+	int64_t size, mtime_ns, inode, ctime_ns;
+} file_stat_key;
+
+/* 1 and the hash (65 bytes with the NUL) when path was hashed with exactly
+ * this stat, 0 when not, -1 on a database error. */
+int store_lookup_hash(store *st, const char *path, const file_stat_key *k, char *hex,
+		      sl_error **err);
+int store_save_hash(store *st, const char *path, const file_stat_key *k, const char *hex,
+		    sl_error **err);
 
 /* ---- liveness -------------------------------------------------------------------- */
 

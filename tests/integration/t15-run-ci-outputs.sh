@@ -45,3 +45,13 @@ for _ in $(seq 50); do [ -e .sluice/runs/3/talk/1/log ] && break; sleep 0.1; don
 timeout 20 "$SLUICE" logs 3 talk -f >follow.txt || fail "logs -f failed or hung: $(cat run.err)"
 wait $pid
 expect_eq "$(grep -c 'line [123]$' follow.txt)" "3" "lines seen by logs -f"
+# a directory output is recorded with its manifest hash and total size
+umask 022
+cat > dirout.yaml <<'YAML'
+name: dirout
+steps:
+  many: {run: "mkdir -p out/sub && printf a > out/a && printf bc > out/sub/b", outputs: [out]}
+YAML
+run_sluice 0 run dirout.yaml --ci --json
+want=$(printf 'a\t644\t%s\nsub/b\t644\t%s\n' "$(printf a | sha256sum | cut -c1-64)" "$(printf bc | sha256sum | cut -c1-64)" | sha256sum | cut -c1-64)
+/usr/bin/python3 -c 'import json,sys; o=json.loads(sys.argv[1])["steps"][0]["outputs"][0]; assert o=={"path":"out","sha256":sys.argv[2],"size":3}, o' "$OUT" "$want"

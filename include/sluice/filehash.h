@@ -1,0 +1,24 @@
+/*
+ * filehash.h — content hashes of workspace paths (design.md section 5).
+ *
+ * A regular file hashes as the SHA-256 of its bytes, looked up first in the
+ * store's stat cache by (path, size, mtime_ns, inode, ctime_ns), so an
+ * unchanged large file is not read again.  A directory hashes as the
+ * SHA-256 of its manifest: one line "relative/path\tmode\tsha256\n" per
+ * regular file or symlink below it, sorted by path (a symlink hashes as its
+ * target text; empty directories do not count, as in git).
+ */
+#ifndef SLUICE_FILEHASH_H
+#define SLUICE_FILEHASH_H
+
+#include "sluice/error.h"
+#include "sluice/hash.h"
+#include "sluice/store.h"
+
+#include <stdint.h>
+
+/* hex: SHA256_HEX_LEN + 1 bytes.  *size: bytes of the file, or of all files
+ * below a directory.  st may be NULL (no cache). */
+int filehash_path(store *st, const char *path, char *hex, uint64_t *size, sl_error **err);
+
+#endif
