@@ -75,7 +75,8 @@ static int manifest(store *st, const char *abs, const char *rel, strbuf *m, uint
 		names[n++] = xstrdup(e->d_name);
 	}
 	closedir(d);
-	qsort(names, n, sizeof(char *), cmp_str);
+	if (n) /* qsort wants a non-NULL array even for no items */
+		qsort(names, n, sizeof(char *), cmp_str);
 	int rc = 0;
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		char *a = NULL, *r = NULL;
