@@ -186,7 +186,8 @@ size_t edit_distance(const char *a, const char *b, size_t max)
 	return prev[lb] > max ? max + 1 : prev[lb];
 }
 
-const char *did_you_mean(const char *word, const char *const *candidates, size_t n)
+const char *did_you_mean_field(const char *word, const void *items, size_t n, size_t stride,
+			       size_t offset)
 {
 	size_t limit = strlen(word) / 3;
 	if (limit < 1)
@@ -196,13 +197,20 @@ const char *did_you_mean(const char *word, const char *const *candidates, size_t
 	const char *best = NULL;
 	size_t bestd = limit + 1;
 	for (size_t i = 0; i < n; i++) {
-		size_t d = edit_distance(word, candidates[i], limit);
+		const char *cand =
+			*(const char *const *)((const char *)items + i * stride + offset);
+		size_t d = edit_distance(word, cand, limit);
 		if (d < bestd) {
 			bestd = d;
-			best = candidates[i];
+			best = cand;
 		}
 	}
 	return best;
+}
+
+const char *did_you_mean(const char *word, const char *const *candidates, size_t n)
+{
+	return did_you_mean_field(word, candidates, n, sizeof(*candidates), 0);
 }
 
 int path_normalize_relative(char *path, const char **why)

@@ -23,12 +23,8 @@ int cmd_help(const cli_args *a)
 		}
 		cli_print_help(cmd);
 		if (strcmp(cmd->name, "step") == 0) {
-			size_t n;
-			const builtin_step *b = builtin_list(&n);
 			printf("\nbuilt-in steps:\n");
-			for (size_t i = 0; i < n; i++)
-				printf("  %-16s %s%s\n", b[i].name, b[i].summary,
-				       b[i].run ? "" : " (not in this version yet)");
+			builtin_print_list(stdout, "  ");
 		}
 		return EXIT_OK;
 	}

@@ -15,11 +15,7 @@
 
 static int list_builtins(void)
 {
-	size_t n;
-	const builtin_step *b = builtin_list(&n);
-	for (size_t i = 0; i < n; i++)
-		printf("%-16s %s%s\n", b[i].name, b[i].summary,
-		       b[i].run ? "" : " (not in this version yet)");
+	builtin_print_list(stdout, "");
 	return EXIT_OK;
 }
 
@@ -33,10 +29,7 @@ int cmd_step(const cli_args *a)
 	if (!b) {
 		size_t n;
 		const builtin_step *all = builtin_list(&n);
-		const char *names[32];
-		for (size_t i = 0; i < n && i < 32; i++)
-			names[i] = all[i].name;
-		const char *s = did_you_mean(name, names, n < 32 ? n : 32);
+		const char *s = DID_YOU_MEAN_IN(name, all, n, name);
 		if (s)
 			sl_error_usage(&err,
 				       "step: unknown built-in step '%s' (did you mean '%s'?)",

@@ -310,11 +310,7 @@ static void link_needs(struct builder *b)
 			const pstep *target = pipeline_find_step(p, need->s);
 			void *inst = strmap_get(&b->by_name, need->s);
 			if (!target && !inst) {
-				const char **names = xcalloc(p->nsteps + 1, sizeof(char *));
-				for (size_t j = 0; j < p->nsteps; j++)
-					names[j] = p->steps[j].name;
-				const char *s = did_you_mean(need->s, names, p->nsteps);
-				free(names);
+				const char *s = DID_YOU_MEAN_IN(need->s, p->steps, p->nsteps, name);
 				if (s)
 					err_at(b, need->pos,
 					       "step %s needs '%s', which is not a step (did you "

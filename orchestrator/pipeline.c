@@ -370,11 +370,7 @@ static void apply_overrides(struct loader *L, const param_override *ov, size_t n
 	for (size_t i = 0; i < nov; i++) {
 		pparam *pp = strmap_get(&L->param_index, ov[i].key);
 		if (!pp) {
-			const char **names = xcalloc(p->nparams + 1, sizeof(char *));
-			for (size_t k = 0; k < p->nparams; k++)
-				names[k] = p->params[k].name;
-			const char *s = did_you_mean(ov[i].key, names, p->nparams);
-			free(names);
+			const char *s = DID_YOU_MEAN_IN(ov[i].key, p->params, p->nparams, name);
 			if (s)
 				diag_add(L->diags, L->file, 0, 0,
 					 "-p %s: the pipeline has no param '%s' (did you mean "
@@ -662,10 +658,7 @@ static void parse_step(struct loader *L, const char *name, spos kpos, const ynod
 		if (!builtin_find(uses->str)) {
 			size_t nb;
 			const builtin_step *all = builtin_list(&nb);
-			const char *names[32];
-			for (size_t i = 0; i < nb && i < 32; i++)
-				names[i] = all[i].name;
-			const char *s = did_you_mean(uses->str, names, nb < 32 ? nb : 32);
+			const char *s = DID_YOU_MEAN_IN(uses->str, all, nb, name);
 			if (s)
 				ERR_NODE(L, uses, "unknown built-in step '%s' (did you mean '%s'?)",
 					 uses->str, s);
@@ -761,11 +754,7 @@ static int check_ref(void *ctx, const char *const *parts, size_t n, size_t offse
 		if (n < 2) {
 			ref_err(c, offset, "'params' needs a name: params.NAME");
 		} else if (!strmap_get(&c->L->param_index, parts[1])) {
-			const char **names = xcalloc(p->nparams + 1, sizeof(char *));
-			for (size_t k = 0; k < p->nparams; k++)
-				names[k] = p->params[k].name;
-			const char *s = did_you_mean(parts[1], names, p->nparams);
-			free(names);
+			const char *s = DID_YOU_MEAN_IN(parts[1], p->params, p->nparams, name);
 			if (s)
 				ref_err(c, offset, "unknown param '%s' (did you mean '%s'?)",
 					parts[1], s);
@@ -834,11 +823,7 @@ static int check_ref(void *ctx, const char *const *parts, size_t n, size_t offse
 		char base[256];
 		snprintf(base, sizeof(base), "%.*s", (int)strcspn(parts[1], "["), parts[1]);
 		if (!strmap_get(&c->L->step_index, base)) {
-			const char **names = xcalloc(p->nsteps + 1, sizeof(char *));
-			for (size_t k = 0; k < p->nsteps; k++)
-				names[k] = p->steps[k].name;
-			const char *s = did_you_mean(base, names, p->nsteps);
-			free(names);
+			const char *s = DID_YOU_MEAN_IN(base, p->steps, p->nsteps, name);
 			if (s)
 				ref_err(c, offset, "unknown step '%s' (did you mean '%s'?)", base,
 					s);

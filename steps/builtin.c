@@ -9,6 +9,7 @@
  */
 #include "sluice/builtin.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static const char *const validate_keys[] = {"data",    "expectations", "report",
@@ -71,6 +72,13 @@ const builtin_step *builtin_list(size_t *n)
 {
 	*n = sizeof(table) / sizeof(table[0]);
 	return table;
+}
+
+void builtin_print_list(FILE *out, const char *indent)
+{
+	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
+		fprintf(out, "%s%-16s %s%s\n", indent, table[i].name, table[i].summary,
+			table[i].run ? "" : " (not in this version yet)");
 }
 
 const char *builtin_arg(const builtin_args *a, const char *key)

@@ -52,6 +52,8 @@ typedef struct builtin_step {
 const builtin_step *builtin_find(const char *name);
 /* All built-ins, for "did you mean" and `sluice help step`. */
 const builtin_step *builtin_list(size_t *n);
+/* One line per built-in (name, summary, whether this version runs it). */
+void builtin_print_list(FILE *out, const char *indent);
 
 /* Entry points, one per file in steps/. */
 int builtin_validate_data_run(const builtin_args *args, sl_error **err);

@@ -23,6 +23,13 @@ void format_size(uint64_t bytes, char *buf, size_t size);
 size_t edit_distance(const char *a, const char *b, size_t max);
 /* The candidate closest to word (distance <= max(1, strlen/3)), or NULL. */
 const char *did_you_mean(const char *word, const char *const *candidates, size_t n);
+/* The same over the `const char *` field at `offset` of n structs `stride`
+ * bytes apart, so callers need not copy names out of their records. */
+const char *did_you_mean_field(const char *word, const void *items, size_t n, size_t stride,
+			       size_t offset);
+/* DID_YOU_MEAN_IN(word, array, n, field): did_you_mean over array[i].field. */
+#define DID_YOU_MEAN_IN(word, arr, n, field)                                                       \
+	did_you_mean_field((word), (arr), (n), sizeof(*(arr)), offsetof(__typeof__(*(arr)), field))
 
 /* Normalise a workspace-relative path in place: drop "." parts, fold "//",
  * resolve "a/../b".  Returns -1 (and sets *why) when the path is absolute,
