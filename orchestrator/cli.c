@@ -39,7 +39,34 @@ static const cli_opt plan_opts[] = {
 	{"param", 'p', CLI_LIST, "k=v", "override a param"},
 	{"only", 0, CLI_VALUE, "STEP", "plan just this step"},
 	{"from", 0, CLI_VALUE, "STEP", "plan this step and everything downstream of it"},
+	{"force", 0, CLI_FLAG, NULL, "plan as `run --force` would run"},
 	{"json", 0, CLI_FLAG, NULL, "print a JSON array"},
+	{"state", 0, CLI_VALUE, "DIR", "the state directory (default: .sluice found upwards)"},
+	{0}};
+
+static const cli_opt rerun_opts[] = {
+	{"step", 0, CLI_VALUE, "STEP", "run this step and its downstream again, cached or not"},
+	{"current", 0, CLI_FLAG, NULL, "use the pipeline file as it is now, not the snapshot"},
+	{"jobs", 'j', CLI_VALUE, "N", "run at most N steps at once (default: number of cores)"},
+	{"ci", 0, CLI_FLAG, NULL, "plain progress lines (also when $CI is set)"},
+	{"json", 0, CLI_FLAG, NULL, "print the run as one JSON document on stdout"},
+	{"junit", 0, CLI_VALUE, "FILE", "write JUnit XML, one <testcase> per step"},
+	{"fail-fast", 0, CLI_FLAG, NULL, "cancel independent branches after a failure"},
+	{"state", 0, CLI_VALUE, "DIR", "the state directory"},
+	{0}};
+
+static const cli_opt resume_opts[] = {
+	{"jobs", 'j', CLI_VALUE, "N", "run at most N steps at once (default: number of cores)"},
+	{"ci", 0, CLI_FLAG, NULL, "plain progress lines (also when $CI is set)"},
+	{"json", 0, CLI_FLAG, NULL, "print the run as one JSON document on stdout"},
+	{"junit", 0, CLI_VALUE, "FILE", "write JUnit XML, one <testcase> per step"},
+	{"fail-fast", 0, CLI_FLAG, NULL, "cancel independent branches after a failure"},
+	{"state", 0, CLI_VALUE, "DIR", "the state directory"},
+	{0}};
+
+static const cli_opt gc_opts[] = {
+	{"dry-run", 'n', CLI_FLAG, NULL, "list what would be removed, remove nothing"},
+	{"state", 0, CLI_VALUE, "DIR", "the state directory"},
 	{0}};
 
 static const cli_opt runs_opts[] = {
@@ -86,6 +113,19 @@ static const cli_cmd commands[] = {
 	 "a step failed, 2 when the pipeline is invalid (nothing ran), 3 when a gate rejected\n"
 	 "the candidate, 130 when interrupted.",
 	 run_opts, 1, 1},
+	{"rerun", cmd_rerun, "RUN [--step STEP] [--current]",
+	 "a new run of a recorded run, taking what succeeded from it",
+	 "Runs the pipeline snapshot of RUN (with --current the file as it is now) with RUN's\n"
+	 "params as a new run whose parent is RUN. Steps whose cache key is unchanged are\n"
+	 "taken from RUN (their outputs restored); failed, cancelled, skipped and changed\n"
+	 "steps and everything downstream of them run. --step STEP runs STEP and its\n"
+	 "downstream again even when they could be taken from the cache.",
+	 rerun_opts, 1, 1},
+	{"resume", cmd_resume, "RUN", "continue an interrupted or cancelled run",
+	 "Takes over RUN (its orchestrator died, or it was cancelled with Ctrl-C): step\n"
+	 "processes it left behind are killed, finished steps keep their results (outputs\n"
+	 "restored from the cache where the workspace lost them), and the rest runs.",
+	 resume_opts, 1, 1},
 	{"runs", cmd_runs, "[--pipeline NAME] [--json]", "list runs, newest first", NULL, runs_opts,
 	 0, 0},
 	{"status", cmd_status, "RUN [--json]", "a run's steps, states, durations and reasons", NULL,
@@ -103,6 +143,10 @@ static const cli_cmd commands[] = {
 	 "Relative paths are resolved against the current directory. `sluice help step`\n"
 	 "lists the built-in steps.",
 	 step_opts, 0, 1},
+	{"gc", cmd_gc, "[--dry-run]", "remove cache objects that no run references",
+	 "An object stays while any recorded run lists it as an output (directly or inside a\n"
+	 "directory output). Refused while a run is in progress.",
+	 gc_opts, 0, 0},
 	{"version", cmd_version, "", "print the version", NULL, no_opts, 0, 0},
 	{"help", cmd_help, "[COMMAND]", "list the commands, or explain one", NULL, no_opts, 0, 1},
 };

@@ -1,22 +1,33 @@
 /*
- * cmd_run.c — `sluice run FILE`: load, plan, record a run, execute it, and
- * report it (progress on stderr; with --json one document on stdout;
- * --junit FILE; a Markdown summary to $GITHUB_STEP_SUMMARY when set).
+ * cmd_run.c — the commands that execute: `sluice run FILE`, `sluice rerun
+ * RUN` and `sluice resume RUN` (design.md sections 5 and 7).  They share
+ * one path: record (or take over) a run, execute it, finish it, and report
+ * it (progress on stderr; with --json one document on stdout; --junit FILE;
+ * a Markdown summary to $GITHUB_STEP_SUMMARY when set).
+ *
+ * `run` first asks the no-op index (noop.h) whether anything can have
+ * changed since the last complete run of the same file and params; when
+ * nothing can, it records a run of cached steps without parsing the YAML.
  */
 #include "sluice/cli.h"
 #include "sluice/dag.h"
 #include "sluice/executor.h"
+#include "sluice/noop.h"
 #include "sluice/pipeline.h"
 #include "sluice/report.h"
 #include "sluice/runner.h"
 #include "sluice/store.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static char *params_json(const pipeline *p)
@@ -40,91 +51,54 @@ static char *params_json(const pipeline *p)
 	return s;
 }
 
-int cmd_run(const cli_args *a)
+static int parse_jobs(const cli_args *a, int *jobs, sl_error **err)
+{
+	const char *j = cli_value(a, "jobs");
+	*jobs = 0;
+	if (!j)
+		return 0;
+	char *end;
+	long v = strtol(j, &end, 10);
+	if (*end || v < 1 || v > 4096)
+		return sl_error_usage(
+			err, "%s: -j takes a number of parallel steps (1-4096), got '%s'", a->cmd->name,
+			j);
+	*jobs = (int)v;
+	return 0;
+}
+
+static int is_ci(const cli_args *a)
+{
+	return cli_flag(a, "ci") || getenv("CI") != NULL;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* runs/RUN/pipeline.yaml: the file as it was run (design.md section 6). */
+static void write_snapshot(store *st, int64_t run_id, const char *text)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/runs/%lld", store_dir(st), (long long)run_id);
+	mkdir(path, 0755);
+	snprintf(path, sizeof(path), "%s/runs/%lld/pipeline.yaml", store_dir(st),
+		 (long long)run_id);
+	FILE *f = fopen(path, "wxe"); /* resume keeps the first one */
+	if (f) {
+		fputs(text, f);
+		fclose(f);
+	}
+}
+
+/* --json, --junit and the GitHub summary of a finished run; returns code, or the
+ * usage code when a report cannot be written. */
+static int report(const cli_args *a, store *st, int64_t run_id, int code)
 {
 	sl_error *err = NULL;
-	const char *runner_name = cli_value(a, "runner");
-	if (runner_name && strcmp(runner_name, "local") != 0) {
-		if (strcmp(runner_name, "slurm") == 0)
-			sl_error_usage(&err, "run: the slurm runner is not in this version yet");
-		else
-			sl_error_usage(&err, "run: unknown runner '%s' (local or slurm)",
-				       runner_name);
-		return cli_fail(&err);
-	}
-	int jobs = 0;
-	const char *j = cli_value(a, "jobs");
-	if (j) {
-		char *end;
-		long v = strtol(j, &end, 10);
-		if (*end || v < 1 || v > 4096) {
-			sl_error_usage(
-				&err, "run: -j takes a number of parallel steps (1-4096), got '%s'",
-				j);
-			return cli_fail(&err);
-		}
-		jobs = (int)v;
-	}
-	if (cli_value(a, "only") && cli_value(a, "from")) {
-		sl_error_usage(&err, "run: --only and --from cannot be combined");
-		return cli_fail(&err);
-	}
-	pipeline *p;
-	dag *d;
-	store *st = NULL;
-	runner *r = NULL;
-	exec_result res = {0};
-	int code = cli_load_dag(a, &p, &d);
-	if (code)
-		return code;
-	const char *want = cli_value(a, "only") ? cli_value(a, "only") : cli_value(a, "from");
-	if (want && dag_find(d, want) < 0 && !pipeline_find_step(p, want)) {
-		sl_error_usage(&err, "run: %s %s: no such step in %s",
-			       cli_value(a, "only") ? "--only" : "--from", want, a->pos[0]);
-		code = cli_fail(&err);
-		goto out;
-	}
-	if (cli_open_store(a, p->dir, &st, &err) < 0) {
-		code = cli_fail(&err);
-		goto out;
-	}
-	int ci = cli_flag(a, "ci") || getenv("CI") != NULL;
-	char *pj = params_json(p);
-	run_new rn = {p->name, a->pos[0], p->dir, p->text, pj, ci ? "ci" : "manual", 0};
-	int64_t run_id;
-	int rc = store_begin_run(st, &rn, p->concurrency == CONCURRENCY_FORBID, &run_id, &err);
-	free(pj);
-	if (rc < 0) {
-		code = cli_fail(&err);
-		goto out;
-	}
-	fprintf(stderr, "sluice: run %lld of %s (%zu steps)\n", (long long)run_id, p->name, d->n);
-	r = runner_plain_new();
-	exec_options opt = {
-		.jobs = jobs,
-		.fail_fast = cli_flag(a, "fail-fast"),
-		.live = !cli_flag(a, "ci") && isatty(2) && !getenv("CI"),
-		.only = cli_value(a, "only"),
-		.from = cli_value(a, "from"),
-		.trigger = rn.trigger,
-		.out = stderr,
-	};
-	if (executor_run(p, d, st, r, run_id, &opt, &res, &err) < 0) {
-		code = err && err->kind == SL_ERR_USAGE ? EXIT_USAGE : EXIT_STEP_FAILED;
-		fprintf(stderr, "sluice: %s\n", err->msg);
-		sl_error_release(&err);
-		store_finish_run(st, run_id, "failed", code, NULL);
-		goto out;
-	}
-	code = res.exit_code;
-	if (store_finish_run(st, run_id, res.status, code, &err) < 0)
-		code = cli_fail(&err);
-	size_t ok = 0;
-	for (size_t i = 0; i < res.nsteps; i++)
-		ok += !strcmp(res.steps[i].status, "succeeded") ||
-		      !strcmp(res.steps[i].status, "cached");
-	fprintf(stderr, "sluice: run %lld %s (%zu of %zu steps ok)\n", (long long)run_id,
-		res.status, ok, res.nsteps);
 	if (cli_flag(a, "json")) {
 		json_t *doc = report_run_json(st, run_id, &err);
 		if (!doc) {
@@ -147,10 +121,360 @@ int cmd_run(const cli_args *a)
 			fclose(f);
 		}
 	}
-out:
-	exec_result_release(&res);
-	if (r)
+	return code;
+}
+
+/* Execute a recorded run, finish it, report it. */
+static int execute(const cli_args *a, const pipeline *p, const dag *d, store *st, int64_t run_id,
+		   exec_options *opt)
+{
+	sl_error *err = NULL;
+	int jobs;
+	if (parse_jobs(a, &jobs, &err) < 0) {
+		int code = cli_fail(&err);
+		store_finish_run(st, run_id, "failed", code, NULL);
+		return code;
+	}
+	write_snapshot(st, run_id, p->text);
+	opt->jobs = jobs;
+	opt->fail_fast = cli_flag(a, "fail-fast");
+	opt->live = !cli_flag(a, "ci") && isatty(2) && !getenv("CI");
+	opt->out = stderr;
+	runner *r = runner_plain_new();
+	exec_result res = {0};
+	int code;
+	if (executor_run(p, d, st, r, run_id, opt, &res, &err) < 0) {
+		code = err && err->kind == SL_ERR_USAGE ? EXIT_USAGE : EXIT_STEP_FAILED;
+		fprintf(stderr, "sluice: %s\n", err->msg);
+		sl_error_release(&err);
+		store_finish_run(st, run_id, "failed", code, NULL);
+		exec_result_release(&res);
 		r->ops->free(r);
+		return code;
+	}
+	r->ops->free(r);
+	code = res.exit_code;
+	if (store_finish_run(st, run_id, res.status, code, &err) < 0)
+		code = cli_fail(&err);
+	size_t ran = 0, cached = 0, ok = 0;
+	for (size_t i = 0; i < res.nsteps; i++) {
+		ran += !strcmp(res.steps[i].status, "succeeded");
+		cached += !strcmp(res.steps[i].status, "cached");
+	}
+	ok = ran + cached;
+	fprintf(stderr, "sluice: run %lld %s (%zu of %zu steps ok: %zu ran, %zu cached)\n",
+		(long long)run_id, res.status, ok, res.nsteps, ran, cached);
+	exec_result_release(&res);
+	return report(a, st, run_id, code);
+}
+
+/* ---- run ------------------------------------------------------------------------------ */
+
+/* The no-op fast path: 1 when the run was recorded as all cached (*code set), 0 when
+ * the full path must decide, -1 with *code on an error. */
+static int run_noop(const cli_args *a, const char *noop_key, int *code)
+{
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	sl_error *err = NULL;
+	char *abs = realpath(a->pos[0], NULL);
+	if (!abs)
+		return 0;
+	char *dir = xstrdup(abs);
+	*strrchr(dir, '/') = 0;
+	char *state = store_locate(dir, cli_value(a, "state"));
+	free(dir);
+	free(abs);
+	struct stat sb;
+	store *st = NULL;
+	int64_t from = 0, run_id = 0;
+	void *blob = NULL;
+	size_t len = 0, nfiles = 0;
+	run_info prev = {0};
+	int rc = 0;
+	/* no state yet: nothing to compare with, and a new store is made by the full path */
+	if (stat(state, &sb) < 0 || store_open(state, &st, &err) < 0)
+		goto out;
+	if (store_noop_get(st, noop_key, &from, &blob, &len, &err) != 1 ||
+	    !noop_check(blob, len, &nfiles) || store_get_run(st, from, &prev, &err) < 0)
+		goto out;
+	run_new rn = {prev.pipeline,       a->pos[0], prev.workspace, prev.snapshot,
+		      prev.params_json, is_ci(a) ? "ci" : "manual", 0};
+	if (store_begin_run(st, &rn, 1, &run_id, &err) < 0) {
+		*code = cli_fail(&err);
+		rc = -1;
+		goto out;
+	}
+	if (store_copy_cached_run(st, from, run_id, &err) < 0) {
+		*code = cli_fail(&err);
+		store_finish_run(st, run_id, "failed", EXIT_STEP_FAILED, NULL);
+		rc = -1;
+		goto out;
+	}
+	write_snapshot(st, run_id, prev.snapshot ? prev.snapshot : "");
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+	fprintf(stderr,
+		"sluice: run %lld of %s: nothing to do, every step is as in run %lld (%zu files "
+		"unchanged, checked in %.0f ms)\n",
+		(long long)run_id, prev.pipeline, (long long)from, nfiles, ms);
+	*code = report(a, st, run_id, EXIT_OK);
+	rc = 1;
+out:
+	sl_error_release(&err);
+	run_info_release(&prev);
+	free(blob);
+	free(state);
+	store_close(st);
+	return rc;
+}
+
+int cmd_run(const cli_args *a)
+{
+	sl_error *err = NULL;
+	const char *runner_name = cli_value(a, "runner");
+	if (runner_name && strcmp(runner_name, "local") != 0) {
+		if (strcmp(runner_name, "slurm") == 0)
+			sl_error_usage(&err, "run: the slurm runner is not in this version yet");
+		else
+			sl_error_usage(&err, "run: unknown runner '%s' (local or slurm)",
+				       runner_name);
+		return cli_fail(&err);
+	}
+	int jobs;
+	if (parse_jobs(a, &jobs, &err) < 0)
+		return cli_fail(&err);
+	const char *only = cli_value(a, "only"), *from = cli_value(a, "from");
+	if (only && from) {
+		sl_error_usage(&err, "run: --only and --from cannot be combined");
+		return cli_fail(&err);
+	}
+	int ci = is_ci(a);
+	/* the no-op index applies to whole, unforced runs */
+	char noop_key_hex[65] = "";
+	int whole = !only && !from && !cli_flag(a, "force");
+	if (whole) {
+		int fd = open(a->pos[0], O_RDONLY | O_CLOEXEC);
+		struct stat sb;
+		char *abs = realpath(a->pos[0], NULL);
+		if (fd >= 0 && abs && fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) &&
+		    sb.st_size < (1 << 30)) {
+			char *text = xmalloc((size_t)sb.st_size + 1);
+			ssize_t got = read(fd, text, (size_t)sb.st_size);
+			if (got == sb.st_size) {
+				size_t np;
+				const char *const *ps = cli_values(a, "param", &np);
+				noop_key(abs, text, (size_t)got, ps, np, ci ? "ci" : "manual",
+					 noop_key_hex);
+			}
+			free(text);
+		}
+		if (fd >= 0)
+			close(fd);
+		free(abs);
+		int code;
+		if (noop_key_hex[0] && run_noop(a, noop_key_hex, &code) != 0)
+			return code;
+	}
+	pipeline *p;
+	dag *d;
+	store *st = NULL;
+	int code = cli_load_dag(a, &p, &d);
+	if (code)
+		return code;
+	const char *want = only ? only : from;
+	if (want && dag_find(d, want) < 0 && !pipeline_find_step(p, want)) {
+		sl_error_usage(&err, "run: %s %s: no such step in %s", only ? "--only" : "--from",
+			       want, a->pos[0]);
+		code = cli_fail(&err);
+		goto out;
+	}
+	if (cli_open_store(a, p->dir, &st, &err) < 0) {
+		code = cli_fail(&err);
+		goto out;
+	}
+	char *pj = params_json(p);
+	run_new rn = {p->name, a->pos[0], p->dir, p->text, pj, ci ? "ci" : "manual", 0};
+	int64_t run_id;
+	int rc = store_begin_run(st, &rn, p->concurrency == CONCURRENCY_FORBID, &run_id, &err);
+	free(pj);
+	if (rc < 0) {
+		code = cli_fail(&err);
+		goto out;
+	}
+	fprintf(stderr, "sluice: run %lld of %s (%zu steps)\n", (long long)run_id, p->name, d->n);
+	exec_options opt = {
+		.only = only,
+		.from = from,
+		.trigger = rn.trigger,
+		.force = cli_flag(a, "force"),
+		.noop_key = whole && noop_key_hex[0] ? noop_key_hex : NULL,
+	};
+	code = execute(a, p, d, st, run_id, &opt);
+out:
+	store_close(st);
+	dag_free(d);
+	pipeline_free(p);
+	return code;
+}
+
+/* ---- rerun and resume ----------------------------------------------------------------- */
+
+/* The params of a recorded run as -p overrides (strings typed like the defaults again). */
+static param_override *params_as_overrides(const char *params, size_t *n, char ***keep)
+{
+	json_t *o = params ? json_loads(params, 0, NULL) : NULL;
+	*n = 0;
+	size_t cap = o ? json_object_size(o) : 0;
+	param_override *ov = xcalloc(cap + 1, sizeof(*ov));
+	*keep = xcalloc(2 * cap + 1, sizeof(char *));
+	const char *k;
+	json_t *v;
+	json_object_foreach(o, k, v)
+	{
+		char *val;
+		if (json_is_string(v))
+			val = xstrdup(json_string_value(v));
+		else
+			val = json_dumps(v, JSON_ENCODE_ANY | JSON_REAL_PRECISION(17));
+		(*keep)[2 * *n] = xstrdup(k);
+		(*keep)[2 * *n + 1] = val;
+		ov[*n] = (param_override){(*keep)[2 * *n], val};
+		(*n)++;
+	}
+	json_decref(o);
+	return ov;
+}
+
+/* The pipeline of a recorded run: its snapshot, or with current the file as it is now
+ * (both with the run's params).  0, or the exit code after printing the errors. */
+static int load_recorded(const run_info *run, int current, pipeline **p, dag **d)
+{
+	size_t nov;
+	char **keep;
+	param_override *ov = params_as_overrides(run->params_json, &nov, &keep);
+	diag_list diags = DIAG_LIST_INIT;
+	int rc;
+	char *file = NULL;
+	if (current) {
+		const char *base = strrchr(run->path, '/');
+		if (run->path[0] == '/')
+			file = xstrdup(run->path);
+		else if (asprintf(&file, "%s/%s", run->workspace, base ? base + 1 : run->path) < 0)
+			abort();
+		rc = pipeline_load(file, ov, nov, p, &diags);
+	} else {
+		const char *text = run->snapshot ? run->snapshot : "";
+		rc = pipeline_load_text(run->path, run->workspace, text, strlen(text), ov, nov, p,
+					&diags);
+	}
+	if (rc == 0)
+		dag_build(*p, d, &diags);
+	int code = 0;
+	if (diag_count(&diags)) {
+		diag_print(&diags, stderr);
+		fprintf(stderr, "%s: %zu error%s; nothing ran\n", file ? file : run->path,
+			diag_count(&diags), diag_count(&diags) == 1 ? "" : "s");
+		dag_free(*d);
+		pipeline_free(*p);
+		*p = NULL;
+		*d = NULL;
+		code = EXIT_USAGE;
+	}
+	diag_release(&diags);
+	for (size_t i = 0; i < 2 * nov; i++)
+		free(keep[i]);
+	free(keep);
+	free(ov);
+	free(file);
+	return code;
+}
+
+int cmd_rerun(const cli_args *a)
+{
+	sl_error *err = NULL;
+	int64_t parent;
+	store *st = NULL;
+	run_info run = {0};
+	pipeline *p = NULL;
+	dag *d = NULL;
+	int code;
+	if (cli_run_id(a->pos[0], &parent, &err) < 0 || cli_open_existing_store(a, &st, &err) < 0 ||
+	    store_get_run(st, parent, &run, &err) < 0) {
+		code = cli_fail(&err);
+		goto out;
+	}
+	if ((code = load_recorded(&run, cli_flag(a, "current"), &p, &d)) != 0)
+		goto out;
+	const char *step = cli_value(a, "step");
+	if (step && dag_find(d, step) < 0 && !pipeline_find_step(p, step)) {
+		sl_error_usage(&err, "rerun: --step %s: run %lld has no such step (see 'sluice "
+				     "status %lld')",
+			       step, (long long)parent, (long long)parent);
+		code = cli_fail(&err);
+		goto out;
+	}
+	char *pj = params_json(p);
+	run_new rn = {p->name, run.path, p->dir, p->text, pj, "rerun", parent};
+	int64_t run_id;
+	int rc = store_begin_run(st, &rn, p->concurrency == CONCURRENCY_FORBID, &run_id, &err);
+	free(pj);
+	if (rc < 0) {
+		code = cli_fail(&err);
+		goto out;
+	}
+	fprintf(stderr, "sluice: run %lld of %s: rerun of run %lld%s (%zu steps)\n",
+		(long long)run_id, p->name, (long long)parent,
+		cli_flag(a, "current") ? " with the current file" : "", d->n);
+	exec_options opt = {.trigger = "rerun", .parent_run = parent, .force_step = step};
+	code = execute(a, p, d, st, run_id, &opt);
+out:
+	run_info_release(&run);
+	store_close(st);
+	dag_free(d);
+	pipeline_free(p);
+	return code;
+}
+
+int cmd_resume(const cli_args *a)
+{
+	sl_error *err = NULL;
+	int64_t id;
+	store *st = NULL;
+	run_info run = {0};
+	pipeline *p = NULL;
+	dag *d = NULL;
+	int code;
+	if (cli_run_id(a->pos[0], &id, &err) < 0 || cli_open_existing_store(a, &st, &err) < 0 ||
+	    store_get_run(st, id, &run, &err) < 0) {
+		code = cli_fail(&err);
+		goto out;
+	}
+	if (strcmp(run.status, "interrupted") && strcmp(run.status, "cancelled")) {
+		if (!strcmp(run.status, "running"))
+			sl_error_usage(&err, "resume: run %lld is still running (pid %lld)",
+				       (long long)id, (long long)run.pid);
+		else
+			sl_error_usage(&err,
+				       "resume: run %lld %s; only an interrupted or cancelled run "
+				       "can be resumed (to run it again: 'sluice rerun %lld')",
+				       (long long)id, run.status, (long long)id);
+		code = cli_fail(&err);
+		goto out;
+	}
+	if ((code = load_recorded(&run, 0, &p, &d)) != 0)
+		goto out;
+	if (store_adopt_run(st, id, &err) < 0) {
+		code = cli_fail(&err);
+		goto out;
+	}
+	fprintf(stderr, "sluice: resuming run %lld of %s (%s %.0f s ago)\n", (long long)id,
+		p->name, run.status,
+		now_s() - (run.finished > 0 ? run.finished : run.started));
+	exec_options opt = {.trigger = run.trigger, .resume = 1};
+	code = execute(a, p, d, st, id, &opt);
+out:
+	run_info_release(&run);
 	store_close(st);
 	dag_free(d);
 	pipeline_free(p);

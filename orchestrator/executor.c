@@ -12,9 +12,13 @@
 
 #include "sluice/arena.h"
 #include "sluice/builtin.h"
+#include "sluice/cache.h"
 #include "sluice/filehash.h"
 #include "sluice/hash.h"
+#include "sluice/noop.h"
+#include "sluice/stepkey.h"
 #include "sluice/strbuf.h"
+#include "sluice/strmap.h"
 #include "sluice/util.h"
 
 #include <ctype.h>
@@ -85,6 +89,15 @@ struct node {
 	double *met_vals;
 	double cpus;
 	long aidx; /* index in exec.active, or -1 */
+	/* the cache */
+	char **argv;     /* built when the step is keyed, used by its attempts */
+	step_key key;    /* valid when keyed */
+	int keyed;
+	int forced;      /* rerun --step: this step or one upstream of it */
+	int would_run;   /* plan: it runs (or may, after an upstream that runs) */
+	int64_t cached_from;
+	char why[384];   /* why it runs, or where its result comes from */
+	char (*out_hex)[SHA256_HEX_LEN + 1]; /* hashes of outputs + metrics once recorded */
 };
 
 struct exec {
@@ -109,6 +122,7 @@ struct exec {
 	char *self_exe;
 	char *run_dir; /* state/runs/RUN */
 	char *params_path;
+	char *params_text; /* what params_path holds */
 	arena mem;
 	int64_t t0;
 	int live_drawn;
@@ -150,7 +164,7 @@ static int mkdir_p(const char *path, mode_t mode)
 
 static void clear_live(struct exec *x)
 {
-	if (x->opt->live && x->live_drawn) {
+	if (x->opt->out && x->opt->live && x->live_drawn) {
 		fputs("\r\x1b[K", x->opt->out);
 		x->live_drawn = 0;
 	}
@@ -158,7 +172,7 @@ static void clear_live(struct exec *x)
 
 static void draw_live(struct exec *x)
 {
-	if (!x->opt->live)
+	if (!x->opt->out || !x->opt->live)
 		return;
 	strbuf sb = STRBUF_INIT;
 	strbuf_addf(&sb, "\r[%zu/%zu]", x->done, x->d->n);
@@ -185,6 +199,8 @@ static void say(struct exec *x, size_t i, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 static void say(struct exec *x, size_t i, const char *fmt, ...)
 {
+	if (!x->opt->out)
+		return;
 	clear_live(x);
 	char buf[1024];
 	va_list ap;
@@ -212,7 +228,14 @@ static void record(struct exec *x, size_t i)
 		.started = nd->started_wall,
 		.finished = nd->finished_wall,
 		.command = nd->command,
+		.cache_key = nd->keyed ? nd->key.key : NULL,
+		.env_hash = nd->keyed ? nd->key.env_hash : NULL,
+		.env_json = nd->keyed ? nd->key.env_json : NULL,
+		.why = nd->why[0] ? nd->why : NULL,
+		.cached_from = nd->cached_from,
 	};
+	if (x->opt->dry_run)
+		return;
 	s.position = (int)x->pos[i];
 	sl_error *err = NULL;
 	if (store_put_step(x->st, x->run_id, &s, &err) < 0) {
@@ -581,6 +604,26 @@ static char **build_env(struct exec *x, size_t i, const char *attempt_dir)
 /* ---- starting and finishing attempts ----------------------------------------------- */
 
 static void fail_now(struct exec *x, size_t i);
+static void log_bytes(struct exec *x, size_t i, const char *buf, size_t n, int flush);
+
+static const char **kept_files(struct exec *x, size_t i, size_t *n);
+
+/* An output restored from the cache by hard link shares its inode with the cache
+ * object: a step writing it in place would change the object too. */
+static void unshare_outputs(struct exec *x, size_t i)
+{
+	size_t n;
+	const char **paths = kept_files(x, i, &n);
+	for (size_t k = 0; k < n; k++) {
+		char *path = arena_printf(&x->mem, "%s/%s", x->p->dir, paths[k]);
+		sl_error *err = NULL;
+		if (cache_unshare(path, &err) < 0) {
+			clear_live(x);
+			fprintf(x->opt->out, "sluice: warning: %s\n", err->msg);
+			sl_error_release(&err);
+		}
+	}
+}
 
 static int epoll_add(struct exec *x, int fd, uint64_t tag)
 {
@@ -611,12 +654,13 @@ static void start_attempt(struct exec *x, size_t i)
 	nd->output_path = arena_printf(&x->mem, "%s/output", dir);
 	nd->log_rel = arena_printf(&x->mem, "runs/%lld/%s/%d/log", (long long)x->run_id, dn->name,
 				   nd->attempt);
-	char **argv = build_argv(x, i);
+	char **argv = nd->argv ? nd->argv : build_argv(x, i);
 	char **envp = argv ? build_env(x, i, dir) : NULL;
 	if (!argv || !envp) {
 		fail_now(x, i);
 		return;
 	}
+	unshare_outputs(x, i);
 	char *logpath = arena_printf(&x->mem, "%s/log", dir);
 	nd->log_fd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_APPEND, 0644);
 	int pfd[2];
@@ -639,6 +683,11 @@ static void start_attempt(struct exec *x, size_t i)
 		close(nd->log_fd);
 		fail_now(x, i);
 		return;
+	}
+	if (nd->why[0]) {
+		char *line = arena_printf(&x->mem, "sluice: %s runs: %s\n", dn->name, nd->why);
+		log_bytes(x, i, line, strlen(line), 0);
+		nd->last_msg[0] = 0; /* not the step's own message */
 	}
 	nd->log_rd = pfd[0];
 	fcntl(nd->log_rd, F_SETFL, O_NONBLOCK);
@@ -865,31 +914,60 @@ static int collect_outputs(struct exec *x, size_t i)
 	return 0;
 }
 
-/* The declared outputs with their hashes and sizes, for `show` and --json. */
-static void record_files(struct exec *x, size_t i)
+/* The files a step leaves for later: its declared outputs and its metrics file
+ * (when that is not declared too).  *n of them, from the arena. */
+static const char **kept_files(struct exec *x, size_t i, size_t *n)
 {
 	const dag_node *dn = &x->d->nodes[i];
-	if (!dn->noutputs)
-		return;
-	file_record *f = xcalloc(dn->noutputs, sizeof(file_record));
-	char(*hex)[SHA256_HEX_LEN + 1] = xcalloc(dn->noutputs, sizeof(*hex));
-	for (size_t k = 0; k < dn->noutputs; k++) {
-		char *path = arena_printf(&x->mem, "%s/%s", x->p->dir, dn->outputs[k]);
+	const char **v = arena_alloc(&x->mem, sizeof(char *) * (dn->noutputs + 1));
+	size_t k = 0;
+	for (; k < dn->noutputs; k++)
+		v[k] = dn->outputs[k];
+	int listed = !dn->metrics;
+	for (size_t j = 0; j < dn->noutputs && !listed; j++)
+		listed = !strcmp(dn->outputs[j], dn->metrics);
+	if (!listed)
+		v[k++] = dn->metrics;
+	*n = k;
+	return v;
+}
+
+/* Hash the outputs (and metrics file), store them in the content-addressed cache,
+ * then record them: a step is marked succeeded only after this, so a succeeded
+ * step always has its outputs in the cache (what resume and rerun rely on). */
+static int record_files(struct exec *x, size_t i)
+{
+	const dag_node *dn = &x->d->nodes[i];
+	struct node *nd = &x->n[i];
+	size_t n;
+	const char **paths = kept_files(x, i, &n);
+	if (!n)
+		return 0;
+	file_record *f = xcalloc(n, sizeof(file_record));
+	nd->out_hex = arena_alloc(&x->mem, n * sizeof(*nd->out_hex));
+	int rc = 0;
+	for (size_t k = 0; k < n; k++) {
+		char *path = arena_printf(&x->mem, "%s/%s", x->p->dir, paths[k]);
 		uint64_t size = 0;
 		sl_error *err = NULL;
 		f[k].step = (char *)dn->name;
-		f[k].path = (char *)dn->outputs[k];
+		f[k].path = (char *)paths[k];
 		/* a directory hashes as its sorted manifest */
-		if (filehash_path(x->st, path, hex[k], &size, &err) == 0) {
-			f[k].sha256 = hex[k];
+		if (filehash_path(x->st, path, nd->out_hex[k], &size, &err) == 0 &&
+		    cache_put(x->st, path, nd->out_hex[k], &err) == 0) {
+			f[k].sha256 = nd->out_hex[k];
 			f[k].size = (int64_t)size;
 		} else {
+			snprintf(nd->reason, sizeof(nd->reason), "%s", err->msg);
 			sl_error_release(&err);
+			rc = -1;
+			break;
 		}
 	}
-	store_set_files(x->st, x->run_id, dn->name, f, dn->noutputs, NULL);
-	free(hex);
+	if (rc == 0)
+		store_set_files(x->st, x->run_id, dn->name, f, n, NULL);
 	free(f);
+	return rc;
 }
 
 static void finish_attempt(struct exec *x, size_t i, const step_exit *ex)
@@ -939,6 +1017,8 @@ static void finish_attempt(struct exec *x, size_t i, const step_exit *ex)
 		}
 		if (!cause && collect_outputs(x, i) < 0)
 			cause = RETRY_ON_ERROR;
+		if (!cause && record_files(x, i) < 0)
+			cause = RETRY_ON_ERROR;
 	}
 	attempt_record ar = {.attempt = nd->attempt,
 			     .status = (char *)(cause || nd->cancelling ? "failed" : "succeeded"),
@@ -956,8 +1036,6 @@ static void finish_attempt(struct exec *x, size_t i, const step_exit *ex)
 		say(x, i, "cancelled");
 		return;
 	}
-	if (!cause)
-		record_files(x, i);
 	if (!cause) {
 		set_state(x, i, ST_SUCCEEDED);
 		say(x, i, "succeeded in %.1fs", (double)(now_ms() - nd->started_ms) / 1000.0);
@@ -982,12 +1060,260 @@ static void finish_attempt(struct exec *x, size_t i, const step_exit *ex)
 	settle(x, i);
 }
 
+/* ---- the cache: keys, reuse and why (design.md section 5) ----------------------------- */
+
+static int side_effects(const pstep *st)
+{
+	const builtin_step *b = st->uses.s ? builtin_find(st->uses.s) : NULL;
+	return b && (b->flags & BUILTIN_SIDE_EFFECTS);
+}
+
+/* A template naming run.id makes every run different: such a step never counts as
+ * "nothing changed" for the no-op index (it may still be cached by key). */
+static int is_volatile(const pstep *st)
+{
+	if ((st->run.s && strstr(st->run.s, "run.id")) || (st->when.s && strstr(st->when.s, "run.id")))
+		return 1;
+	for (size_t e = 0; e < st->nenv; e++)
+		if (strstr(st->env[e].value, "run.id"))
+			return 1;
+	for (size_t w = 0; st->with && w < st->with->n; w++)
+		if (st->with->items[w]->kind == YNODE_SCALAR &&
+		    strstr(st->with->items[w]->str, "run.id"))
+			return 1;
+	return 0;
+}
+
+/* Build the command and environment once and compute the cache key. */
+static int key_node(struct exec *x, size_t i)
+{
+	struct node *nd = &x->n[i];
+	const dag_node *dn = &x->d->nodes[i];
+	const pstep *st = dn->step;
+	nd->argv = build_argv(x, i);
+	char **envp = nd->argv ? build_env(x, i, "") : NULL;
+	if (!envp)
+		return -1;
+	const char **secret = arena_alloc(&x->mem, sizeof(char *) * (st->nenv + 1));
+	for (size_t e = 0, k = 0; e < st->nenv; e++)
+		if (strstr(st->env[e].value, "secrets."))
+			secret[k++] = st->env[e].name;
+	size_t nkept;
+	const char **kept = kept_files(x, i, &nkept);
+	step_key_in in = {
+		.command = nd->command,
+		.envp = envp,
+		.secret_env = secret,
+		.program = st->uses.s ? NULL : nd->argv[0],
+		.params_json = x->params_text,
+		.workspace = x->p->dir,
+		.inputs = dn->inputs,
+		.ninputs = dn->ninputs,
+		.outputs = kept,
+		.noutputs = nkept,
+		.sandbox = &st->sandbox,
+		.gpu = "none",
+	};
+	sl_error *err = NULL;
+	if (stepkey_compute(x->st, &in, &nd->key, &err) < 0) {
+		snprintf(nd->reason, sizeof(nd->reason), "cache key: %s", err->msg);
+		sl_error_release(&err);
+		return -1;
+	}
+	nd->keyed = 1;
+	if (!x->opt->dry_run)
+		store_set_inputs(x->st, x->run_id, dn->name, nd->key.inputs, nd->key.ninputs, NULL);
+	return 0;
+}
+
+/* Fill the node's outputs and metrics (what expressions read) from a recorded step. */
+static void adopt_values(struct exec *x, size_t i, int64_t run, const char *name, int write)
+{
+	struct node *nd = &x->n[i];
+	const dag_node *dn = &x->d->nodes[i];
+	kv_record *o = NULL, *m = NULL;
+	size_t no = 0, nm = 0;
+	sl_error *err = NULL;
+	if (store_get_outputs(x->st, run, name, &o, &no, &err) < 0 ||
+	    store_get_metrics(x->st, run, name, &m, &nm, &err) < 0)
+		sl_error_release(&err);
+	nd->nout = no;
+	nd->out_keys = arena_alloc(&x->mem, sizeof(char *) * (no + 1));
+	nd->out_vals = arena_alloc(&x->mem, sizeof(char *) * (no + 1));
+	for (size_t k = 0; k < no; k++) {
+		nd->out_keys[k] = arena_strdup(&x->mem, o[k].key);
+		nd->out_vals[k] = arena_strdup(&x->mem, o[k].value);
+	}
+	nd->nmet = nm;
+	nd->met_keys = arena_alloc(&x->mem, sizeof(char *) * (nm + 1));
+	nd->met_vals = arena_alloc(&x->mem, sizeof(double) * (nm + 1));
+	for (size_t k = 0; k < nm; k++) {
+		nd->met_keys[k] = arena_strdup(&x->mem, m[k].key);
+		nd->met_vals[k] = m[k].num;
+	}
+	if (write && run != x->run_id) {
+		store_set_outputs(x->st, x->run_id, dn->name, (const char *const *)nd->out_keys,
+				  (const char *const *)nd->out_vals, no, NULL);
+		store_set_metrics(x->st, x->run_id, dn->name, (const char *const *)nd->met_keys,
+				  nd->met_vals, nm, NULL);
+	}
+	kv_record_free_array(o, no);
+	kv_record_free_array(m, nm);
+}
+
+/* Put the recorded output files of (run, name) back into the workspace where they
+ * differ.  0, or -1 with the reason in why. */
+static int restore_files(struct exec *x, size_t i, int64_t run, const char *name, int write)
+{
+	struct node *nd = &x->n[i];
+	size_t nkept;
+	const char **kept = kept_files(x, i, &nkept);
+	file_record *f = NULL;
+	size_t nf = 0;
+	sl_error *err = NULL;
+	if (store_get_files(x->st, run, name, &f, &nf, &err) < 0) {
+		snprintf(nd->why, sizeof(nd->why), "%s", err->msg);
+		sl_error_release(&err);
+		return -1;
+	}
+	int rc = 0;
+	nd->out_hex = arena_alloc(&x->mem, (nkept + 1) * sizeof(*nd->out_hex));
+	for (size_t k = 0; k < nkept && rc == 0; k++) {
+		const file_record *r = NULL;
+		for (size_t j = 0; j < nf && !r; j++)
+			if (!strcmp(f[j].path, kept[k]))
+				r = &f[j];
+		if (!r || !r->sha256 || !cache_has(x->st, r->sha256)) {
+			snprintf(nd->why, sizeof(nd->why), "%s of run %lld is not in the cache",
+				 kept[k], (long long)run);
+			rc = -1;
+			break;
+		}
+		snprintf(nd->out_hex[k], sizeof(nd->out_hex[k]), "%s", r->sha256);
+		if (!write)
+			continue;
+		char *path = arena_printf(&x->mem, "%s/%s", x->p->dir, kept[k]);
+		enum cache_how how;
+		if (cache_restore(x->st, r->sha256, path, &how, &err) < 0) {
+			snprintf(nd->why, sizeof(nd->why), "restoring %s failed: %s", kept[k],
+				 err->msg);
+			sl_error_release(&err);
+			rc = -1;
+		} else if (how != CACHE_SAME) {
+			say(x, i, "restored %s from the cache (%s)", kept[k], cache_how_name(how));
+		}
+	}
+	if (rc == 0 && write && run != x->run_id)
+		store_set_files(x->st, x->run_id, x->d->nodes[i].name, f, nf, NULL);
+	file_record_free_array(f, nf);
+	return rc;
+}
+
+/* The upstream instance that writes input k of node i, or NULL. */
+static const char *producer_of(struct exec *x, size_t i, const char *input)
+{
+	const dag_node *dn = &x->d->nodes[i];
+	size_t len = strlen(input);
+	for (size_t d = 0; d < dn->ndeps; d++) {
+		const dag_node *up = &x->d->nodes[dn->deps[d]];
+		for (size_t o = 0; o < up->noutputs; o++)
+			if (!strcmp(up->outputs[o], input) ||
+			    (!strncmp(up->outputs[o], input, len) && up->outputs[o][len] == '/'))
+				return up->name;
+	}
+	return NULL;
+}
+
+static void explain(struct exec *x, size_t i)
+{
+	struct node *nd = &x->n[i];
+	const dag_node *dn = &x->d->nodes[i];
+	step_record prev;
+	file_record *pin = NULL;
+	size_t npin = 0;
+	sl_error *err = NULL;
+	int found = x->st ? store_last_step(x->st, x->p->name, x->p->dir, dn->name, x->run_id,
+					    &prev, &err)
+			  : 0;
+	if (found < 0) {
+		sl_error_release(&err);
+		found = 0;
+	}
+	if (found && store_get_inputs(x->st, prev.run_id, dn->name, &pin, &npin, &err) < 0)
+		sl_error_release(&err);
+	const char **producers = arena_alloc(&x->mem, sizeof(char *) * (nd->key.ninputs + 1));
+	for (size_t k = 0; k < nd->key.ninputs; k++)
+		producers[k] = producer_of(x, i, nd->key.inputs[k].path);
+	stepkey_explain(&nd->key, nd->command, found ? &prev : NULL, pin, npin, producers,
+			nd->why, sizeof(nd->why));
+	file_record_free_array(pin, npin);
+	if (found)
+		step_record_release(&prev);
+}
+
+/* 1 when node i is taken from the cache (or from the rerun's parent), 0 when it
+ * must run (nd->why says why). */
+static int reuse(struct exec *x, size_t i)
+{
+	struct node *nd = &x->n[i];
+	const pstep *st = x->d->nodes[i].step;
+	if (x->opt->force) {
+		snprintf(nd->why, sizeof(nd->why), "forced (--force)");
+		return 0;
+	}
+	if (nd->forced) {
+		snprintf(nd->why, sizeof(nd->why), "forced (--step %s)", x->opt->force_step);
+		return 0;
+	}
+	/* a rerun takes even an uncached step from its parent: it succeeded there */
+	int parent_only = !st->cache || side_effects(st);
+	if (parent_only && !x->opt->parent_run) {
+		snprintf(nd->why, sizeof(nd->why), "%s",
+			 !st->cache ? "cache: false" : "it has side effects: never cached");
+		return 0;
+	}
+	step_record *c = NULL;
+	size_t nc = 0;
+	sl_error *err = NULL;
+	if (x->st && store_find_cached(x->st, nd->key.key, x->opt->parent_run, x->run_id, &c,
+				       &nc, &err) < 0)
+		sl_error_release(&err);
+	for (size_t k = 0; k < nc; k++) {
+		if (parent_only && c[k].run_id != x->opt->parent_run)
+			continue;
+		if (restore_files(x, i, c[k].run_id, c[k].name, !x->opt->dry_run) < 0)
+			continue;
+		adopt_values(x, i, c[k].run_id, c[k].name, !x->opt->dry_run);
+		nd->cached_from = c[k].cached_from ? c[k].cached_from : c[k].run_id;
+		snprintf(nd->why, sizeof(nd->why), "nothing changed since run %lld",
+			 (long long)nd->cached_from);
+		step_record_free_array(c, nc);
+		return 1;
+	}
+	step_record_free_array(c, nc);
+	explain(x, i);
+	return 0;
+}
+
 /* ---- scheduling --------------------------------------------------------------------- */
 
 static void consider(struct exec *x, size_t i)
 {
 	struct node *nd = &x->n[i];
-	const pstep *st = x->d->nodes[i].step;
+	const dag_node *dn = &x->d->nodes[i];
+	const pstep *st = dn->step;
+	if (x->opt->dry_run) {
+		/* after an upstream that runs, nothing can be known yet */
+		for (size_t k = 0; k < dn->ndeps && nd->selected; k++)
+			if (x->n[dn->deps[k]].would_run) {
+				nd->would_run = 1;
+				snprintf(nd->why, sizeof(nd->why), "after upstream %s runs",
+					 x->d->nodes[dn->deps[k]].name);
+				set_state(x, i, ST_SUCCEEDED);
+				settle(x, i);
+				return;
+			}
+	}
 	if (!nd->selected) {
 		snprintf(nd->reason, sizeof(nd->reason), "not selected (%s)",
 			 x->opt->only ? "--only" : "--from");
@@ -1013,6 +1339,22 @@ static void consider(struct exec *x, size_t i)
 			settle(x, i);
 			return;
 		}
+	}
+	if (key_node(x, i) < 0) {
+		fail_now(x, i);
+		return;
+	}
+	if (reuse(x, i)) {
+		set_state(x, i, ST_CACHED);
+		say(x, i, "cached (%s)", nd->why);
+		settle(x, i);
+		return;
+	}
+	if (x->opt->dry_run) {
+		nd->would_run = 1;
+		set_state(x, i, ST_SUCCEEDED);
+		settle(x, i);
+		return;
 	}
 	if (nd->cpus > x->cpus_total) {
 		snprintf(nd->reason, sizeof(nd->reason),
@@ -1222,12 +1564,308 @@ static int write_params(struct exec *x, sl_error **err)
 		}
 		json_object_set_new(o, pp->name, v);
 	}
-	int r = json_dump_file(o, x->params_path,
-			       JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(15));
+	char *text = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(15));
 	json_decref(o);
-	if (r < 0)
-		return sl_error_make(err, "write %s", x->params_path);
+	x->params_text = arena_strdup(&x->mem, text ? text : "{}");
+	free(text);
+	if (x->opt->dry_run)
+		return 0;
+	FILE *f = fopen(x->params_path, "we");
+	if (!f)
+		return sl_error_errno(err, errno, "write %s", x->params_path);
+	int bad = fputs(x->params_text, f) < 0;
+	if (fclose(f) != 0 || bad)
+		return sl_error_errno(err, errno, "write %s", x->params_path);
 	return 0;
+}
+
+/* rerun --step NAME: NAME (a step or one instance) and everything downstream */
+static void mark_forced(struct exec *x)
+{
+	const char *want = x->opt->force_step;
+	if (!want)
+		return;
+	for (size_t k = 0; k < x->d->n; k++) {
+		size_t i = x->d->order[k];
+		const dag_node *dn = &x->d->nodes[i];
+		if (!strcmp(dn->name, want) || !strcmp(dn->step->name, want))
+			x->n[i].forced = 1;
+		if (x->n[i].forced)
+			for (size_t r = 0; r < dn->nrdeps; r++)
+				x->n[dn->rdeps[r]].forced = 1;
+	}
+}
+
+/* What executor_run and executor_plan share: the nodes, the machine, the params. */
+static int exec_init(struct exec *x, sl_error **err)
+{
+	const dag *d = x->d;
+	x->n = xcalloc(d->n + 1, sizeof(struct node));
+	for (size_t i = 0; i < d->n; i++) /* before any `goto out`, which closes them */
+		x->n[i].log_rd = x->n[i].log_fd = -1;
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	x->cpus_total = cores > 0 ? (double)cores : 1;
+	x->jobs = x->opt->jobs > 0 ? x->opt->jobs : (int)x->cpus_total;
+	long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
+	x->mem_total = pages > 0 && psize > 0 ? (uint64_t)pages * (uint64_t)psize : UINT64_MAX;
+	x->t0 = now_ms();
+	x->ep = -1;
+	x->sfd = -1;
+	char exe[PATH_MAX];
+	ssize_t el = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (el <= 0)
+		return sl_error_errno(err, errno, "readlink /proc/self/exe");
+	exe[el] = 0;
+	x->self_exe = arena_strdup(&x->mem, exe);
+	x->run_dir = arena_printf(&x->mem, "%s/runs/%lld", x->st ? store_dir(x->st) : ".",
+				  (long long)x->run_id);
+	x->params_path = arena_printf(&x->mem, "%s/params.json", x->run_dir);
+	if (!x->opt->dry_run && mkdir_p(x->run_dir, 0755) < 0)
+		return sl_error_errno(err, errno, "mkdir %s", x->run_dir);
+	if (write_params(x, err) < 0 || select_nodes(x, err) < 0)
+		return -1;
+	x->pos = xcalloc(d->n + 1, sizeof(size_t));
+	x->ready = xcalloc(d->n + 1, sizeof(size_t));
+	x->active = xcalloc(d->n + 1, sizeof(size_t));
+	for (size_t k = 0; k < d->n; k++)
+		x->pos[d->order[k]] = k;
+	for (size_t i = 0; i < d->n; i++) {
+		x->n[i].ndeps_left = (int)d->nodes[i].ndeps;
+		x->n[i].exit_code = -1;
+		x->n[i].cpus = d->nodes[i].step->res.cpus;
+		x->n[i].aidx = -1;
+		if (!d->nodes[i].ndeps)
+			ready_push(x, i);
+	}
+	mark_forced(x);
+	return 0;
+}
+
+static void exec_free(struct exec *x)
+{
+	for (size_t i = 0; x->n && i < x->d->n; i++)
+		stepkey_release(&x->n[i].key);
+	free(x->n);
+	free(x->pos);
+	free(x->ready);
+	free(x->active);
+	arena_release(&x->mem);
+}
+
+int executor_plan(const pipeline *p, const dag *d, store *st, const exec_options *opt,
+		  plan_entry **out, sl_error **err)
+{
+	exec_options o = *opt;
+	o.dry_run = 1;
+	o.out = NULL;
+	o.live = 0;
+	struct exec x = {.p = p, .d = d, .st = st, .run_id = 0, .opt = &o};
+	*out = NULL;
+	if (exec_init(&x, err) < 0) {
+		exec_free(&x);
+		return -1;
+	}
+	while (x.nready) {
+		size_t i = d->order[x.ready[0]];
+		ready_pop(&x);
+		if (x.n[i].st == ST_PENDING)
+			consider(&x, i);
+	}
+	plan_entry *e = xcalloc(d->n + 1, sizeof(plan_entry));
+	for (size_t k = 0; k < d->n; k++) {
+		size_t i = d->order[k];
+		struct node *nd = &x.n[i];
+		e[k].name = d->nodes[i].name;
+		e[k].action = nd->would_run ? "run" : nd->st == ST_CACHED ? "cached" : "skip";
+		snprintf(e[k].why, sizeof(e[k].why), "%s",
+			 nd->why[0] ? nd->why : nd->reason[0] ? nd->reason : "");
+		if (nd->st == ST_FAILED) { /* a template that cannot be rendered yet */
+			e[k].action = "run";
+			snprintf(e[k].why, sizeof(e[k].why), "%s", nd->reason);
+		}
+		e[k].cached_from = nd->cached_from;
+		if (nd->keyed)
+			snprintf(e[k].cache_key, sizeof(e[k].cache_key), "%s", nd->key.key);
+	}
+	exec_free(&x);
+	*out = e;
+	return 0;
+}
+
+/* ---- resume --------------------------------------------------------------------------- */
+
+/* The wall-clock start of a process, from its start time in ticks after boot. */
+static double proc_started_wall(int64_t pid)
+{
+	int64_t ticks = proc_start_time(pid);
+	if (ticks < 0)
+		return -1;
+	FILE *f = fopen("/proc/stat", "re");
+	if (!f)
+		return -1;
+	char line[256];
+	double btime = -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, "btime ", 6))
+			btime = strtod(line + 6, NULL);
+	fclose(f);
+	long hz = sysconf(_SC_CLK_TCK);
+	return btime < 0 || hz <= 0 ? -1 : btime + (double)ticks / (double)hz;
+}
+
+/* A step left running by the dead orchestrator: kill its process group, if the pid
+ * still names the process that attempt started (pids are reused). */
+static void kill_leftover(struct exec *x, const char *name)
+{
+	attempt_record *a = NULL;
+	size_t n = 0;
+	sl_error *err = NULL;
+	if (store_get_attempts(x->st, x->run_id, name, &a, &n, &err) < 0) {
+		sl_error_release(&err);
+		return;
+	}
+	if (n && a[n - 1].pid > 0 && a[n - 1].started > 0) {
+		pid_t pid = (pid_t)a[n - 1].pid;
+		double started = proc_started_wall(pid);
+		if (started > 0 && fabs(started - a[n - 1].started) < 2.0) {
+			kill(-pid, SIGKILL);
+			kill(pid, SIGKILL);
+			if (x->opt->out)
+				fprintf(x->opt->out,
+					"sluice: killed %s's leftover process group %d (attempt %d)\n",
+					name, (int)pid, a[n - 1].attempt);
+		}
+	}
+	attempt_record_free_array(a, n);
+}
+
+static enum st st_from_name(const char *s)
+{
+	for (size_t k = 0; k < sizeof(st_names) / sizeof(st_names[0]); k++)
+		if (!strcmp(st_names[k], s))
+			return (enum st)k;
+	return ST_PENDING;
+}
+
+/* Take over the recorded states of run_id: finished steps keep their results (their
+ * outputs restored from the cache where the workspace lost them); what was pending,
+ * running, waiting or cancelled runs again, its attempts numbered on. */
+static int resume_adopt(struct exec *x, sl_error **err)
+{
+	step_record *recs = NULL;
+	size_t n = 0;
+	if (store_get_steps(x->st, x->run_id, &recs, &n, err) < 0)
+		return -1;
+	step_record **by_node = xcalloc(x->d->n + 1, sizeof(step_record *));
+	for (size_t k = 0; k < n; k++) {
+		long i = dag_find(x->d, recs[k].name);
+		if (i < 0)
+			continue;
+		by_node[i] = &recs[k];
+		x->n[i].attempt = recs[k].attempts;
+		if (!strcmp(recs[k].status, "running") || !strcmp(recs[k].status, "waiting"))
+			kill_leftover(x, recs[k].name);
+	}
+	for (size_t k = 0; k < x->d->n; k++) {
+		size_t i = x->d->order[k];
+		struct node *nd = &x->n[i];
+		const step_record *r = by_node[i];
+		enum st s = r ? st_from_name(r->status) : ST_PENDING;
+		if (!st_done(s) || s == ST_CANCELLED || nd->st != ST_PENDING)
+			continue;
+		if (s == ST_SUCCEEDED || s == ST_CACHED) {
+			if (restore_files(x, i, x->run_id, r->name, 1) < 0) {
+				say(x, i, "runs again: %s", nd->why);
+				continue;
+			}
+			adopt_values(x, i, x->run_id, r->name, 0);
+		}
+		nd->cached_from = r->cached_from;
+		nd->exit_code = r->exit_code;
+		snprintf(nd->reason, sizeof(nd->reason), "%s", r->reason ? r->reason : "");
+		snprintf(nd->why, sizeof(nd->why), "%s", r->why ? r->why : "");
+		nd->command = r->command ? arena_strdup(&x->mem, r->command) : NULL;
+		if (r->cache_key) { /* keep what it was keyed on for show */
+			snprintf(nd->key.key, sizeof(nd->key.key), "%s", r->cache_key);
+			snprintf(nd->key.env_hash, sizeof(nd->key.env_hash), "%s",
+				 r->env_hash ? r->env_hash : "");
+			nd->key.env_json = r->env_json ? xstrdup(r->env_json) : NULL;
+			nd->keyed = 1;
+		}
+		nd->started_wall = r->started;
+		nd->st = s;
+		x->done++;
+		nd->finished_wall = r->finished;
+		record(x, i);
+		settle(x, i);
+	}
+	free(by_node);
+	step_record_free_array(recs, n);
+	return 0;
+}
+
+/* ---- the no-op index -------------------------------------------------------------------- */
+
+/* Append path (workspace-relative when rel) with its current stat, after checking
+ * that the stat cache holds hex for exactly this stat.  -1: not confirmed. */
+static int noop_file(struct exec *x, strbuf *blob, strmap *seen, const char *path, int rel,
+		     const char *hex)
+{
+	char *abs = rel ? arena_printf(&x->mem, "%s/%s", x->p->dir, path) : (char *)path;
+	if (strmap_get(seen, abs))
+		return 0;
+	struct stat sb;
+	if (stat(abs, &sb) < 0 || !S_ISREG(sb.st_mode))
+		return -1;
+	if (hex) {
+		file_stat_key k = {(int64_t)sb.st_size,
+				   (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec,
+				   (int64_t)sb.st_ino,
+				   (int64_t)sb.st_ctim.tv_sec * 1000000000 + sb.st_ctim.tv_nsec};
+		char known[SHA256_HEX_LEN + 1];
+		sl_error *err = NULL;
+		int hit = store_lookup_hash(x->st, abs, &k, known, &err);
+		sl_error_release(&err);
+		if (hit != 1 || strcmp(known, hex) != 0)
+			return -1;
+	}
+	strmap_put(seen, abs, (void *)1);
+	noop_add(blob, abs, &sb);
+	return 0;
+}
+
+static void write_noop_index(struct exec *x)
+{
+	strbuf blob = STRBUF_INIT;
+	strmap seen = STRMAP_INIT;
+	int ok = 1;
+	for (size_t i = 0; i < x->d->n && ok; i++) {
+		struct node *nd = &x->n[i];
+		const pstep *st = x->d->nodes[i].step;
+		if (nd->st == ST_SKIPPED && nd->selected)
+			continue; /* `when` was false: decided by values that did not change */
+		if ((nd->st != ST_SUCCEEDED && nd->st != ST_CACHED) || !nd->keyed || !st->cache ||
+		    side_effects(st) || is_volatile(st)) {
+			ok = 0;
+			break;
+		}
+		for (size_t k = 0; k < nd->key.ninputs && ok; k++)
+			ok = nd->key.inputs[k].sha256 &&
+			     noop_file(x, &blob, &seen, nd->key.inputs[k].path, 1,
+				       nd->key.inputs[k].sha256) == 0;
+		size_t nkept;
+		const char **kept = kept_files(x, i, &nkept);
+		for (size_t k = 0; k < nkept && ok; k++)
+			ok = nd->out_hex && noop_file(x, &blob, &seen, kept[k], 1, nd->out_hex[k]) == 0;
+		if (ok && nd->argv && !st->uses.s)
+			ok = noop_file(x, &blob, &seen, nd->argv[0], 0, NULL) == 0;
+	}
+	sl_error *err = NULL;
+	if (ok && store_noop_put(x->st, x->opt->noop_key, x->run_id, blob.buf ? blob.buf : "",
+				 blob.len, &err) < 0)
+		sl_error_release(&err);
+	strmap_release(&seen);
+	strbuf_release(&blob);
 }
 
 int executor_run(const pipeline *p, const dag *d, store *st, runner *r, int64_t run_id,
@@ -1235,46 +1873,13 @@ int executor_run(const pipeline *p, const dag *d, store *st, runner *r, int64_t 
 {
 	struct exec x = {.p = p, .d = d, .st = st, .r = r, .run_id = run_id, .opt = opt};
 	memset(res, 0, sizeof(*res));
-	x.n = xcalloc(d->n + 1, sizeof(struct node));
-	for (size_t i = 0; i < d->n; i++) /* before any `goto out`, which closes them */
-		x.n[i].log_rd = x.n[i].log_fd = -1;
-	long cores = sysconf(_SC_NPROCESSORS_ONLN);
-	x.cpus_total = cores > 0 ? (double)cores : 1;
-	x.jobs = opt->jobs > 0 ? opt->jobs : (int)x.cpus_total;
-	long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
-	x.mem_total = pages > 0 && psize > 0 ? (uint64_t)pages * (uint64_t)psize : UINT64_MAX;
-	x.t0 = now_ms();
-	x.ep = -1;
-	x.sfd = -1;
 	int rc = -1;
-	char exe[PATH_MAX];
-	ssize_t el = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (el <= 0) {
-		sl_error_errno(err, errno, "readlink /proc/self/exe");
+	if (exec_init(&x, err) < 0)
 		goto out;
-	}
-	exe[el] = 0;
-	x.self_exe = arena_strdup(&x.mem, exe);
-	x.run_dir = arena_printf(&x.mem, "%s/runs/%lld", store_dir(st), (long long)run_id);
-	x.params_path = arena_printf(&x.mem, "%s/params.json", x.run_dir);
-	if (mkdir_p(x.run_dir, 0755) < 0) {
-		sl_error_errno(err, errno, "mkdir %s", x.run_dir);
-		goto out;
-	}
-	if (write_params(&x, err) < 0 || select_nodes(&x, err) < 0)
-		goto out;
-	x.pos = xcalloc(d->n + 1, sizeof(size_t));
-	x.ready = xcalloc(d->n + 1, sizeof(size_t));
-	x.active = xcalloc(d->n + 1, sizeof(size_t));
-	for (size_t k = 0; k < d->n; k++)
-		x.pos[d->order[k]] = k;
-	for (size_t i = 0; i < d->n; i++) {
-		x.n[i].ndeps_left = (int)d->nodes[i].ndeps;
-		x.n[i].exit_code = -1;
-		x.n[i].cpus = d->nodes[i].step->res.cpus;
-		x.n[i].aidx = -1;
-		if (!d->nodes[i].ndeps)
-			ready_push(&x, i);
+	if (opt->resume) {
+		if (resume_adopt(&x, err) < 0)
+			goto out;
+		goto loop;
 	}
 	/* every step is pending in the store before anything starts */
 	step_record *recs = xcalloc(d->n + 1, sizeof(step_record));
@@ -1290,6 +1895,7 @@ int executor_run(const pipeline *p, const dag *d, store *st, runner *r, int64_t 
 	free(recs);
 	if (rc < 0)
 		goto out;
+loop:
 	rc = -1;
 	sigset_t set;
 	sigemptyset(&set);
@@ -1396,11 +2002,9 @@ out:
 		res->status = "succeeded";
 		res->exit_code = 0;
 	}
-	free(x.n);
-	free(x.pos);
-	free(x.ready);
-	free(x.active);
-	arena_release(&x.mem);
+	if (rc == 0 && opt->noop_key && res->exit_code == 0)
+		write_noop_index(&x);
+	exec_free(&x);
 	return rc;
 }
 

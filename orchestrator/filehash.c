@@ -95,8 +95,10 @@ static int manifest(store *st, const char *abs, const char *rel, strbuf *m, uint
 		} else if (S_ISREG(sb.st_mode)) {
 			rc = hash_regular(st, a, &sb, hex, err);
 			if (rc == 0) {
-				strbuf_addf(m, "%s\t%o\t%s\n", r, (unsigned)(sb.st_mode & 07777),
-					    hex);
+				/* only the executable bit, as git: a restore by hard link
+				 * (read-only objects) or a umask must not change the hash */
+				strbuf_addf(m, "%s\t%s\t%s\n", r,
+					    sb.st_mode & 0111 ? "755" : "644", hex);
 				*total += (uint64_t)sb.st_size;
 			}
 		} else if (S_ISLNK(sb.st_mode)) {
@@ -119,6 +121,15 @@ static int manifest(store *st, const char *abs, const char *rel, strbuf *m, uint
 	return rc;
 }
 
+int filehash_manifest(store *st, const char *path, strbuf *m, uint64_t *size, sl_error **err)
+{
+	uint64_t total = 0;
+	int rc = manifest(st, path, "", m, &total, 0, err);
+	if (rc == 0 && size)
+		*size = total;
+	return rc;
+}
+
 int filehash_path(store *st, const char *path, char *hex, uint64_t *size, sl_error **err)
 {
 	struct stat sb;
@@ -134,13 +145,9 @@ int filehash_path(store *st, const char *path, char *hex, uint64_t *size, sl_err
 	if (!S_ISDIR(sb.st_mode))
 		return sl_error_make(err, "hash: %s is neither a file nor a directory", path);
 	strbuf m = STRBUF_INIT;
-	uint64_t total = 0;
-	int rc = manifest(st, path, "", &m, &total, 0, err);
-	if (rc == 0) {
+	int rc = filehash_manifest(st, path, &m, size, err);
+	if (rc == 0)
 		hash_bytes_sha256(m.buf ? m.buf : "", m.len, hex);
-		if (size)
-			*size = total;
-	}
 	strbuf_release(&m);
 	return rc;
 }

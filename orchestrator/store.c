@@ -182,6 +182,26 @@ static const char *const migrations[] = {
 	"  ctime_ns    INTEGER NOT NULL,\n"
 	"  sha256      TEXT NOT NULL\n"
 	");\n",
+	/* 2: reproducibility: what a step's cache key was made of, why it ran,
+	 * the hashes of its inputs, and the no-op index of whole runs */
+	"ALTER TABLE steps ADD COLUMN env_json TEXT;\n"
+	"ALTER TABLE steps ADD COLUMN why TEXT;\n"
+	"CREATE INDEX steps_by_name ON steps(name, run_id);\n"
+	"CREATE TABLE input_files (\n"
+	"  run_id      INTEGER NOT NULL,\n"
+	"  step        TEXT NOT NULL,\n"
+	"  path        TEXT NOT NULL,\n"
+	"  sha256      TEXT,\n"
+	"  size        INTEGER NOT NULL,\n"
+	"  PRIMARY KEY (run_id, step, path),\n"
+	"  FOREIGN KEY (run_id, step) REFERENCES steps(run_id, name) ON DELETE CASCADE\n"
+	");\n"
+	"CREATE INDEX output_files_sha ON output_files(sha256);\n"
+	"CREATE TABLE noop_index (\n"
+	"  key         TEXT PRIMARY KEY,\n"
+	"  run_id      INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,\n"
+	"  files       BLOB NOT NULL\n"
+	");\n",
 };
 
 #define SCHEMA_VERSION ((int64_t)(sizeof(migrations) / sizeof(migrations[0])))
@@ -214,12 +234,23 @@ enum stmt_id {
 	ST_FILE_GET,
 	ST_HASH_GET,
 	ST_HASH_PUT,
+	ST_INPUT_DEL,
+	ST_INPUT_INS,
+	ST_INPUT_GET,
+	ST_CACHED_FIND,
+	ST_STEP_LAST,
+	ST_SHA_ALL,
+	ST_NOOP_GET,
+	ST_NOOP_PUT,
 	ST__COUNT
 };
 
 #define RUN_COLS_FULL                                                                              \
 	"id, pipeline, path, workspace, snapshot, params_json, trigger, parent_id, status, "       \
 	"exit_code, created, started, finished, host, pid, pid_start"
+#define STEP_COLS                                                                                  \
+	"name, step, position, status, reason, attempts, exit_code, started, finished, cache_key, " \
+	"env_hash, cached_from, command, env_json, why, run_id"
 /* Listings leave the snapshot out: it is the whole pipeline file, megabytes for a large DAG. */
 #define RUN_COLS_LIST                                                                              \
 	"id, pipeline, path, workspace, NULL, params_json, trigger, parent_id, status, exit_code, " \
@@ -242,18 +273,17 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_RUN_LIST_PIPELINE] = "SELECT " RUN_COLS_LIST " FROM runs WHERE pipeline = ?2"
 				 " ORDER BY id DESC LIMIT ?1",
 	[ST_STEP_PUT] = "INSERT INTO steps (run_id, name, step, position, status, reason, attempts,"
-			" exit_code, started, finished, cache_key, env_hash, cached_from, command)"
-			" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
+			" exit_code, started, finished, cache_key, env_hash, cached_from, command, env_json,"
+			" why)"
+			" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
 			" ON CONFLICT (run_id, name) DO UPDATE SET step = excluded.step,"
 			" position = excluded.position, status = excluded.status,"
 			" reason = excluded.reason, attempts = excluded.attempts,"
 			" exit_code = excluded.exit_code, started = excluded.started,"
 			" finished = excluded.finished, cache_key = excluded.cache_key,"
 			" env_hash = excluded.env_hash, cached_from = excluded.cached_from,"
-			" command = excluded.command",
-	[ST_STEP_GET] = "SELECT name, step, position, status, reason, attempts, exit_code, started,"
-			" finished, cache_key, env_hash, cached_from, command FROM steps"
-			" WHERE run_id = ?1 ORDER BY position, name",
+			" command = excluded.command, env_json = excluded.env_json, why = excluded.why",
+	[ST_STEP_GET] = "SELECT " STEP_COLS " FROM steps WHERE run_id = ?1 ORDER BY position, name",
 	[ST_ATTEMPT_PUT] = "INSERT INTO attempts (run_id, step, attempt, status, reason, exit_code,"
 			   " signal, started, finished, log_path, pid, max_rss_kb)"
 			   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
@@ -294,6 +324,28 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_HASH_PUT] = "INSERT INTO file_hashes (path, size, mtime_ns, inode, ctime_ns, sha256)"
 			" VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (path) DO UPDATE SET"
 			" size = ?2, mtime_ns = ?3, inode = ?4, ctime_ns = ?5, sha256 = ?6",
+	[ST_INPUT_DEL] = "DELETE FROM input_files WHERE run_id = ?1 AND step = ?2",
+	[ST_INPUT_INS] = "INSERT OR REPLACE INTO input_files (run_id, step, path, sha256, size)"
+			 " VALUES (?1, ?2, ?3, ?4, ?5)",
+	[ST_INPUT_GET] = "SELECT f.step, f.path, f.sha256, f.size FROM input_files f"
+			 " JOIN steps s ON s.run_id = f.run_id AND s.name = f.step"
+			 " WHERE f.run_id = ?1 AND (?2 IS NULL OR f.step = ?2)"
+			 " ORDER BY s.position, f.step, f.path",
+	/* the parent run first (rerun), then the newest */
+	[ST_CACHED_FIND] = "SELECT " STEP_COLS " FROM steps WHERE cache_key = ?1"
+			   " AND status IN ('succeeded', 'cached') AND run_id <> ?3"
+			   " ORDER BY run_id = ?2 DESC, run_id DESC LIMIT 8",
+	[ST_STEP_LAST] = "SELECT s.name, s.step, s.position, s.status, s.reason, s.attempts,"
+			 " s.exit_code, s.started, s.finished, s.cache_key, s.env_hash,"
+			 " s.cached_from, s.command, s.env_json, s.why, s.run_id"
+			 " FROM steps s JOIN runs r ON r.id = s.run_id"
+			 " WHERE s.name = ?1 AND r.pipeline = ?2 AND r.workspace IS ?3"
+			 " AND s.run_id <> ?4 AND s.cache_key IS NOT NULL"
+			 " ORDER BY s.status IN ('succeeded', 'cached') DESC, s.run_id DESC LIMIT 1",
+	[ST_SHA_ALL] = "SELECT DISTINCT sha256 FROM output_files WHERE sha256 IS NOT NULL",
+	[ST_NOOP_GET] = "SELECT run_id, files FROM noop_index WHERE key = ?1",
+	[ST_NOOP_PUT] = "INSERT INTO noop_index (key, run_id, files) VALUES (?1, ?2, ?3)"
+			" ON CONFLICT (key) DO UPDATE SET run_id = ?2, files = ?3",
 };
 /* clang-format on */
 
@@ -1035,7 +1087,8 @@ static int put_step_row(store *st, int64_t run_id, const step_record *r)
 	    sqlite3_bind_int(s, 7, r->attempts) || bind_int(s, 8, r->exit_code, -1) ||
 	    bind_time(s, 9, r->started) || bind_time(s, 10, r->finished) ||
 	    bind_text(s, 11, r->cache_key) || bind_text(s, 12, r->env_hash) ||
-	    bind_int(s, 13, r->cached_from, 0) || bind_text(s, 14, r->command))
+	    bind_int(s, 13, r->cached_from, 0) || bind_text(s, 14, r->command) ||
+	    bind_text(s, 15, r->env_json) || bind_text(s, 16, r->why))
 		return -1;
 	return exec_stmt(s);
 }
@@ -1080,6 +1133,9 @@ static void read_step_row(sqlite3_stmt *s, void *item)
 	r->env_hash = col_str(s, 10);
 	r->cached_from = col_int(s, 11, 0);
 	r->command = col_str(s, 12);
+	r->env_json = col_str(s, 13);
+	r->why = col_str(s, 14);
+	r->run_id = sqlite3_column_int64(s, 15);
 }
 
 int store_get_steps(store *st, int64_t run_id, step_record **out, size_t *n, sl_error **err)
@@ -1110,6 +1166,8 @@ void step_record_release(step_record *s)
 	free(s->cache_key);
 	free(s->env_hash);
 	free(s->command);
+	free(s->env_json);
+	free(s->why);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -1274,6 +1332,15 @@ int store_set_files(store *st, int64_t run_id, const char *step, const file_reco
 	return 0;
 }
 
+int store_set_inputs(store *st, int64_t run_id, const char *step, const file_record *f, size_t n,
+		     sl_error **err)
+{
+	if (replace_rows(st, ST_INPUT_DEL, ST_INPUT_INS, run_id, step, f, n, bind_file) < 0)
+		return db_fail(st, err, "set input files of step %s of run %lld",
+			       step ? step : "(null)", (long long)run_id);
+	return 0;
+}
+
 static void read_output_row(sqlite3_stmt *s, void *item)
 {
 	kv_record *r = item;
@@ -1346,21 +1413,174 @@ static void read_file_row(sqlite3_stmt *s, void *item)
 	r->size = sqlite3_column_int64(s, 3);
 }
 
-int store_get_files(store *st, int64_t run_id, const char *step, file_record **out, size_t *n,
-		    sl_error **err)
+static int get_files(store *st, enum stmt_id id, int64_t run_id, const char *step,
+		     file_record **out, size_t *n, sl_error **err)
 {
+	const char *what = id == ST_FILE_GET ? "output" : "input";
 	*out = NULL;
 	*n = 0;
-	sqlite3_stmt *s = stmt(st, ST_FILE_GET);
+	sqlite3_stmt *s = stmt(st, id);
 	if (!s || sqlite3_bind_int64(s, 1, run_id) || bind_text(s, 2, step))
-		return db_fail(st, err, "get output files of run %lld", (long long)run_id);
+		return db_fail(st, err, "get %s files of run %lld", what, (long long)run_id);
 	void *arr;
 	if (read_rows(s, sizeof(file_record), read_file_row, &arr, n) < 0) {
 		file_record_free_array(arr, *n);
 		*n = 0;
-		return db_fail(st, err, "get output files of run %lld", (long long)run_id);
+		return db_fail(st, err, "get %s files of run %lld", what, (long long)run_id);
 	}
 	*out = arr;
+	return 0;
+}
+
+int store_get_files(store *st, int64_t run_id, const char *step, file_record **out, size_t *n,
+		    sl_error **err)
+{
+	return get_files(st, ST_FILE_GET, run_id, step, out, n, err);
+}
+
+int store_get_inputs(store *st, int64_t run_id, const char *step, file_record **out, size_t *n,
+		     sl_error **err)
+{
+	return get_files(st, ST_INPUT_GET, run_id, step, out, n, err);
+}
+
+/* ---- the cache's questions ------------------------------------------------------------------ */
+
+int store_find_cached(store *st, const char *key, int64_t prefer_run, int64_t not_run,
+		      step_record **out, size_t *n, sl_error **err)
+{
+	*out = NULL;
+	*n = 0;
+	sqlite3_stmt *s = stmt(st, ST_CACHED_FIND);
+	if (!s || bind_text(s, 1, key) || sqlite3_bind_int64(s, 2, prefer_run) ||
+	    sqlite3_bind_int64(s, 3, not_run))
+		return db_fail(st, err, "find cache key %.12s", key);
+	void *arr;
+	if (read_rows(s, sizeof(step_record), read_step_row, &arr, n) < 0) {
+		step_record_free_array(arr, *n);
+		*n = 0;
+		return db_fail(st, err, "find cache key %.12s", key);
+	}
+	*out = arr;
+	return 0;
+}
+
+int store_last_step(store *st, const char *pipeline, const char *workspace, const char *name,
+		    int64_t not_run, step_record *out, sl_error **err)
+{
+	memset(out, 0, sizeof(*out));
+	sqlite3_stmt *s = stmt(st, ST_STEP_LAST);
+	if (!s || bind_text(s, 1, name) || bind_text(s, 2, pipeline) ||
+	    bind_text(s, 3, workspace) || sqlite3_bind_int64(s, 4, not_run))
+		return db_fail(st, err, "last record of step %s", name);
+	int rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		read_step_row(s, out);
+		sqlite3_reset(s);
+		return 1;
+	}
+	if (rc != SQLITE_DONE)
+		return db_fail(st, err, "last record of step %s", name);
+	sqlite3_reset(s);
+	return 0;
+}
+
+int store_each_output_hash(store *st, int (*fn)(void *ctx, const char *hex), void *ctx,
+			   sl_error **err)
+{
+	sqlite3_stmt *s = stmt(st, ST_SHA_ALL);
+	if (!s)
+		return db_fail(st, err, "list output hashes");
+	int rc;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const char *hex = (const char *)sqlite3_column_text(s, 0);
+		if (hex && fn(ctx, hex) < 0) {
+			sqlite3_reset(s);
+			return sl_error_make(err, "store: list output hashes: stopped");
+		}
+	}
+	if (rc != SQLITE_DONE)
+		return db_fail(st, err, "list output hashes");
+	sqlite3_reset(s);
+	return 0;
+}
+
+/* ---- the no-op index ------------------------------------------------------------------------ */
+
+int store_noop_get(store *st, const char *key, int64_t *run_id, void **files, size_t *len,
+		   sl_error **err)
+{
+	*files = NULL;
+	*len = 0;
+	sqlite3_stmt *s = stmt(st, ST_NOOP_GET);
+	if (!s || bind_text(s, 1, key))
+		return db_fail(st, err, "read the no-op index");
+	int rc = sqlite3_step(s);
+	if (rc == SQLITE_DONE) {
+		sqlite3_reset(s);
+		return 0;
+	}
+	if (rc != SQLITE_ROW)
+		return db_fail(st, err, "read the no-op index");
+	*run_id = sqlite3_column_int64(s, 0);
+	const void *b = sqlite3_column_blob(s, 1);
+	*len = (size_t)sqlite3_column_bytes(s, 1);
+	*files = xmalloc(*len + 1);
+	if (*len)
+		memcpy(*files, b, *len);
+	sqlite3_reset(s);
+	return 1;
+}
+
+int store_noop_put(store *st, const char *key, int64_t run_id, const void *files, size_t len,
+		   sl_error **err)
+{
+	sqlite3_stmt *s = stmt(st, ST_NOOP_PUT);
+	if (!s || bind_text(s, 1, key) || sqlite3_bind_int64(s, 2, run_id) ||
+	    sqlite3_bind_blob(s, 3, files, (int)len, SQLITE_STATIC) || exec_stmt(s) < 0)
+		return db_fail(st, err, "write the no-op index");
+	return 0;
+}
+
+/* One transaction: every step of `from` becomes a cached step of `to` (cached_from the run
+ * that really ran it), with its outputs, metrics and files, and `to` is finished as
+ * succeeded.  Set-based so that a 10,000-step no-op costs a few statements. */
+int store_copy_cached_run(store *st, int64_t from, int64_t to, sl_error **err)
+{
+	static const char *const sql[] = {
+		"INSERT INTO steps (run_id, name, step, position, status, reason, attempts,"
+		" exit_code, started, finished, cache_key, env_hash, cached_from, command,"
+		" env_json, why) SELECT ?2, name, step, position, 'cached', NULL, 0, NULL,"
+		" ?3, ?3, cache_key, env_hash, coalesce(cached_from, ?1), command, env_json,"
+		" 'nothing changed' FROM steps WHERE run_id = ?1",
+		"INSERT INTO step_outputs SELECT ?2, step, key, value FROM step_outputs"
+		" WHERE run_id = ?1 AND ?3 = ?3",
+		"INSERT INTO metrics SELECT ?2, step, key, value FROM metrics WHERE run_id = ?1"
+		" AND ?3 = ?3",
+		"INSERT INTO output_files SELECT ?2, step, path, sha256, size FROM output_files"
+		" WHERE run_id = ?1 AND ?3 = ?3",
+		"INSERT INTO input_files SELECT ?2, step, path, sha256, size FROM input_files"
+		" WHERE run_id = ?1 AND ?3 = ?3",
+		"UPDATE runs SET status = 'succeeded', exit_code = 0, finished = ?3 WHERE id = ?2"
+		" AND ?1 = ?1",
+	};
+	if (tx_begin(st) < 0)
+		return db_fail(st, err, "copy run %lld", (long long)from);
+	double now = now_s();
+	for (size_t i = 0; i < sizeof(sql) / sizeof(sql[0]); i++) {
+		sqlite3_stmt *s = NULL;
+		if (sqlite3_prepare_v2(st->db, sql[i], -1, &s, NULL) != SQLITE_OK ||
+		    sqlite3_bind_int64(s, 1, from) || sqlite3_bind_int64(s, 2, to) ||
+		    sqlite3_bind_double(s, 3, now) || sqlite3_step(s) != SQLITE_DONE) {
+			db_fail(st, err, "copy run %lld into run %lld", (long long)from,
+				(long long)to);
+			sqlite3_finalize(s);
+			return -1;
+		}
+		sqlite3_finalize(s);
+	}
+	if (tx_commit(st) < 0)
+		return db_fail(st, err, "copy run %lld", (long long)from);
 	return 0;
 }
 

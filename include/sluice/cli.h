@@ -88,6 +88,9 @@ int cli_open_existing_store(const cli_args *a, struct store **st, sl_error **err
 
 /* The commands. */
 int cmd_run(const cli_args *a);
+int cmd_rerun(const cli_args *a);
+int cmd_resume(const cli_args *a);
+int cmd_gc(const cli_args *a);
 int cmd_plan(const cli_args *a);
 int cmd_runs(const cli_args *a);
 int cmd_status(const cli_args *a);

@@ -5,6 +5,7 @@
  * The step life cycle (each arrow names the function that makes it):
  *
  *   pending --when false--------------------------> skipped      (consider)
+ *   pending --same cache key, outputs in cache----> cached       (consider, reuse)
  *   pending --a dependency failed-----------------> upstream_failed (propagate)
  *   pending --deps done, slots + cpus free--------> running      (start_attempt)
  *   running --exit 0, outputs present-------------> succeeded    (finish_attempt)
@@ -35,7 +36,15 @@ typedef struct exec_options {
 	const char *only; /* run just this step (instance or step name) */
 	const char *from; /* run this step and everything downstream */
 	const char *trigger;
-	FILE *out; /* progress (stderr) */
+	FILE *out; /* progress (stderr); NULL: silent */
+	/* the cache (design.md section 5) */
+	int force;              /* --force: nothing is taken from the cache */
+	const char *force_step; /* rerun --step: this step and its downstream run again */
+	int64_t parent_run;     /* rerun: the parent's results are preferred */
+	int resume;             /* continue run_id: finished steps keep their results */
+	int dry_run;            /* executor_plan: decide, run and record nothing */
+	const char *noop_key;   /* when set and the run needed nothing, the no-op index is
+				 * written under this key (see noop.h) */
 } exec_options;
 
 /* The outcome of one step, for the CLI's JSON, JUnit and summaries. */
@@ -58,5 +67,19 @@ typedef struct exec_result {
 int executor_run(const pipeline *p, const dag *d, store *st, runner *r, int64_t run_id,
 		 const exec_options *opt, exec_result *res, sl_error **err);
 void exec_result_release(exec_result *res);
+
+/* What `sluice plan` shows: per step instance, in topological order, whether
+ * it would run, be cached or be skipped, and why.  st may be NULL (no state:
+ * every step runs, "no earlier run"). */
+typedef struct plan_entry {
+	const char *name;
+	const char *action; /* run | cached | skip */
+	char why[384];
+	int64_t cached_from;
+	char cache_key[65]; /* "" when not known (after an upstream that runs) */
+} plan_entry;
+
+int executor_plan(const pipeline *p, const dag *d, store *st, const exec_options *opt,
+		  plan_entry **out, sl_error **err);
 
 #endif

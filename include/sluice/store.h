@@ -93,6 +93,9 @@ typedef struct step_record {
 	char *cache_key, *env_hash; /* filled by the reproducibility work; may be NULL */
 	int64_t cached_from;        /* run id, or 0 */
 	char *command;              /* the resolved command, or "uses NAME" */
+	char *env_json;             /* the parts of the env hash, a JSON object */
+	char *why;                  /* why it ran, or why it was cached */
+	int64_t run_id;             /* filled by the reads; ignored by the writes */
 } step_record;
 
 /* Insert or replace the whole row of one step of a run. */
@@ -148,6 +151,37 @@ int store_set_files(store *st, int64_t run_id, const char *step, const file_reco
 		    sl_error **err);
 int store_get_files(store *st, int64_t run_id, const char *step, file_record **out, size_t *n,
 		    sl_error **err);
+/* The same for the inputs a step was keyed on (hashes at the moment it was planned). */
+int store_set_inputs(store *st, int64_t run_id, const char *step, const file_record *f, size_t n,
+		     sl_error **err);
+int store_get_inputs(store *st, int64_t run_id, const char *step, file_record **out, size_t *n,
+		     sl_error **err);
+
+/* ---- the cache's questions (design.md section 5) ---------------------------------- */
+
+/* Steps that succeeded (or were cached) with this cache key, outside run not_run:
+ * those of prefer_run first (a rerun's parent), then the newest; at most 8. */
+int store_find_cached(store *st, const char *key, int64_t prefer_run, int64_t not_run,
+		      step_record **out, size_t *n, sl_error **err);
+/* The latest keyed record of step `name` of this pipeline in this workspace outside
+ * run not_run, preferring one that succeeded: what "why does it run" compares with.
+ * 1 found, 0 none, -1 error. */
+int store_last_step(store *st, const char *pipeline, const char *workspace, const char *name,
+		    int64_t not_run, step_record *out, sl_error **err);
+/* Call fn for each distinct output hash any run recorded (gc's roots). */
+int store_each_output_hash(store *st, int (*fn)(void *ctx, const char *hex), void *ctx,
+			   sl_error **err);
+
+/* The no-op index: for a key (the pipeline text, params, sluice version...) the last run
+ * where every step succeeded or was cached, and the stat of every file it read or
+ * wrote, packed by the caller.  get: 1 found (files malloc'd), 0 none, -1 error. */
+int store_noop_get(store *st, const char *key, int64_t *run_id, void **files, size_t *len,
+		   sl_error **err);
+int store_noop_put(store *st, const char *key, int64_t run_id, const void *files, size_t len,
+		   sl_error **err);
+/* Make run `to` a copy of run `from` with every step cached (cached_from the run that
+ * really ran it) and finish it as succeeded, in one transaction. */
+int store_copy_cached_run(store *st, int64_t from, int64_t to, sl_error **err);
 void file_record_free_array(file_record *f, size_t n);
 
 /* ---- the stat cache of content hashes (design.md section 5) ------------------------ */

@@ -14,7 +14,7 @@ YAML
 env -u CI script -qec "$SLUICE run pipeline.yaml" /dev/null >tty.txt 2>&1 || fail "run on a tty failed: $(cat tty.txt)"
 grep -q $'\r\[[0-9]/3\] slow 00:0[01]' tty.txt || fail "no live status line: $(cat -v tty.txt)"
 grep -q $'\x1b\[K' tty.txt || fail "the live line is not cleared: $(cat -v tty.txt)"
-run_sluice 0 run pipeline.yaml
+run_sluice 0 run pipeline.yaml --force
 grep -q $'\x1b' "$T/.err" && fail "escape codes without a terminal: $(cat -v "$T/.err")"
 expect_contains "$ERR" "slow started"
 expect_contains "$ERR" "last succeeded"

@@ -1,0 +1,62 @@
+/*
+ * cache.h — the content-addressed store of step outputs, design.md section 5:
+ * `.sluice/cache/ab/cdef…` holds the bytes whose SHA-256 is abcdef…, read-only.
+ *
+ * A regular file is one object.  A directory is its manifest (the text
+ * filehash_manifest makes, whose hash is the directory's hash) stored as
+ * `ab/cdef….dir` next to one object per file; a symlink's target text is an
+ * object too, so a manifest can be restored line by line (DVC does the same).
+ *
+ * Objects are written to a temporary file in the same directory, fsynced,
+ * made read-only and renamed into place, so a reader never sees half an
+ * object and a kill -9 leaves at most a temporary file for gc.  Restoring
+ * tries a reflink (a copy-on-write clone), then a hard link, then a copy.
+ * A hard-linked object shares its inode with the workspace file, so before
+ * linking, the object is checked against its recorded hash through the stat
+ * cache: an object changed behind our back is dropped, never restored.
+ */
+#ifndef SLUICE_CACHE_H
+#define SLUICE_CACHE_H
+
+#include "sluice/error.h"
+#include "sluice/store.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Store path (a file or a directory) whose content hash is hex.  Already
+ * stored objects are not copied again.  A file that no longer has hash hex
+ * (changed since it was hashed) is an error. */
+int cache_put(store *st, const char *path, const char *hex, sl_error **err);
+
+/* 1 when the object for hex (a file, or a directory manifest) is present. */
+int cache_has(store *st, const char *hex);
+
+enum cache_how { CACHE_SAME, CACHE_REFLINK, CACHE_HARDLINK, CACHE_COPY };
+
+/* Make dest (a workspace path) hold the content hex, replacing what is
+ * there atomically (a temporary name, then rename).  When dest already has
+ * that hash nothing is touched (CACHE_SAME).  *how may be NULL. */
+int cache_restore(store *st, const char *hex, const char *dest, enum cache_how *how,
+		  sl_error **err);
+const char *cache_how_name(enum cache_how how);
+
+/* Give every file at path (a file, or the files below a directory) that shares its
+ * inode with another name (a hard link, as a restore may make) an inode of its own,
+ * by copying it under a temporary name and renaming it back: a step that writes
+ * its output in place must not write into the cache.  A missing path is fine. */
+int cache_unshare(const char *path, sl_error **err);
+
+typedef struct cache_gc_stats {
+	size_t kept, removed;
+	uint64_t kept_bytes, removed_bytes;
+} cache_gc_stats;
+
+/* Remove every object no run's output references (directly or through a
+ * referenced directory manifest) and leftover temporary files.  With
+ * dry_run nothing is removed.  each (may be NULL) is told every object
+ * removed (or that would be).  Refused (usage error) while a run is live. */
+int cache_gc(store *st, int dry_run, void (*each)(void *ctx, const char *path, uint64_t size),
+	     void *ctx, cache_gc_stats *out, sl_error **err);
+
+#endif
