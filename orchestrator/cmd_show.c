@@ -48,8 +48,9 @@ int cmd_show(const cli_args *a)
 	step_record *steps = NULL;
 	attempt_record *att = NULL;
 	kv_record *met = NULL, *outs = NULL;
-	file_record *files = NULL;
-	size_t nsteps = 0, natt = 0, nmet = 0, nouts = 0, nfiles = 0;
+	file_record *files = NULL, *ins = NULL;
+	size_t nsteps = 0, natt = 0, nmet = 0, nouts = 0, nfiles = 0, nins = 0;
+	json_t *parts = NULL;
 	pipeline *p = NULL;
 	diag_list diags = DIAG_LIST_INIT;
 	json_t *doc = NULL;
@@ -69,8 +70,10 @@ int cmd_show(const cli_args *a)
 	if (store_get_attempts(st, id, name, &att, &natt, &err) < 0 ||
 	    store_get_metrics(st, id, name, &met, &nmet, &err) < 0 ||
 	    store_get_outputs(st, id, name, &outs, &nouts, &err) < 0 ||
-	    store_get_files(st, id, name, &files, &nfiles, &err) < 0)
+	    store_get_files(st, id, name, &files, &nfiles, &err) < 0 ||
+	    store_get_inputs(st, id, name, &ins, &nins, &err) < 0)
 		goto fail;
+	parts = s->env_json ? json_loads(s->env_json, 0, NULL) : NULL;
 	/* the step's settings as they were when it ran */
 	const pstep *ps = NULL;
 	if (pipeline_load_text(run.path, run.workspace, run.snapshot, strlen(run.snapshot), NULL, 0,
@@ -87,6 +90,15 @@ int cmd_show(const cli_args *a)
 	json_object_set_new(doc, "env_hash", s->env_hash ? json_string(s->env_hash) : json_null());
 	json_object_set_new(doc, "cached_from",
 			    s->cached_from ? json_integer(s->cached_from) : json_null());
+	json_object_set_new(doc, "why", s->why ? json_string(s->why) : json_null());
+	json_object_set_new(doc, "env_parts", parts ? json_incref(parts) : json_null());
+	json_t *ji = json_array();
+	for (size_t i = 0; i < nins; i++)
+		json_array_append_new(
+			ji, json_pack("{s:s, s:o, s:I}", "path", ins[i].path, "sha256",
+				      ins[i].sha256 ? json_string(ins[i].sha256) : json_null(),
+				      "size", (json_int_t)ins[i].size));
+	json_object_set_new(doc, "inputs", ji);
 	json_object_set_new(doc, "settings", sandbox_json(ps));
 	json_t *ja = json_array();
 	for (size_t i = 0; i < natt; i++) {
@@ -142,8 +154,28 @@ int cmd_show(const cli_args *a)
 		       ps->runner, ps->sandbox.enabled ? "default" : "none",
 		       ps->sandbox.network ? "on" : "off", mem, tmo, ps->retries.limit);
 	}
-	printf("  env hash   %s\n", s->env_hash ? s->env_hash : "(not recorded by this version)");
-	printf("  cache key  %s\n", s->cache_key ? s->cache_key : "(not recorded by this version)");
+	if (s->why)
+		printf("  why        %s\n", s->why);
+	if (s->cached_from)
+		printf("  cached from run %lld\n", (long long)s->cached_from);
+	for (size_t i = 0; i < nins; i++)
+		printf("  input      %s  sha256 %s  %lld bytes\n", ins[i].path,
+		       ins[i].sha256 ? ins[i].sha256 : "(missing)", (long long)ins[i].size);
+	printf("  cache key  %s\n", s->cache_key ? s->cache_key : "(none: the step was not keyed)");
+	printf("  env hash   %s\n", s->env_hash ? s->env_hash : "(none)");
+	if (parts) {
+		/* the parts the env hash was made of, as `show` promises (design.md section 7) */
+		const char *k;
+		json_t *v;
+		json_object_foreach(json_object_get(parts, "env"), k, v)
+		printf("    env      %s=%s\n", k, json_string_value(v) ? json_string_value(v) : "");
+		static const char *const keys[] = {"program", "sluice", "sandbox", "gpu"};
+		for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+			json_t *pv = json_object_get(parts, keys[i]);
+			if (json_is_string(pv))
+				printf("    %-8s %s\n", keys[i], json_string_value(pv));
+		}
+	}
 	for (size_t i = 0; i < natt; i++)
 		printf("  attempt %d  %s%s%s, %.1fs, max RSS %lld KB, log %s/%s\n", att[i].attempt,
 		       att[i].status ? att[i].status : "", att[i].reason ? " — " : "",
@@ -171,6 +203,8 @@ out:
 	kv_record_free_array(met, nmet);
 	kv_record_free_array(outs, nouts);
 	file_record_free_array(files, nfiles);
+	file_record_free_array(ins, nins);
+	json_decref(parts);
 	store_close(st);
 	return code;
 }

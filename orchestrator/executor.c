@@ -695,7 +695,7 @@ static void start_attempt(struct exec *x, size_t i)
 	if (nd->proc.pidfd >= 0)
 		epoll_add(x, nd->proc.pidfd, TAG_PID | i);
 	int64_t now = now_ms();
-	if (nd->attempt == 1) {
+	if (!nd->started_ms) { /* the first attempt of this run, or of this resume */
 		nd->started_ms = now;
 		nd->started_wall = wall_now();
 	}
