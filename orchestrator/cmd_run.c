@@ -250,9 +250,9 @@ int cmd_run(const cli_args *a)
 		return cli_fail(&err);
 	}
 	int ci = is_ci(a);
-	/* the no-op index applies to whole, unforced runs */
+	/* the no-op index applies to whole runs (a forced one records it, not reads it) */
 	char noop_key_hex[65] = "";
-	int whole = !only && !from && !cli_flag(a, "force");
+	int whole = !only && !from;
 	if (whole) {
 		int fd = open(a->pos[0], O_RDONLY | O_CLOEXEC);
 		struct stat sb;
@@ -273,7 +273,7 @@ int cmd_run(const cli_args *a)
 			close(fd);
 		free(abs);
 		int code;
-		if (noop_key_hex[0] && run_noop(a, noop_key_hex, &code) != 0)
+		if (noop_key_hex[0] && !cli_flag(a, "force") && run_noop(a, noop_key_hex, &code) != 0)
 			return code;
 	}
 	pipeline *p;
