@@ -29,9 +29,12 @@ int cmd_runs(const cli_args *a)
 			report_iso_time(runs[i].finished, f, sizeof(f));
 			json_array_append_new(
 				arr,
-				json_pack("{s:I, s:s, s:s, s:s, s:o, s:s, s:o}", "run_id",
+				json_pack("{s:I, s:s, s:s, s:s, s:o, s:o, s:s, s:o}", "run_id",
 					  (json_int_t)runs[i].id, "pipeline", runs[i].pipeline,
 					  "status", runs[i].status, "trigger", runs[i].trigger,
+					  "parent_id",
+					  runs[i].parent_id ? json_integer(runs[i].parent_id)
+							    : json_null(),
 					  "exit_code",
 					  runs[i].exit_code >= 0 ? json_integer(runs[i].exit_code)
 								 : json_null(),
