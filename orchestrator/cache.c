@@ -657,7 +657,7 @@ int cache_gc(store *st, int dry_run, void (*each)(void *ctx, const char *path, u
 		for (struct dirent *e; dir && (e = readdir(dir));) {
 			if (e->d_name[0] == '.')
 				continue;
-			char hex[NAME_MAX + 8];
+			char hex[2 * NAME_MAX + 8];
 			snprintf(hex, sizeof(hex), "%s%s", d->d_name, e->d_name);
 			char *dot = strchr(hex, '.');
 			int tmp = dot && strncmp(dot, ".tmp-", 5) == 0;

@@ -19,9 +19,10 @@ void noop_key(const char *abs_path, const char *text, size_t len, const char *co
 	char text_hex[SHA256_HEX_LEN + 1];
 	hash_bytes_sha256(text, len, text_hex);
 	const char **sorted = xcalloc(nps + 1, sizeof(char *));
-	memcpy(sorted, ps, nps * sizeof(char *));
-	if (nps)
+	if (nps) { /* memcpy and qsort want non-NULL pointers even for nothing */
+		memcpy(sorted, ps, nps * sizeof(char *));
 		qsort(sorted, nps, sizeof(char *), cmp_str);
+	}
 	strbuf b = STRBUF_INIT;
 	const char *tz = getenv("TZ");
 	strbuf_addf(&b, "sluice %s\nfile %s\ntext %s\ntrigger %s\ntz %s\n", SLUICE_VERSION,

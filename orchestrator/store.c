@@ -1554,9 +1554,13 @@ int store_copy_cached_run(store *st, int64_t from, int64_t to, sl_error **err)
 	static const char *const sql[] = {
 		"INSERT INTO steps (run_id, name, step, position, status, reason, attempts,"
 		" exit_code, started, finished, cache_key, env_hash, cached_from, command,"
-		" env_json, why) SELECT ?2, name, step, position, 'cached', NULL, 0, NULL,"
-		" ?3, ?3, cache_key, env_hash, coalesce(cached_from, ?1), command, env_json,"
-		" 'nothing changed' FROM steps WHERE run_id = ?1",
+		" env_json, why) SELECT ?2, name, step, position,"
+		" CASE status WHEN 'skipped' THEN 'skipped' ELSE 'cached' END,"
+		" CASE status WHEN 'skipped' THEN reason END, 0, NULL, ?3, ?3, cache_key, env_hash,"
+		" CASE status WHEN 'skipped' THEN NULL ELSE coalesce(cached_from, ?1) END,"
+		" command, env_json, CASE status WHEN 'skipped' THEN why"
+		" ELSE 'nothing changed since run ' || coalesce(cached_from, ?1) END"
+		" FROM steps WHERE run_id = ?1",
 		"INSERT INTO step_outputs SELECT ?2, step, key, value FROM step_outputs"
 		" WHERE run_id = ?1 AND ?3 = ?3",
 		"INSERT INTO metrics SELECT ?2, step, key, value FROM metrics WHERE run_id = ?1"
