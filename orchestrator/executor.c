@@ -123,6 +123,7 @@ struct exec {
 	char *run_dir; /* state/runs/RUN */
 	char *params_path;
 	char *params_text; /* what params_path holds */
+	strmap planned;    /* plan: output path → hash a cached step would restore */
 	arena mem;
 	int64_t t0;
 	int live_drawn;
@@ -1113,6 +1114,7 @@ static int key_node(struct exec *x, size_t i)
 		.noutputs = nkept,
 		.sandbox = &st->sandbox,
 		.gpu = "none",
+		.known = x->opt->dry_run ? &x->planned : NULL,
 	};
 	sl_error *err = NULL;
 	if (stepkey_compute(x->st, &in, &nd->key, &err) < 0) {
@@ -1190,8 +1192,10 @@ static int restore_files(struct exec *x, size_t i, int64_t run, const char *name
 			break;
 		}
 		snprintf(nd->out_hex[k], sizeof(nd->out_hex[k]), "%s", r->sha256);
-		if (!write)
+		if (!write) {
+			strmap_put(&x->planned, arena_strdup(&x->mem, kept[k]), nd->out_hex[k]);
 			continue;
+		}
 		char *path = arena_printf(&x->mem, "%s/%s", x->p->dir, kept[k]);
 		enum cache_how how;
 		if (cache_restore(x->st, r->sha256, path, &how, &err) < 0) {
@@ -1649,6 +1653,7 @@ static void exec_free(struct exec *x)
 	free(x->pos);
 	free(x->ready);
 	free(x->active);
+	strmap_release(&x->planned);
 	arena_release(&x->mem);
 }
 

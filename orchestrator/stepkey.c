@@ -5,6 +5,7 @@
 #include "sluice/filehash.h"
 #include "sluice/hash.h"
 #include "sluice/strbuf.h"
+#include "sluice/strmap.h"
 #include "sluice/util.h"
 
 #include <jansson.h>
@@ -109,7 +110,10 @@ int stepkey_compute(store *st, const step_key_in *in, step_key *out, sl_error **
 		char hex[SHA256_HEX_LEN + 1];
 		uint64_t size = 0;
 		sl_error *e = NULL;
-		if (filehash_path(st, abs, hex, &size, &e) == 0) {
+		const char *known = in->known ? strmap_get(in->known, in->inputs[k]) : NULL;
+		if (known) {
+			f->sha256 = xstrdup(known);
+		} else if (filehash_path(st, abs, hex, &size, &e) == 0) {
 			f->sha256 = xstrdup(hex);
 			f->size = (int64_t)size;
 		} else {

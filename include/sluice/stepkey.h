@@ -42,6 +42,9 @@ typedef struct step_key_in {
 	size_t noutputs;
 	const sandbox_config *sandbox;
 	const char *gpu; /* "none", or "MODEL driver VERSION" */
+	/* plan: hashes of inputs a cached upstream would restore (path → hex), used
+	 * instead of the workspace's; may be NULL */
+	const struct strmap *known;
 } step_key_in;
 
 typedef struct step_key {

@@ -117,6 +117,9 @@ expect_eq "$(wc -l < ../train.log)" 3 "train taken from the cache"
 # 6. a deleted or changed output is restored, the step is not run
 rm model.txt
 echo garbage > report.txt
+# the plan knows the run would restore model.txt before deciding report
+run_sluice 0 plan pipeline.yaml
+expect_contains "$OUT" "0 to run, 3 cached"
 run_sluice 0 run pipeline.yaml --ci
 expect_contains "$ERR" "restored model.txt"
 expect_contains "$ERR" "restored report.txt"
