@@ -42,22 +42,12 @@ static char *obj_path(store *st, const char *hex, const char *suffix)
 	return p;
 }
 
-static file_stat_key stat_key(const struct stat *sb)
-{
-	return (file_stat_key){
-		.size = (int64_t)sb->st_size,
-		.mtime_ns = (int64_t)sb->st_mtim.tv_sec * 1000000000 + sb->st_mtim.tv_nsec,
-		.inode = (int64_t)sb->st_ino,
-		.ctime_ns = (int64_t)sb->st_ctim.tv_sec * 1000000000 + sb->st_ctim.tv_nsec,
-	};
-}
-
 /* Tell the stat cache that path (as it is now) holds hex: we just wrote it. */
 static void remember(store *st, const char *path, const char *hex)
 {
 	struct stat sb;
 	if (lstat(path, &sb) == 0 && S_ISREG(sb.st_mode)) {
-		file_stat_key k = stat_key(&sb);
+		file_stat_key k = filehash_stat_key(&sb);
 		sl_error *e = NULL;
 		if (store_save_hash(st, path, &k, hex, &e) < 0)
 			sl_error_release(&e);
@@ -175,7 +165,8 @@ static int put_object(store *st, const char *obj, const char *hex, const char *s
 			rc = sl_error_errno(err, errno, "cache: copy %s", src);
 		} else {
 			/* unchanged while we copied, and its stat is the one that was hashed */
-			file_stat_key k1 = stat_key(&before), k2 = stat_key(&after);
+			file_stat_key k1 = filehash_stat_key(&before),
+				      k2 = filehash_stat_key(&after);
 			char known[SHA256_HEX_LEN + 1];
 			sl_error *e = NULL;
 			verified = !memcmp(&k1, &k2, sizeof(k1)) &&
@@ -313,8 +304,9 @@ static char *checked_object(store *st, const char *hex, sl_error **err)
 	}
 	if (strcmp(got, hex) != 0) {
 		unlink(obj);
-		sl_error_make(err, "cache: object %.12s was modified (through a hard link?) and was "
-				   "dropped",
+		sl_error_make(err,
+			      "cache: object %.12s was modified (through a hard link?) and was "
+			      "dropped",
 			      hex);
 		free(obj);
 		return NULL;
@@ -453,8 +445,7 @@ static void remember_dir(store *st, const char *text, const char *dest)
 	free(copy);
 }
 
-int cache_restore(store *st, const char *hex, const char *dest, enum cache_how *how,
-		  sl_error **err)
+int cache_restore(store *st, const char *hex, const char *dest, enum cache_how *how, sl_error **err)
 {
 	enum cache_how dummy = CACHE_SAME;
 	if (!how)
@@ -533,8 +524,8 @@ static int unshare_file(const char *path, const struct stat *sb, sl_error **err)
 		return sl_error_errno(err, errno, "unshare %s", path);
 	int in = open(path, O_RDONLY | O_CLOEXEC);
 	int rc = 0;
-	if (in < 0 || copy_fd(in, out) < 0 ||
-	    fchmod(out, (sb->st_mode & 0111) ? 0755 : 0644) < 0 || rename(tmp, path) < 0)
+	if (in < 0 || copy_fd(in, out) < 0 || fchmod(out, (sb->st_mode & 0111) ? 0755 : 0644) < 0 ||
+	    rename(tmp, path) < 0)
 		rc = sl_error_errno(err, errno, "unshare %s", path);
 	if (in >= 0)
 		close(in);
@@ -630,8 +621,9 @@ int cache_gc(store *st, int dry_run, void (*each)(void *ctx, const char *path, u
 			int64_t id = runs[i].id;
 			run_info_free_array(runs, nruns);
 			/* its outputs enter the cache before the store records them */
-			return sl_error_usage(err, "gc: run %lld is still running; try again when "
-						   "it has finished",
+			return sl_error_usage(err,
+					      "gc: run %lld is still running; try again when "
+					      "it has finished",
 					      (long long)id);
 		}
 	}

@@ -44,25 +44,24 @@ static const cli_opt plan_opts[] = {
 	{"state", 0, CLI_VALUE, "DIR", "the state directory (default: .sluice found upwards)"},
 	{0}};
 
+/* what rerun and resume share with run: how it executes and reports */
+#define EXECUTE_OPTS                                                                               \
+	{"jobs", 'j', CLI_VALUE, "N", "run at most N steps at once (default: number of cores)"},   \
+		{"ci", 0, CLI_FLAG, NULL, "plain progress lines (also when $CI is set)"},          \
+		{"json", 0, CLI_FLAG, NULL, "print the run as one JSON document on stdout"},       \
+		{"junit", 0, CLI_VALUE, "FILE", "write JUnit XML, one <testcase> per step"},       \
+		{"fail-fast", 0, CLI_FLAG, NULL, "cancel independent branches after a failure"},   \
+	{                                                                                          \
+		"state", 0, CLI_VALUE, "DIR", "the state directory"                                \
+	}
+
 static const cli_opt rerun_opts[] = {
 	{"step", 0, CLI_VALUE, "STEP", "run this step and its downstream again, cached or not"},
 	{"current", 0, CLI_FLAG, NULL, "use the pipeline file as it is now, not the snapshot"},
-	{"jobs", 'j', CLI_VALUE, "N", "run at most N steps at once (default: number of cores)"},
-	{"ci", 0, CLI_FLAG, NULL, "plain progress lines (also when $CI is set)"},
-	{"json", 0, CLI_FLAG, NULL, "print the run as one JSON document on stdout"},
-	{"junit", 0, CLI_VALUE, "FILE", "write JUnit XML, one <testcase> per step"},
-	{"fail-fast", 0, CLI_FLAG, NULL, "cancel independent branches after a failure"},
-	{"state", 0, CLI_VALUE, "DIR", "the state directory"},
+	EXECUTE_OPTS,
 	{0}};
 
-static const cli_opt resume_opts[] = {
-	{"jobs", 'j', CLI_VALUE, "N", "run at most N steps at once (default: number of cores)"},
-	{"ci", 0, CLI_FLAG, NULL, "plain progress lines (also when $CI is set)"},
-	{"json", 0, CLI_FLAG, NULL, "print the run as one JSON document on stdout"},
-	{"junit", 0, CLI_VALUE, "FILE", "write JUnit XML, one <testcase> per step"},
-	{"fail-fast", 0, CLI_FLAG, NULL, "cancel independent branches after a failure"},
-	{"state", 0, CLI_VALUE, "DIR", "the state directory"},
-	{0}};
+static const cli_opt resume_opts[] = {EXECUTE_OPTS, {0}};
 
 static const cli_opt gc_opts[] = {
 	{"dry-run", 'n', CLI_FLAG, NULL, "list what would be removed, remove nothing"},

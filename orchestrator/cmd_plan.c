@@ -50,8 +50,8 @@ int cmd_plan(const cli_args *a)
 		goto out;
 	}
 	free(dir);
-	exec_options opt = {.only = only, .from = from, .force = cli_flag(a, "force"),
-			    .trigger = "manual"};
+	exec_options opt = {
+		.only = only, .from = from, .force = cli_flag(a, "force"), .trigger = "manual"};
 	if (executor_plan(p, d, st, &opt, &e, &err) < 0) {
 		code = cli_fail(&err);
 		goto out;
@@ -84,7 +84,8 @@ int cmd_plan(const cli_args *a)
 				n->step->when.s ? json_string(n->step->when.s) : json_null(),
 				"action", e[k].action, "why", e[k].why, "cached_from",
 				e[k].cached_from ? json_integer(e[k].cached_from) : json_null(),
-				"cache_key", e[k].cache_key[0] ? json_string(e[k].cache_key) : json_null());
+				"cache_key",
+				e[k].cache_key[0] ? json_string(e[k].cache_key) : json_null());
 			json_array_append_new(arr, o);
 		}
 		json_dumpf(arr, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
@@ -100,7 +101,8 @@ int cmd_plan(const cli_args *a)
 			for (size_t j = 0; j < n->ndeps; j++)
 				strbuf_addf(&deps, "%s%s", j ? ", " : "",
 					    d->nodes[n->deps[j]].name);
-			printf("%4zu. [wave %zu] %-6s %s", k + 1, wave[i] + 1, e[k].action, n->name);
+			printf("%4zu. [wave %zu] %-6s %s", k + 1, wave[i] + 1, e[k].action,
+			       n->name);
 			if (deps.len)
 				printf("  (after %s)", strbuf_str(&deps));
 			if (e[k].why[0])
@@ -111,7 +113,8 @@ int cmd_plan(const cli_args *a)
 			strbuf_release(&deps);
 		}
 		if (!nrun)
-			printf("Nothing to run: every step would be taken from the cache or skipped.\n");
+			printf("Nothing to run: every step would be taken from the cache or "
+			       "skipped.\n");
 	}
 out:
 	free(e);

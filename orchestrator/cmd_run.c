@@ -60,9 +60,9 @@ static int parse_jobs(const cli_args *a, int *jobs, sl_error **err)
 	char *end;
 	long v = strtol(j, &end, 10);
 	if (*end || v < 1 || v > 4096)
-		return sl_error_usage(
-			err, "%s: -j takes a number of parallel steps (1-4096), got '%s'", a->cmd->name,
-			j);
+		return sl_error_usage(err,
+				      "%s: -j takes a number of parallel steps (1-4096), got '%s'",
+				      a->cmd->name, j);
 	*jobs = (int)v;
 	return 0;
 }
@@ -99,17 +99,8 @@ static void write_snapshot(store *st, int64_t run_id, const char *text)
 static int report(const cli_args *a, store *st, int64_t run_id, int code)
 {
 	sl_error *err = NULL;
-	if (cli_flag(a, "json")) {
-		json_t *doc = report_run_json(st, run_id, &err);
-		if (!doc) {
-			code = cli_fail(&err);
-		} else {
-			json_dumpf(doc, stdout,
-				   JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
-			fputc('\n', stdout);
-			json_decref(doc);
-		}
-	}
+	if (cli_flag(a, "json") && report_print_run_json(st, run_id, stdout, &err) < 0)
+		code = cli_fail(&err);
 	const char *junit = cli_value(a, "junit");
 	if (junit && report_junit(st, run_id, junit, &err) < 0)
 		code = cli_fail(&err);
@@ -198,8 +189,13 @@ static int run_noop(const cli_args *a, const char *noop_key, int *code)
 	if (store_noop_get(st, noop_key, &from, &blob, &len, &err) != 1 ||
 	    !noop_check(blob, len, &nfiles) || store_get_run(st, from, &prev, &err) < 0)
 		goto out;
-	run_new rn = {prev.pipeline,       a->pos[0], prev.workspace, prev.snapshot,
-		      prev.params_json, is_ci(a) ? "ci" : "manual", 0};
+	run_new rn = {prev.pipeline,
+		      a->pos[0],
+		      prev.workspace,
+		      prev.snapshot,
+		      prev.params_json,
+		      is_ci(a) ? "ci" : "manual",
+		      0};
 	if (store_begin_run(st, &rn, 1, &run_id, &err) < 0) {
 		*code = cli_fail(&err);
 		rc = -1;
@@ -273,7 +269,8 @@ int cmd_run(const cli_args *a)
 			close(fd);
 		free(abs);
 		int code;
-		if (noop_key_hex[0] && !cli_flag(a, "force") && run_noop(a, noop_key_hex, &code) != 0)
+		if (noop_key_hex[0] && !cli_flag(a, "force") &&
+		    run_noop(a, noop_key_hex, &code) != 0)
 			return code;
 	}
 	pipeline *p;
@@ -390,32 +387,56 @@ static int load_recorded(const run_info *run, int current, pipeline **p, dag **d
 	return code;
 }
 
+/* What rerun and resume start with: the run named by the first argument. */
+struct recorded {
+	int64_t id;
+	store *st;
+	run_info run;
+	pipeline *p;
+	dag *d;
+};
+
+static int open_recorded(const cli_args *a, struct recorded *r)
+{
+	sl_error *err = NULL;
+	memset(r, 0, sizeof(*r));
+	if (cli_run_id(a->pos[0], &r->id, &err) < 0 ||
+	    cli_open_existing_store(a, &r->st, &err) < 0 ||
+	    store_get_run(r->st, r->id, &r->run, &err) < 0)
+		return cli_fail(&err);
+	return 0;
+}
+
+static void close_recorded(struct recorded *r)
+{
+	run_info_release(&r->run);
+	store_close(r->st);
+	dag_free(r->d);
+	pipeline_free(r->p);
+}
+
 int cmd_rerun(const cli_args *a)
 {
 	sl_error *err = NULL;
-	int64_t parent;
-	store *st = NULL;
-	run_info run = {0};
-	pipeline *p = NULL;
-	dag *d = NULL;
-	int code;
-	if (cli_run_id(a->pos[0], &parent, &err) < 0 || cli_open_existing_store(a, &st, &err) < 0 ||
-	    store_get_run(st, parent, &run, &err) < 0) {
-		code = cli_fail(&err);
+	struct recorded r;
+	int code = open_recorded(a, &r);
+	if (code || (code = load_recorded(&r.run, cli_flag(a, "current"), &r.p, &r.d)) != 0)
 		goto out;
-	}
-	if ((code = load_recorded(&run, cli_flag(a, "current"), &p, &d)) != 0)
-		goto out;
+	int64_t parent = r.id;
+	store *st = r.st;
+	pipeline *p = r.p;
+	dag *d = r.d;
 	const char *step = cli_value(a, "step");
 	if (step && dag_find(d, step) < 0 && !pipeline_find_step(p, step)) {
-		sl_error_usage(&err, "rerun: --step %s: run %lld has no such step (see 'sluice "
-				     "status %lld')",
+		sl_error_usage(&err,
+			       "rerun: --step %s: run %lld has no such step (see 'sluice "
+			       "status %lld')",
 			       step, (long long)parent, (long long)parent);
 		code = cli_fail(&err);
 		goto out;
 	}
 	char *pj = params_json(p);
-	run_new rn = {p->name, run.path, p->dir, p->text, pj, "rerun", parent};
+	run_new rn = {p->name, r.run.path, p->dir, p->text, pj, "rerun", parent};
 	int64_t run_id;
 	int rc = store_begin_run(st, &rn, p->concurrency == CONCURRENCY_FORBID, &run_id, &err);
 	free(pj);
@@ -429,27 +450,19 @@ int cmd_rerun(const cli_args *a)
 	exec_options opt = {.trigger = "rerun", .parent_run = parent, .force_step = step};
 	code = execute(a, p, d, st, run_id, &opt);
 out:
-	run_info_release(&run);
-	store_close(st);
-	dag_free(d);
-	pipeline_free(p);
+	close_recorded(&r);
 	return code;
 }
 
 int cmd_resume(const cli_args *a)
 {
 	sl_error *err = NULL;
-	int64_t id;
-	store *st = NULL;
-	run_info run = {0};
-	pipeline *p = NULL;
-	dag *d = NULL;
-	int code;
-	if (cli_run_id(a->pos[0], &id, &err) < 0 || cli_open_existing_store(a, &st, &err) < 0 ||
-	    store_get_run(st, id, &run, &err) < 0) {
-		code = cli_fail(&err);
+	struct recorded r;
+	int code = open_recorded(a, &r);
+	if (code)
 		goto out;
-	}
+	int64_t id = r.id;
+	const run_info run = r.run;
 	if (strcmp(run.status, "interrupted") && strcmp(run.status, "cancelled")) {
 		if (!strcmp(run.status, "running"))
 			sl_error_usage(&err, "resume: run %lld is still running (pid %lld)",
@@ -462,21 +475,20 @@ int cmd_resume(const cli_args *a)
 		code = cli_fail(&err);
 		goto out;
 	}
-	if ((code = load_recorded(&run, 0, &p, &d)) != 0)
+	if ((code = load_recorded(&run, 0, &r.p, &r.d)) != 0)
 		goto out;
+	store *st = r.st;
+	pipeline *p = r.p;
+	dag *d = r.d;
 	if (store_adopt_run(st, id, &err) < 0) {
 		code = cli_fail(&err);
 		goto out;
 	}
-	fprintf(stderr, "sluice: resuming run %lld of %s (%s %.0f s ago)\n", (long long)id,
-		p->name, run.status,
-		now_s() - (run.finished > 0 ? run.finished : run.started));
+	fprintf(stderr, "sluice: resuming run %lld of %s (%s %.0f s ago)\n", (long long)id, p->name,
+		run.status, now_s() - (run.finished > 0 ? run.finished : run.started));
 	exec_options opt = {.trigger = run.trigger, .resume = 1};
 	code = execute(a, p, d, st, id, &opt);
 out:
-	run_info_release(&run);
-	store_close(st);
-	dag_free(d);
-	pipeline_free(p);
+	close_recorded(&r);
 	return code;
 }

@@ -34,6 +34,17 @@ static json_t *sandbox_json(const pstep *st)
 	return o;
 }
 
+static json_t *files_json(const file_record *f, size_t n)
+{
+	json_t *arr = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(
+			arr, json_pack("{s:s, s:o, s:I}", "path", f[i].path, "sha256",
+				       f[i].sha256 ? json_string(f[i].sha256) : json_null(), "size",
+				       (json_int_t)f[i].size));
+	return arr;
+}
+
 int cmd_show(const cli_args *a)
 {
 	sl_error *err = NULL;
@@ -92,13 +103,7 @@ int cmd_show(const cli_args *a)
 			    s->cached_from ? json_integer(s->cached_from) : json_null());
 	json_object_set_new(doc, "why", s->why ? json_string(s->why) : json_null());
 	json_object_set_new(doc, "env_parts", parts ? json_incref(parts) : json_null());
-	json_t *ji = json_array();
-	for (size_t i = 0; i < nins; i++)
-		json_array_append_new(
-			ji, json_pack("{s:s, s:o, s:I}", "path", ins[i].path, "sha256",
-				      ins[i].sha256 ? json_string(ins[i].sha256) : json_null(),
-				      "size", (json_int_t)ins[i].size));
-	json_object_set_new(doc, "inputs", ji);
+	json_object_set_new(doc, "inputs", files_json(ins, nins));
 	json_object_set_new(doc, "settings", sandbox_json(ps));
 	json_t *ja = json_array();
 	for (size_t i = 0; i < natt; i++) {
@@ -118,13 +123,7 @@ int cmd_show(const cli_args *a)
 				      (json_int_t)att[i].max_rss_kb));
 	}
 	json_object_set_new(doc, "attempts", ja);
-	json_t *jf = json_array();
-	for (size_t i = 0; i < nfiles; i++)
-		json_array_append_new(
-			jf, json_pack("{s:s, s:o, s:I}", "path", files[i].path, "sha256",
-				      files[i].sha256 ? json_string(files[i].sha256) : json_null(),
-				      "size", (json_int_t)files[i].size));
-	json_object_set_new(doc, "outputs", jf);
+	json_object_set_new(doc, "outputs", files_json(files, nfiles));
 	json_t *jm = json_object();
 	for (size_t i = 0; i < nmet; i++)
 		json_object_set_new(jm, met[i].key, json_real(met[i].num));
@@ -168,7 +167,8 @@ int cmd_show(const cli_args *a)
 		const char *k;
 		json_t *v;
 		json_object_foreach(json_object_get(parts, "env"), k, v)
-		printf("    env      %s=%s\n", k, json_string_value(v) ? json_string_value(v) : "");
+			printf("    env      %s=%s\n", k,
+			       json_string_value(v) ? json_string_value(v) : "");
 		static const char *const keys[] = {"program", "sluice", "sandbox", "gpu"};
 		for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
 			json_t *pv = json_object_get(parts, keys[i]);

@@ -31,15 +31,8 @@ int cmd_status(const cli_args *a)
 		return cli_fail(&err);
 	int code = EXIT_OK;
 	if (cli_flag(a, "json")) {
-		json_t *doc = report_run_json(st, id, &err);
-		if (!doc) {
+		if (report_print_run_json(st, id, stdout, &err) < 0)
 			code = cli_fail(&err);
-		} else {
-			json_dumpf(doc, stdout,
-				   JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
-			fputc('\n', stdout);
-			json_decref(doc);
-		}
 		store_close(st);
 		return code;
 	}

@@ -90,13 +90,13 @@ struct node {
 	double cpus;
 	long aidx; /* index in exec.active, or -1 */
 	/* the cache */
-	char **argv;     /* built when the step is keyed, used by its attempts */
-	step_key key;    /* valid when keyed */
+	char **argv;  /* built when the step is keyed, used by its attempts */
+	step_key key; /* valid when keyed */
 	int keyed;
-	int forced;      /* rerun --step: this step or one upstream of it */
-	int would_run;   /* plan: it runs (or may, after an upstream that runs) */
+	int forced;    /* rerun --step: this step or one upstream of it */
+	int would_run; /* plan: it runs (or may, after an upstream that runs) */
 	int64_t cached_from;
-	char why[384];   /* why it runs, or where its result comes from */
+	char why[384];                       /* why it runs, or where its result comes from */
 	char (*out_hex)[SHA256_HEX_LEN + 1]; /* hashes of outputs + metrics once recorded */
 };
 
@@ -1073,7 +1073,8 @@ static int side_effects(const pstep *st)
  * "nothing changed" for the no-op index (it may still be cached by key). */
 static int is_volatile(const pstep *st)
 {
-	if ((st->run.s && strstr(st->run.s, "run.id")) || (st->when.s && strstr(st->when.s, "run.id")))
+	if ((st->run.s && strstr(st->run.s, "run.id")) ||
+	    (st->when.s && strstr(st->when.s, "run.id")))
 		return 1;
 	for (size_t e = 0; e < st->nenv; e++)
 		if (strstr(st->env[e].value, "run.id"))
@@ -1248,8 +1249,8 @@ static void explain(struct exec *x, size_t i)
 	const char **producers = arena_alloc(&x->mem, sizeof(char *) * (nd->key.ninputs + 1));
 	for (size_t k = 0; k < nd->key.ninputs; k++)
 		producers[k] = producer_of(x, i, nd->key.inputs[k].path);
-	stepkey_explain(&nd->key, nd->command, found ? &prev : NULL, pin, npin, producers,
-			nd->why, sizeof(nd->why));
+	stepkey_explain(&nd->key, nd->command, found ? &prev : NULL, pin, npin, producers, nd->why,
+			sizeof(nd->why));
 	file_record_free_array(pin, npin);
 	if (found)
 		step_record_release(&prev);
@@ -1279,8 +1280,8 @@ static int reuse(struct exec *x, size_t i)
 	step_record *c = NULL;
 	size_t nc = 0;
 	sl_error *err = NULL;
-	if (x->st && store_find_cached(x->st, nd->key.key, x->opt->parent_run, x->run_id, &c,
-				       &nc, &err) < 0)
+	if (x->st &&
+	    store_find_cached(x->st, nd->key.key, x->opt->parent_run, x->run_id, &c, &nc, &err) < 0)
 		sl_error_release(&err);
 	for (size_t k = 0; k < nc; k++) {
 		if (parent_only && c[k].run_id != x->opt->parent_run)
@@ -1683,7 +1684,9 @@ int executor_plan(const pipeline *p, const dag *d, store *st, const exec_options
 		e[k].name = d->nodes[i].name;
 		e[k].action = nd->would_run ? "run" : nd->st == ST_CACHED ? "cached" : "skip";
 		snprintf(e[k].why, sizeof(e[k].why), "%s",
-			 nd->why[0] ? nd->why : nd->reason[0] ? nd->reason : "");
+			 nd->why[0]      ? nd->why
+			 : nd->reason[0] ? nd->reason
+					 : "");
 		if (nd->st == ST_FAILED) { /* a template that cannot be rendered yet */
 			e[k].action = "run";
 			snprintf(e[k].why, sizeof(e[k].why), "%s", nd->reason);
@@ -1737,7 +1740,8 @@ static void kill_leftover(struct exec *x, const char *name)
 			kill(pid, SIGKILL);
 			if (x->opt->out)
 				fprintf(x->opt->out,
-					"sluice: killed %s's leftover process group %d (attempt %d)\n",
+					"sluice: killed %s's leftover process group %d (attempt "
+					"%d)\n",
 					name, (int)pid, a[n - 1].attempt);
 		}
 	}
@@ -1823,10 +1827,7 @@ static int noop_file(struct exec *x, strbuf *blob, strmap *seen, const char *pat
 	if (stat(abs, &sb) < 0 || !S_ISREG(sb.st_mode))
 		return -1;
 	if (hex) {
-		file_stat_key k = {(int64_t)sb.st_size,
-				   (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec,
-				   (int64_t)sb.st_ino,
-				   (int64_t)sb.st_ctim.tv_sec * 1000000000 + sb.st_ctim.tv_nsec};
+		file_stat_key k = filehash_stat_key(&sb);
 		char known[SHA256_HEX_LEN + 1];
 		sl_error *err = NULL;
 		int hit = store_lookup_hash(x->st, abs, &k, known, &err);
@@ -1861,7 +1862,8 @@ static void write_noop_index(struct exec *x)
 		size_t nkept;
 		const char **kept = kept_files(x, i, &nkept);
 		for (size_t k = 0; k < nkept && ok; k++)
-			ok = nd->out_hex && noop_file(x, &blob, &seen, kept[k], 1, nd->out_hex[k]) == 0;
+			ok = nd->out_hex &&
+			     noop_file(x, &blob, &seen, kept[k], 1, nd->out_hex[k]) == 0;
 		if (ok && nd->argv && !st->uses.s)
 			ok = noop_file(x, &blob, &seen, nd->argv[0], 0, NULL) == 0;
 	}

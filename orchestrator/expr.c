@@ -56,7 +56,7 @@ static int vfail(expr_error *err, size_t off, const char *fmt, va_list ap)
 }
 
 static int fail(expr_error *err, size_t off, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+	__attribute__((format(printf, 3, 4)));
 
 static int fail(expr_error *err, size_t off, const char *fmt, ...)
 {
@@ -255,10 +255,10 @@ enum tok_kind {
 };
 
 static const char *const tok_spelling[] = {
-    [T_DOT] = ".", [T_LBRACK] = "[", [T_RBRACK] = "]", [T_LPAREN] = "(", [T_RPAREN] = ")",
-    [T_NOT] = "!", [T_PLUS] = "+",   [T_MINUS] = "-",  [T_STAR] = "*",   [T_SLASH] = "/",
-    [T_EQ] = "==", [T_NE] = "!=",    [T_LT] = "<",     [T_LE] = "<=",    [T_GT] = ">",
-    [T_GE] = ">=", [T_AND] = "&&",   [T_OR] = "||",
+	[T_DOT] = ".", [T_LBRACK] = "[", [T_RBRACK] = "]", [T_LPAREN] = "(", [T_RPAREN] = ")",
+	[T_NOT] = "!", [T_PLUS] = "+",   [T_MINUS] = "-",  [T_STAR] = "*",   [T_SLASH] = "/",
+	[T_EQ] = "==", [T_NE] = "!=",    [T_LT] = "<",     [T_LE] = "<=",    [T_GT] = ">",
+	[T_GE] = ">=", [T_AND] = "&&",   [T_OR] = "||",
 };
 
 static const char *spell(enum tok_kind k)
@@ -286,7 +286,7 @@ struct parser {
 };
 
 static int perr(struct parser *p, size_t off, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+	__attribute__((format(printf, 3, 4)));
 
 /* An error at an offset relative to the source being parsed. */
 static int perr(struct parser *p, size_t off, const char *fmt, ...)

@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static file_stat_key stat_key(const struct stat *sb)
+file_stat_key filehash_stat_key(const struct stat *sb)
 {
 	return (file_stat_key){
 		.size = (int64_t)sb->st_size,
@@ -26,7 +26,7 @@ static file_stat_key stat_key(const struct stat *sb)
 static int hash_regular(store *st, const char *path, const struct stat *sb, char *hex,
 			sl_error **err)
 {
-	file_stat_key k = stat_key(sb);
+	file_stat_key k = filehash_stat_key(sb);
 	if (st) {
 		int hit = store_lookup_hash(st, path, &k, hex, err);
 		if (hit < 0)
@@ -41,7 +41,7 @@ static int hash_regular(store *st, const char *path, const struct stat *sb, char
 	 * keep the hash only when the stat is the one we started with. */
 	struct stat after;
 	if (st && stat(path, &after) == 0) {
-		file_stat_key k2 = stat_key(&after);
+		file_stat_key k2 = filehash_stat_key(&after);
 		if (!memcmp(&k, &k2, sizeof(k)) && store_save_hash(st, path, &k, hex, err) < 0)
 			return -1;
 	}
@@ -97,8 +97,8 @@ static int manifest(store *st, const char *abs, const char *rel, strbuf *m, uint
 			if (rc == 0) {
 				/* only the executable bit, as git: a restore by hard link
 				 * (read-only objects) or a umask must not change the hash */
-				strbuf_addf(m, "%s\t%s\t%s\n", r,
-					    sb.st_mode & 0111 ? "755" : "644", hex);
+				strbuf_addf(m, "%s\t%s\t%s\n", r, sb.st_mode & 0111 ? "755" : "644",
+					    hex);
 				*total += (uint64_t)sb.st_size;
 			}
 		} else if (S_ISLNK(sb.st_mode)) {

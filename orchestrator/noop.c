@@ -2,6 +2,7 @@
 #include "sluice/noop.h"
 
 #include "sluice/arena.h"
+#include "sluice/filehash.h"
 #include "sluice/hash.h"
 
 #include <stdint.h>
@@ -13,8 +14,8 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-void noop_key(const char *abs_path, const char *text, size_t len, const char *const *ps,
-	      size_t nps, const char *trigger, char *hex)
+void noop_key(const char *abs_path, const char *text, size_t len, const char *const *ps, size_t nps,
+	      const char *trigger, char *hex)
 {
 	char text_hex[SHA256_HEX_LEN + 1];
 	hash_bytes_sha256(text, len, text_hex);
@@ -34,25 +35,11 @@ void noop_key(const char *abs_path, const char *text, size_t len, const char *co
 	free(sorted);
 }
 
-struct entry_stat {
-	int64_t size, mtime_ns, inode, ctime_ns;
-};
-
-static struct entry_stat entry_of(const struct stat *sb)
-{
-	return (struct entry_stat){
-		(int64_t)sb->st_size,
-		(int64_t)sb->st_mtim.tv_sec * 1000000000 + sb->st_mtim.tv_nsec,
-		(int64_t)sb->st_ino,
-		(int64_t)sb->st_ctim.tv_sec * 1000000000 + sb->st_ctim.tv_nsec,
-	};
-}
-
-/* Each entry: uint32 length, the path (no NUL), then struct entry_stat. */
+/* Each entry: uint32 length, the path (no NUL), then a file_stat_key. */
 void noop_add(strbuf *blob, const char *abs_path, const struct stat *sb)
 {
 	uint32_t len = (uint32_t)strlen(abs_path);
-	struct entry_stat e = entry_of(sb);
+	file_stat_key e = filehash_stat_key(sb);
 	strbuf_add(blob, (const char *)&len, sizeof(len));
 	strbuf_add(blob, abs_path, len);
 	strbuf_add(blob, (const char *)&e, sizeof(e));
@@ -65,7 +52,7 @@ int noop_check(const void *blob, size_t len, size_t *nfiles)
 	*nfiles = 0;
 	while (p < end) {
 		uint32_t n;
-		struct entry_stat want;
+		file_stat_key want;
 		if ((size_t)(end - p) < sizeof(n))
 			return 0;
 		memcpy(&n, p, sizeof(n));
@@ -80,7 +67,7 @@ int noop_check(const void *blob, size_t len, size_t *nfiles)
 		struct stat sb;
 		if (stat(path, &sb) < 0)
 			return 0;
-		struct entry_stat got = entry_of(&sb);
+		file_stat_key got = filehash_stat_key(&sb);
 		if (memcmp(&got, &want, sizeof(got)) != 0)
 			return 0;
 		(*nfiles)++;

@@ -219,3 +219,14 @@ int report_markdown(store *st, int64_t run_id, FILE *out, sl_error **err)
 	step_record_free_array(steps, n);
 	return 0;
 }
+
+int report_print_run_json(store *st, int64_t run_id, FILE *out, sl_error **err)
+{
+	json_t *doc = report_run_json(st, run_id, err);
+	if (!doc)
+		return -1;
+	json_dumpf(doc, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
+	fputc('\n', out);
+	json_decref(doc);
+	return 0;
+}

@@ -84,8 +84,8 @@ int stepkey_compute(store *st, const step_key_in *in, step_key *out, sl_error **
 			sl_error_release(&e);
 			snprintf(hex, sizeof(hex), "unreadable");
 		}
-		json_object_set_new(parts, "program", json_pack("s+++", in->program, " (sha256:",
-								 hex, ")"));
+		json_object_set_new(parts, "program",
+				    json_pack("s+++", in->program, " (sha256:", hex, ")"));
 	} else {
 		json_object_set_new(parts, "program", json_string("sluice built-in"));
 	}
@@ -278,8 +278,8 @@ void stepkey_explain(const step_key *now, const char *now_command, const step_re
 	if (w.n > 3)
 		strbuf_addf(&w.b, "; and %d more", w.n - 3);
 	if (!w.b.len) {
-		if (prev->cache_key && !strcmp(prev->cache_key, now->key) &&
-		    prev->status && strcmp(prev->status, "succeeded") && strcmp(prev->status, "cached"))
+		if (prev->cache_key && !strcmp(prev->cache_key, now->key) && prev->status &&
+		    strcmp(prev->status, "succeeded") && strcmp(prev->status, "cached"))
 			strbuf_addf(&w.b, "nothing changed, but it %s in run %lld", prev->status,
 				    (long long)prev->run_id);
 		else if (prev->cache_key && !strcmp(prev->cache_key, now->key))

@@ -1948,7 +1948,7 @@ static void bind(struct run *v, dataset_reader *r)
 		c->numeric_keys = c->declared == CT_INT || c->declared == CT_FLOAT;
 		c->numeric_match = c->declared != CT_STRING && c->declared != CT_BOOL;
 		c->sample_off = !c->numeric_match; /* no quantiles for a text column */
-		c->need_parse = 1; /* until the first non-number, see see_value() */
+		c->need_parse = 1;                 /* until the first non-number, see see_value() */
 	}
 	free(names);
 }

@@ -18,10 +18,13 @@
 #include "sluice/strbuf.h"
 
 #include <stdint.h>
+#include <sys/stat.h>
 
 /* hex: SHA256_HEX_LEN + 1 bytes.  *size: bytes of the file, or of all files
  * below a directory.  st may be NULL (no cache). */
 int filehash_path(store *st, const char *path, char *hex, uint64_t *size, sl_error **err);
+/* What the stat cache compares: size, mtime_ns, inode, ctime_ns of sb. */
+file_stat_key filehash_stat_key(const struct stat *sb);
 /* The manifest text of directory path, appended to m (the content-addressed
  * cache stores it as the directory's object). */
 int filehash_manifest(store *st, const char *path, strbuf *m, uint64_t *size, sl_error **err);

@@ -26,8 +26,8 @@
 
 /* hex (65 bytes) = the key of a run of the pipeline file at abs_path whose
  * text is text, with the -p overrides ps (any order) and trigger. */
-void noop_key(const char *abs_path, const char *text, size_t len, const char *const *ps,
-	      size_t nps, const char *trigger, char *hex);
+void noop_key(const char *abs_path, const char *text, size_t len, const char *const *ps, size_t nps,
+	      const char *trigger, char *hex);
 
 /* The packed file list: append one file as it is now. */
 void noop_add(strbuf *blob, const char *abs_path, const struct stat *sb);

@@ -17,6 +17,8 @@
 
 /* New reference; NULL with *err on failure. */
 json_t *report_run_json(store *st, int64_t run_id, sl_error **err);
+/* report_run_json printed to out (indented, one document, a newline). */
+int report_print_run_json(store *st, int64_t run_id, FILE *out, sl_error **err);
 int report_junit(store *st, int64_t run_id, const char *path, sl_error **err);
 int report_markdown(store *st, int64_t run_id, FILE *out, sl_error **err);
 /* ISO 8601 UTC with milliseconds, e.g. 2026-11-23T12:00:00.123Z; "" for 0. */

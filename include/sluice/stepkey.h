@@ -49,8 +49,8 @@ typedef struct step_key_in {
 
 typedef struct step_key {
 	char key[65], env_hash[65];
-	char *env_json;       /* malloc'd */
-	file_record *inputs;  /* path as declared; sha256 NULL when missing */
+	char *env_json;      /* malloc'd */
+	file_record *inputs; /* path as declared; sha256 NULL when missing */
 	size_t ninputs;
 } step_key;
 

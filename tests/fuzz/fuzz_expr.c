@@ -28,8 +28,8 @@ struct fctx {
 };
 
 static const char long_text[] =
-    "a rather long value that is concatenated many times to make the arena grow, "
-    "with '}}' and '${{' in it to confuse anything that rescans text";
+	"a rather long value that is concatenated many times to make the arena grow, "
+	"with '}}' and '${{' in it to confuse anything that rescans text";
 
 static int lookup(void *ctx, const char *const *parts, size_t n, expr_value *out, char *msg,
 		  size_t msgsize)

@@ -234,22 +234,40 @@ END_TEST
 START_TEST(keys_and_why)
 {
 	put("data.csv", "a,b\n1,2\n");
-	char *envp[] = {"PATH=/usr/bin:/bin", "HOME=/x/runs/1/a/1/home", "SLUICE_RUN_ID=1",
-			"SLUICE_ATTEMPT=1", "SEED=1", "TOKEN=hunter2", NULL};
+	char *envp[] = {"PATH=/usr/bin:/bin",
+			"HOME=/x/runs/1/a/1/home",
+			"SLUICE_RUN_ID=1",
+			"SLUICE_ATTEMPT=1",
+			"SEED=1",
+			"TOKEN=hunter2",
+			NULL};
 	const char *secret[] = {"TOKEN", NULL};
 	const char *inputs[] = {"data.csv"};
 	const char *outputs[] = {"out.txt"};
 	sandbox_config sb = {.enabled = 1};
-	step_key_in in = {.command = "python3 train.py", .envp = envp, .secret_env = secret,
-			  .program = "/bin/sh", .params_json = "{}", .workspace = dir,
-			  .inputs = inputs, .ninputs = 1, .outputs = outputs, .noutputs = 1,
-			  .sandbox = &sb, .gpu = "none"};
+	step_key_in in = {.command = "python3 train.py",
+			  .envp = envp,
+			  .secret_env = secret,
+			  .program = "/bin/sh",
+			  .params_json = "{}",
+			  .workspace = dir,
+			  .inputs = inputs,
+			  .ninputs = 1,
+			  .outputs = outputs,
+			  .noutputs = 1,
+			  .sandbox = &sb,
+			  .gpu = "none"};
 	step_key k1, k2;
 	sl_error *err = NULL;
 	ck_assert_int_eq(stepkey_compute(st, &in, &k1, &err), 0);
 	/* the run id, the attempt, the scratch paths and a secret's value do not count */
-	char *envp2[] = {"PATH=/usr/bin:/bin", "HOME=/x/runs/2/a/3/home", "SLUICE_RUN_ID=2",
-			 "SLUICE_ATTEMPT=3", "SEED=1", "TOKEN=other", NULL};
+	char *envp2[] = {"PATH=/usr/bin:/bin",
+			 "HOME=/x/runs/2/a/3/home",
+			 "SLUICE_RUN_ID=2",
+			 "SLUICE_ATTEMPT=3",
+			 "SEED=1",
+			 "TOKEN=other",
+			 NULL};
 	in.envp = envp2;
 	ck_assert_int_eq(stepkey_compute(st, &in, &k2, &err), 0);
 	ck_assert_str_eq(k1.key, k2.key);
@@ -261,8 +279,11 @@ START_TEST(keys_and_why)
 	in.envp = envp3;
 	ck_assert_int_eq(stepkey_compute(st, &in, &k2, &err), 0);
 	ck_assert_str_ne(k1.env_hash, k2.env_hash);
-	step_record prev = {.command = "python3 train.py", .env_json = k1.env_json,
-			    .cache_key = k1.key, .status = "succeeded", .run_id = 4};
+	step_record prev = {.command = "python3 train.py",
+			    .env_json = k1.env_json,
+			    .cache_key = k1.key,
+			    .status = "succeeded",
+			    .run_id = 4};
 	char why[400];
 	stepkey_explain(&k2, "python3 train.py", &prev, k1.inputs, k1.ninputs, NULL, why,
 			sizeof(why));

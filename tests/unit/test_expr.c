@@ -37,21 +37,21 @@ struct entry {
 };
 
 static const struct entry table[] = {
-    {"params.n", {EXPR_NUM, 0, 300, NULL}},
-    {"params.lr", {EXPR_NUM, 0, 0.1, NULL}},
-    {"params.data", {EXPR_STR, 0, 0, "data/churn.csv"}},
-    {"params.s", {EXPR_STR, 0, 0, "abc"}},
-    {"params.acc", {EXPR_STR, 0, 0, "0.93\n"}},
-    {"params.zero", {EXPR_NUM, 0, 0, NULL}},
-    {"params.empty", {EXPR_STR, 0, 0, ""}},
-    {"params.t", {EXPR_BOOL, 1, 0, NULL}},
-    {"params.nil", {EXPR_NULL, 0, 0, NULL}},
-    {"params.true", {EXPR_STR, 0, 0, "kw"}},
-    {"steps.my-step.outputs.x", {EXPR_STR, 0, 0, "7"}},
-    {"steps.train[lr=0.1].status", {EXPR_STR, 0, 0, "success"}},
-    {"a-b", {EXPR_NUM, 0, 5, NULL}},
-    {"a", {EXPR_NUM, 0, 10, NULL}},
-    {"b", {EXPR_NUM, 0, 3, NULL}},
+	{"params.n", {EXPR_NUM, 0, 300, NULL}},
+	{"params.lr", {EXPR_NUM, 0, 0.1, NULL}},
+	{"params.data", {EXPR_STR, 0, 0, "data/churn.csv"}},
+	{"params.s", {EXPR_STR, 0, 0, "abc"}},
+	{"params.acc", {EXPR_STR, 0, 0, "0.93\n"}},
+	{"params.zero", {EXPR_NUM, 0, 0, NULL}},
+	{"params.empty", {EXPR_STR, 0, 0, ""}},
+	{"params.t", {EXPR_BOOL, 1, 0, NULL}},
+	{"params.nil", {EXPR_NULL, 0, 0, NULL}},
+	{"params.true", {EXPR_STR, 0, 0, "kw"}},
+	{"steps.my-step.outputs.x", {EXPR_STR, 0, 0, "7"}},
+	{"steps.train[lr=0.1].status", {EXPR_STR, 0, 0, "success"}},
+	{"a-b", {EXPR_NUM, 0, 5, NULL}},
+	{"a", {EXPR_NUM, 0, 10, NULL}},
+	{"b", {EXPR_NUM, 0, 3, NULL}},
 };
 
 static int lookup(void *ctx, const char *const *parts, size_t n, expr_value *out, char *msg,
@@ -295,12 +295,12 @@ END_TEST
 START_TEST(test_truthiness)
 {
 	const expr_value falsy[] = {
-	    {EXPR_BOOL, 0, 0, NULL},   {EXPR_NULL, 0, 0, NULL},  {EXPR_NUM, 0, 0, NULL},
-	    {EXPR_NUM, 0, -0.0, NULL}, {EXPR_NUM, 0, NAN, NULL}, {EXPR_STR, 0, 0, ""},
+		{EXPR_BOOL, 0, 0, NULL},   {EXPR_NULL, 0, 0, NULL},  {EXPR_NUM, 0, 0, NULL},
+		{EXPR_NUM, 0, -0.0, NULL}, {EXPR_NUM, 0, NAN, NULL}, {EXPR_STR, 0, 0, ""},
 	};
 	const expr_value truthy[] = {
-	    {EXPR_BOOL, 1, 0, NULL}, {EXPR_NUM, 0, -1, NULL},   {EXPR_NUM, 0, 0.5, NULL},
-	    {EXPR_STR, 0, 0, "0"},   {EXPR_STR, 0, 0, "false"}, {EXPR_NUM, 0, INFINITY, NULL},
+		{EXPR_BOOL, 1, 0, NULL}, {EXPR_NUM, 0, -1, NULL},   {EXPR_NUM, 0, 0.5, NULL},
+		{EXPR_STR, 0, 0, "0"},   {EXPR_STR, 0, 0, "false"}, {EXPR_NUM, 0, INFINITY, NULL},
 	};
 	for (size_t i = 0; i < sizeof(falsy) / sizeof(falsy[0]); i++)
 		ck_assert_msg(!expr_truthy(&falsy[i]), "falsy value %zu is truthy", i);
@@ -677,7 +677,7 @@ START_TEST(test_template_errors)
 	template *t;
 	expr_error err = {0};
 	ck_assert_int_eq(
-	    template_parse(&A, "${{ params.a }} ${{ steps['x'].y && env.HOME }}", &t, &err), 0);
+		template_parse(&A, "${{ params.a }} ${{ steps['x'].y && env.HOME }}", &t, &err), 0);
 	ck_assert_int_eq(template_walk_refs(t, collect, &r), 0);
 	ck_assert_int_eq(r.n, 3);
 	ck_assert_uint_eq(r.offs[0], 4);
