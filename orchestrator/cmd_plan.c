@@ -105,7 +105,7 @@ int cmd_plan(const cli_args *a)
 			       n->name);
 			if (deps.len)
 				printf("  (after %s)", strbuf_str(&deps));
-			if (e[k].why[0])
+			if (e[k].why && e[k].why[0])
 				printf("\n          %s", e[k].why);
 			if (n->step->when.s && strcmp(e[k].action, "cached"))
 				printf("\n          when %s", n->step->when.s);
@@ -117,7 +117,7 @@ int cmd_plan(const cli_args *a)
 			       "skipped.\n");
 	}
 out:
-	free(e);
+	plan_entries_free(e, d->n);
 	free(wave);
 	store_close(st);
 	dag_free(d);

@@ -96,7 +96,7 @@ struct node {
 	int forced;    /* rerun --step: this step or one upstream of it */
 	int would_run; /* plan: it runs (or may, after an upstream that runs) */
 	int64_t cached_from;
-	char why[384];                       /* why it runs, or where its result comes from */
+	const char *why; /* why it runs, or where its result comes from (arena), or NULL */
 	char (*out_hex)[SHA256_HEX_LEN + 1]; /* hashes of outputs + metrics once recorded */
 };
 
@@ -213,6 +213,15 @@ static void say(struct exec *x, size_t i, const char *fmt, ...)
 	draw_live(x);
 }
 
+__attribute__((format(printf, 3, 4))) static void set_why(struct exec *x, size_t i, const char *fmt,
+							  ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	x->n[i].why = arena_vprintf(&x->mem, fmt, ap);
+	va_end(ap);
+}
+
 /* ---- the store ---------------------------------------------------------------- */
 
 static void record(struct exec *x, size_t i)
@@ -232,7 +241,7 @@ static void record(struct exec *x, size_t i)
 		.cache_key = nd->keyed ? nd->key.key : NULL,
 		.env_hash = nd->keyed ? nd->key.env_hash : NULL,
 		.env_json = nd->keyed ? nd->key.env_json : NULL,
-		.why = nd->why[0] ? nd->why : NULL,
+		.why = (char *)nd->why,
 		.cached_from = nd->cached_from,
 	};
 	if (x->opt->dry_run)
@@ -685,7 +694,7 @@ static void start_attempt(struct exec *x, size_t i)
 		fail_now(x, i);
 		return;
 	}
-	if (nd->why[0]) {
+	if (nd->why) {
 		char *line = arena_printf(&x->mem, "sluice: %s runs: %s\n", dn->name, nd->why);
 		log_bytes(x, i, line, strlen(line), 0);
 		nd->last_msg[0] = 0; /* not the step's own message */
@@ -1175,7 +1184,7 @@ static int restore_files(struct exec *x, size_t i, int64_t run, const char *name
 	size_t nf = 0;
 	sl_error *err = NULL;
 	if (store_get_files(x->st, run, name, &f, &nf, &err) < 0) {
-		snprintf(nd->why, sizeof(nd->why), "%s", err->msg);
+		set_why(x, i, "%s", err->msg);
 		sl_error_release(&err);
 		return -1;
 	}
@@ -1187,8 +1196,8 @@ static int restore_files(struct exec *x, size_t i, int64_t run, const char *name
 			if (!strcmp(f[j].path, kept[k]))
 				r = &f[j];
 		if (!r || !r->sha256 || !cache_has(x->st, r->sha256)) {
-			snprintf(nd->why, sizeof(nd->why), "%s of run %lld is not in the cache",
-				 kept[k], (long long)run);
+			set_why(x, i, "%s of run %lld is not in the cache", kept[k],
+				(long long)run);
 			rc = -1;
 			break;
 		}
@@ -1200,8 +1209,7 @@ static int restore_files(struct exec *x, size_t i, int64_t run, const char *name
 		char *path = arena_printf(&x->mem, "%s/%s", x->p->dir, kept[k]);
 		enum cache_how how;
 		if (cache_restore(x->st, r->sha256, path, &how, &err) < 0) {
-			snprintf(nd->why, sizeof(nd->why), "restoring %s failed: %s", kept[k],
-				 err->msg);
+			set_why(x, i, "restoring %s failed: %s", kept[k], err->msg);
 			sl_error_release(&err);
 			rc = -1;
 		} else if (how != CACHE_SAME) {
@@ -1249,8 +1257,10 @@ static void explain(struct exec *x, size_t i)
 	const char **producers = arena_alloc(&x->mem, sizeof(char *) * (nd->key.ninputs + 1));
 	for (size_t k = 0; k < nd->key.ninputs; k++)
 		producers[k] = producer_of(x, i, nd->key.inputs[k].path);
-	stepkey_explain(&nd->key, nd->command, found ? &prev : NULL, pin, npin, producers, nd->why,
-			sizeof(nd->why));
+	char why[512];
+	stepkey_explain(&nd->key, nd->command, found ? &prev : NULL, pin, npin, producers, why,
+			sizeof(why));
+	set_why(x, i, "%s", why);
 	file_record_free_array(pin, npin);
 	if (found)
 		step_record_release(&prev);
@@ -1263,18 +1273,18 @@ static int reuse(struct exec *x, size_t i)
 	struct node *nd = &x->n[i];
 	const pstep *st = x->d->nodes[i].step;
 	if (x->opt->force) {
-		snprintf(nd->why, sizeof(nd->why), "forced (--force)");
+		set_why(x, i, "forced (--force)");
 		return 0;
 	}
 	if (nd->forced) {
-		snprintf(nd->why, sizeof(nd->why), "forced (--step %s)", x->opt->force_step);
+		set_why(x, i, "forced (--step %s)", x->opt->force_step);
 		return 0;
 	}
 	/* a rerun takes even an uncached step from its parent: it succeeded there */
 	int parent_only = !st->cache || side_effects(st);
 	if (parent_only && !x->opt->parent_run) {
-		snprintf(nd->why, sizeof(nd->why), "%s",
-			 !st->cache ? "cache: false" : "it has side effects: never cached");
+		set_why(x, i, "%s",
+			!st->cache ? "cache: false" : "it has side effects: never cached");
 		return 0;
 	}
 	step_record *c = NULL;
@@ -1290,8 +1300,7 @@ static int reuse(struct exec *x, size_t i)
 			continue;
 		adopt_values(x, i, c[k].run_id, c[k].name, !x->opt->dry_run);
 		nd->cached_from = c[k].cached_from ? c[k].cached_from : c[k].run_id;
-		snprintf(nd->why, sizeof(nd->why), "nothing changed since run %lld",
-			 (long long)nd->cached_from);
+		set_why(x, i, "nothing changed since run %lld", (long long)nd->cached_from);
 		step_record_free_array(c, nc);
 		return 1;
 	}
@@ -1312,8 +1321,8 @@ static void consider(struct exec *x, size_t i)
 		for (size_t k = 0; k < dn->ndeps && nd->selected; k++)
 			if (x->n[dn->deps[k]].would_run) {
 				nd->would_run = 1;
-				snprintf(nd->why, sizeof(nd->why), "after upstream %s runs",
-					 x->d->nodes[dn->deps[k]].name);
+				set_why(x, i, "after upstream %s runs",
+					x->d->nodes[dn->deps[k]].name);
 				set_state(x, i, ST_SUCCEEDED);
 				settle(x, i);
 				return;
@@ -1605,7 +1614,9 @@ static void mark_forced(struct exec *x)
 static int exec_init(struct exec *x, sl_error **err)
 {
 	const dag *d = x->d;
-	x->n = xcalloc(d->n + 1, sizeof(struct node));
+	/* from the arena: its chunks are mapped with MAP_POPULATE, one call instead of a
+	 * page fault per page of a 10,000-node array (arena.c) */
+	x->n = arena_alloc(&x->mem, (d->n + 1) * sizeof(struct node));
 	for (size_t i = 0; i < d->n; i++) /* before any `goto out`, which closes them */
 		x->n[i].log_rd = x->n[i].log_fd = -1;
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
@@ -1629,9 +1640,9 @@ static int exec_init(struct exec *x, sl_error **err)
 		return sl_error_errno(err, errno, "mkdir %s", x->run_dir);
 	if (write_params(x, err) < 0 || select_nodes(x, err) < 0)
 		return -1;
-	x->pos = xcalloc(d->n + 1, sizeof(size_t));
-	x->ready = xcalloc(d->n + 1, sizeof(size_t));
-	x->active = xcalloc(d->n + 1, sizeof(size_t));
+	x->pos = arena_alloc(&x->mem, (d->n + 1) * sizeof(size_t));
+	x->ready = arena_alloc(&x->mem, (d->n + 1) * sizeof(size_t));
+	x->active = arena_alloc(&x->mem, (d->n + 1) * sizeof(size_t));
 	for (size_t k = 0; k < d->n; k++)
 		x->pos[d->order[k]] = k;
 	for (size_t i = 0; i < d->n; i++) {
@@ -1650,10 +1661,6 @@ static void exec_free(struct exec *x)
 {
 	for (size_t i = 0; x->n && i < x->d->n; i++)
 		stepkey_release(&x->n[i].key);
-	free(x->n);
-	free(x->pos);
-	free(x->ready);
-	free(x->active);
 	strmap_release(&x->planned);
 	arena_release(&x->mem);
 }
@@ -1683,13 +1690,11 @@ int executor_plan(const pipeline *p, const dag *d, store *st, const exec_options
 		struct node *nd = &x.n[i];
 		e[k].name = d->nodes[i].name;
 		e[k].action = nd->would_run ? "run" : nd->st == ST_CACHED ? "cached" : "skip";
-		snprintf(e[k].why, sizeof(e[k].why), "%s",
-			 nd->why[0]      ? nd->why
-			 : nd->reason[0] ? nd->reason
-					 : "");
+		e[k].why = xstrdup(nd->why ? nd->why : nd->reason[0] ? nd->reason : "");
 		if (nd->st == ST_FAILED) { /* a template that cannot be rendered yet */
 			e[k].action = "run";
-			snprintf(e[k].why, sizeof(e[k].why), "%s", nd->reason);
+			free(e[k].why);
+			e[k].why = xstrdup(nd->reason);
 		}
 		e[k].cached_from = nd->cached_from;
 		if (nd->keyed)
@@ -1792,7 +1797,7 @@ static int resume_adopt(struct exec *x, sl_error **err)
 		nd->cached_from = r->cached_from;
 		nd->exit_code = r->exit_code;
 		snprintf(nd->reason, sizeof(nd->reason), "%s", r->reason ? r->reason : "");
-		snprintf(nd->why, sizeof(nd->why), "%s", r->why ? r->why : "");
+		nd->why = r->why ? arena_strdup(&x->mem, r->why) : NULL;
 		nd->command = r->command ? arena_strdup(&x->mem, r->command) : NULL;
 		if (r->cache_key) { /* keep what it was keyed on for show */
 			snprintf(nd->key.key, sizeof(nd->key.key), "%s", r->cache_key);
@@ -1873,6 +1878,13 @@ static void write_noop_index(struct exec *x)
 		sl_error_release(&err);
 	strmap_release(&seen);
 	strbuf_release(&blob);
+}
+
+void plan_entries_free(plan_entry *e, size_t n)
+{
+	for (size_t k = 0; e && k < n; k++)
+		free(e[k].why);
+	free(e);
 }
 
 int executor_run(const pipeline *p, const dag *d, store *st, runner *r, int64_t run_id,

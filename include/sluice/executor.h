@@ -74,12 +74,13 @@ void exec_result_release(exec_result *res);
 typedef struct plan_entry {
 	const char *name;
 	const char *action; /* run | cached | skip */
-	char why[384];
+	char *why;          /* malloc'd; freed by plan_entries_free */
 	int64_t cached_from;
 	char cache_key[65]; /* "" when not known (after an upstream that runs) */
 } plan_entry;
 
 int executor_plan(const pipeline *p, const dag *d, store *st, const exec_options *opt,
 		  plan_entry **out, sl_error **err);
+void plan_entries_free(plan_entry *e, size_t n);
 
 #endif
