@@ -120,9 +120,15 @@ fuzz:
 	done
 
 # ---- benchmarks, demo, install ----------------------------------------------
-bench: $(BUILD)/sluice
+bench: $(BUILD)/sluice $(BUILD)/bench/hashbench
 	@EXTRA_DEBS="$(BENCH_DEBS)" $(MAKE) --no-print-directory deps
 	SLUICE=$(abspath $(BUILD)/sluice) bench/run-all.sh
+
+# sluice's own hashing code timed by bench/bench_cache.sh (found next to $(BUILD)/sluice).
+$(BUILD)/bench/hashbench: bench/hashbench.c $(BUILD)/libsluice.a | ensure-deps
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libsluice.a $(PKG_LIBS)
 
 demo: $(BUILD)/sluice
 	@EXTRA_DEBS="$(TEST_DEBS)" $(MAKE) --no-print-directory deps
