@@ -11,7 +11,9 @@
 #   - no step that was succeeded at the kill ran again (each step appends its
 #     name to an executions log outside the workspace; a step that was running
 #     at the kill legitimately runs again);
-#   - no step process is left behind.
+#   - no step process is left behind: the steps still working at the kill are
+#     held and stopped (SIGSTOP, as if they were long) until resume, which
+#     must kill them.
 # A kill that lands after the run finished makes resume refuse (exit 2): then
 # the run must be succeeded.  A kill before the run was recorded leaves
 # nothing to resume: no step may have run, and a new run must succeed.
@@ -37,6 +39,8 @@ for f in "$@"; do
 	read -r _ w < "$f"
 	v=$(( (v * 31 + w) % 1000000007 ))
 done
+# The test holds every step that is still working when it kills sluice.
+while [ -e "${0%/bin/step.sh}/hold" ]; do sleep 0.01; done
 echo "$name $v" > "$out"
 SH
 # A layered DAG of 50 steps with a fan-out from the root, fan-ins of up to 4 and
@@ -83,8 +87,9 @@ PY
 # The checks, in one process per check (fork+exec is what this machine is slow at).
 #   check.py kill WS OUTDIR: integrity; every succeeded/cached step's output is
 #     recorded with a sha256 and its object is in the store with that content;
-#     writes OUTDIR/runstatus ("none" when no run was recorded) and
-#     OUTDIR/done (succeeded or cached steps, one a line).
+#     writes OUTDIR/runstatus ("none" when no run was recorded),
+#     OUTDIR/done (succeeded or cached steps, one a line) and OUTDIR/states
+#     (each step's state and last attempt).
 #   check.py final WS STATUS_JSON EXPECTED LOG LINES_BEFORE DONE: the same, plus
 #     the run and every step succeeded/cached with correct outputs, every step ran
 #     at some point and no step in DONE appears in LOG after line LINES_BEFORE.
@@ -128,8 +133,13 @@ def store_checks(ws):
                 continue
             if got != sha:
                 bad.append(f"object {obj} of {name} has sha256 {got}")
+    # Each step's state and its last attempt's pid, to explain a leftover process.
+    states = db.execute("select s.name, s.status, a.attempt, a.pid from steps s left join"
+                        " attempts a on a.run_id = s.run_id and a.step = s.name and a.attempt ="
+                        " (select max(attempt) from attempts where run_id = s.run_id and"
+                        " step = s.name) where s.run_id = 1 order by s.position").fetchall()
     db.close()
-    return row[0], done
+    return row[0], done, states
 
 def finish():
     if bad:
@@ -144,6 +154,10 @@ if mode == "kill":
         f.write((got[0] if got else "none") + "\n")
     with open(os.path.join(outdir, "done"), "w") as f:
         f.write("".join(n + "\n" for n in (got[1] if got else [])))
+    with open(os.path.join(outdir, "states"), "w") as f:
+        for name, status, attempt, pid in (got[2] if got else []):
+            f.write(f"{name} {status}, " + (f"attempt {attempt} pid {pid}\n" if attempt
+                                            else "no attempt recorded\n"))
     finish()
     sys.exit(0)
 
@@ -203,11 +217,15 @@ check_final() { # WHAT LINES_BEFORE
 }
 
 # No step process outlives the run (the marker is this test's own step script).
+# Each one found is shown with what the database said of its step after the kill.
 check_no_leftovers() {
-	local p left=""
+	local p step left=""
 	for p in $(pgrep -f "$T/bin/step.sh" || true); do
-		alive "$p" && left="$left
-  $p: $(tr '\0' ' ' < "/proc/$p/cmdline" 2>/dev/null)"
+		alive "$p" || continue
+		step=$(tr '\0' ' ' < "/proc/$p/cmdline" 2>/dev/null | awk '{ print $4 }')
+		left="$left
+  pid $p, step $step; after the kill the database had: $(grep "^$step " "$T/states" 2>/dev/null ||
+			echo "no such step")"
 	done
 	if [ -n "$left" ]; then
 		for p in $(pgrep -f "$T/bin/step.sh" || true); do kill -9 "$p" 2>/dev/null || true; done
@@ -230,7 +248,7 @@ cd "$T"
 range_ms=$(( full_ms * 11 / 10 + 10 )) # a few kills land after the end
 echo "reference run: ${full_ms} ms; killing at 0..${range_ms} ms"
 
-killed=0 finished=0 unstarted=0
+killed=0 finished=0 unstarted=0 orphans=0
 for it in $(seq 0 $((iterations - 1))); do
 	seed=$((seed0 + it))
 	RANDOM=$seed
@@ -240,6 +258,7 @@ for it in $(seq 0 $((iterations - 1))); do
 	"$SLUICE" run pipeline.yaml -j 4 --ci > "$T/run.out" 2> "$T/run.err" &
 	pid=$!
 	sleep "$((delay_ms / 1000)).$(printf %03d $((delay_ms % 1000)))"
+	: > "$T/hold"
 	kill -9 "$pid" 2>/dev/null || true
 	set +e
 	wait "$pid" 2>/dev/null
@@ -249,6 +268,14 @@ for it in $(seq 0 $((iterations - 1))); do
 	0 | 137) ;;
 	*) die "the run exited $rc before the kill: $(cat "$T/run.err")" ;;
 	esac
+
+	# Freeze the step processes the dead orchestrator left behind (held until now),
+	# as if they were long ones: resume must kill them (one it misses stays, stopped,
+	# and fails below).
+	for p in $(pgrep -f "$T/bin/step.sh" || true); do
+		alive "$p" && kill -STOP "$p" 2>/dev/null && orphans=$((orphans + 1))
+	done
+	rm -f "$T/hold"
 
 	# What the database says right after the kill.
 	/usr/bin/python3 "$T/check.py" kill "$ws" "$T" || die "right after the kill (above)"
@@ -285,4 +312,5 @@ $(cat "$T/resume.err")"
 	check_no_leftovers "resume"
 	cd "$T"
 done
-echo "$iterations kills: $killed resumed, $finished after the end, $unstarted before the run was recorded"
+echo "$iterations kills: $killed resumed, $finished after the end, $unstarted before the run was recorded;"
+echo "$orphans step processes left behind by the kills, all killed by resume"
