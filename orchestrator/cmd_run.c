@@ -99,7 +99,7 @@ int cmd_run(const cli_args *a)
 		goto out;
 	}
 	fprintf(stderr, "sluice: run %lld of %s (%zu steps)\n", (long long)run_id, p->name, d->n);
-	r = runner_plain_new();
+	r = runner_local_new();
 	exec_options opt = {
 		.jobs = jobs,
 		.fail_fast = cli_flag(a, "fail-fast"),
