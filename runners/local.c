@@ -149,6 +149,7 @@ struct plan {
 	const char *mkdirs[MAX_MKDIR][2]; /* {tmpfs mount point, path to make in it} */
 	const char *root_dev, *root_shm, *root_proc;
 	const char *dev_src[MAX_DEVS], *dev_dst[MAX_DEVS];
+	dev_t dev_rdev[MAX_DEVS]; /* the node's number when it is a character device, else 0 */
 	size_t ndev;
 	const char *root_sluice; /* ROOT/tmp/.sluice */
 	const char *root_home_in_tmp;
@@ -251,6 +252,13 @@ static int setup_dev(const struct plan *pl)
 	if (tmpfs(pl->root_dev, "mode=0755,size=64k", MS_NOEXEC) < 0)
 		return -1;
 	for (size_t k = 0; k < pl->ndev; k++) {
+		/* real root makes the nodes (cheaper than a mount each); a user
+		 * namespace cannot, so it binds the host's */
+		if (!pl->userns && pl->dev_rdev[k]) {
+			if (mknod(pl->dev_dst[k], S_IFCHR | 0666, pl->dev_rdev[k]) < 0)
+				return -1;
+			continue;
+		}
 		if (touch(pl->dev_dst[k], 0666) < 0 ||
 		    mount(pl->dev_src[k], pl->dev_dst[k], NULL, MS_BIND, NULL) < 0)
 			return -1;
@@ -508,6 +516,8 @@ static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW 
 
 static void rm_rf(const char *path)
 {
+	if (rmdir(path) == 0 || errno == ENOENT)
+		return; /* the common case: the step wrote nothing */
 	struct stat st;
 	if (lstat(path, &st) < 0)
 		return;
@@ -520,6 +530,12 @@ static void rm_rf(const char *path)
 	snprintf(inner, sizeof(inner), "%s/work", path);
 	chmod(inner, 0700);
 	nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+}
+
+static dev_t dev_rdev(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0 && S_ISCHR(st.st_mode) ? st.st_rdev : 0;
 }
 
 static int bad_for_overlay(const char *p)
@@ -628,12 +644,14 @@ static int local_start(runner *r, const step_launch *l, step_proc *p, sl_error *
 		if (access(src, F_OK) < 0)
 			continue;
 		pl->dev_src[pl->ndev] = src;
+		pl->dev_rdev[pl->ndev] = dev_rdev(src);
 		pl->dev_dst[pl->ndev++] = arena_printf(a, "%s%s", root, src);
 	}
 	for (const char *const *d = l->devices; d && *d && pl->ndev < MAX_DEVS; d++) {
 		if (strncmp(*d, "/dev/", 5) != 0 || strchr(*d + 5, '/') || access(*d, F_OK) < 0)
 			continue;
 		pl->dev_src[pl->ndev] = *d;
+		pl->dev_rdev[pl->ndev] = dev_rdev(*d);
 		pl->dev_dst[pl->ndev++] = arena_printf(a, "%s%s", root, *d);
 	}
 	/* the environment: HOME and TMPDIR private, the output and params files at fixed paths */
@@ -940,6 +958,7 @@ static int promote(const char *src, const char *dst)
 		return -1;
 	if (is_whiteout(&s)) {
 		rm_rf(dst);
+		unlink(src);
 		return 0;
 	}
 	int dst_dir = lstat(dst, &d) == 0 && S_ISDIR(d.st_mode);
@@ -1174,9 +1193,12 @@ static int local_reap(runner *r, step_proc *p, step_exit *ex, sl_error **err)
 			 "sandbox: the step failed: its outputs are not moved to the workspace\n");
 		log_line(lp, line);
 	}
-	rm_rf(lp->upper);
-	rm_rf(lp->work);
-	rmdir(arena_printf(&lp->mem, "%s/root", lp->attempt_dir));
+	/* Drop what is left in the upper dir: undeclared writes, or everything
+	 * when the step failed.  Empty directories stay (upper/ with the parents
+	 * of promoted outputs, work/, the root/ mount point): removing them
+	 * costs more than the rest of the reap on a VM's disk. */
+	if (u.n || !ok)
+		rm_rf(lp->upper);
 	if (lp->pidfd >= 0)
 		close(lp->pidfd);
 	lp->pidfd = -1;
