@@ -315,7 +315,7 @@ static __attribute__((noreturn)) void step_main(const struct plan *pl)
 	/* seccomp last: nothing after it but execve */
 	STAGE(pl, fd, SB_SECCOMP, syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, pl->prog));
 	if (pl->fail_stage == SB_EXEC)
-		child_fail(pl, fd, SB_EXEC, ENOENT);
+		child_fail(pl, fd, SB_EXEC, EPERM);
 	execve(pl->argv[0], pl->argv, pl->envp);
 	child_fail(pl, fd, SB_EXEC, errno);
 }
@@ -559,6 +559,8 @@ static int local_start(runner *r, const step_launch *l, step_proc *p, sl_error *
 				     lr->pr.why_userns);
 	if (!lr->pr.seccomp)
 		return sl_error_make(err, "sandbox: seccomp: %s", lr->pr.why_seccomp);
+	if (lr->fail_stage == SB_PREPARE)
+		return sl_error_errno(err, EPERM, "sandbox: %s", sandbox_stage_name(SB_PREPARE));
 	struct lproc *lp = xcalloc(1, sizeof(*lp));
 	lp->report_rd = lp->log_fd = lp->pidfd = -1;
 	arena *a = &lp->mem;
@@ -708,7 +710,6 @@ static int local_start(runner *r, const step_launch *l, step_proc *p, sl_error *
 		sl_error *cerr = NULL;
 		if (lr->fail_stage == SB_CGROUP) {
 			e = EPERM;
-			snprintf(why, sizeof(why), "injected");
 			goto fail;
 		}
 		if (sandbox_cgroup_create(&lr->pr.cg, &lp->cg, name, sb->memory, sb->pids, sb->cpus,
@@ -1279,7 +1280,13 @@ runner *runner_local_new(void)
 	lr->base.ops = &local_ops;
 	lr->plain = runner_plain_new();
 	lr->netns_fd = -1;
-	lr->fail_stage = sandbox_stage_parse(getenv("SLUICE_SANDBOX_FAIL"));
+	const char *inject = getenv("SLUICE_SANDBOX_FAIL");
+	lr->fail_stage = sandbox_stage_parse(inject);
+	if (inject && *inject && lr->fail_stage < 0)
+		fprintf(stderr,
+			"sluice: warning: SLUICE_SANDBOX_FAIL=%s names no sandbox stage "
+			"(ignored; see docs/sandbox.md)\n",
+			inject);
 	sandbox_probe *pr = &lr->pr;
 	pr->root = geteuid() == 0;
 	pr->userns = pr->root ? 1 : probe_userns(pr->why_userns, sizeof(pr->why_userns));
