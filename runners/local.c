@@ -804,30 +804,29 @@ static int local_start(runner *r, const step_launch *l, step_proc *p, sl_error *
 	/* the parent's part of the handshake */
 	if (pl->userns) {
 		stage = SB_UIDMAP;
+		if (lr->fail_stage == SB_UIDMAP) {
+			e = EPERM;
+			goto fail;
+		}
+		/* the user is itself inside; no setgroups, so one line each is allowed */
 		char path[64], map[64];
-		int mrc = lr->fail_stage == SB_UIDMAP ? (errno = EPERM, -1) : 0;
 		const char *files[3] = {"setgroups", "uid_map", "gid_map"};
-		for (int k = 0; k < 3 && mrc == 0; k++) {
+		for (int k = 0; k < 3; k++) {
 			snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, files[k]);
+			unsigned id = k == 1 ? (unsigned)getuid() : (unsigned)getgid();
 			if (k == 0)
 				snprintf(map, sizeof(map), "deny");
 			else
-				snprintf(map, sizeof(map), "%u %u 1\n",
-					 k == 1 ? (unsigned)getuid() : (unsigned)getgid(),
-					 k == 1 ? (unsigned)getuid() : (unsigned)getgid());
+				snprintf(map, sizeof(map), "%u %u 1\n", id, id);
 			int fd = open(path, O_WRONLY | O_CLOEXEC);
-			if (fd < 0 || write(fd, map, strlen(map)) < 0)
-				mrc = -1;
-			if (fd >= 0) {
-				int keep = errno;
-				close(fd);
-				errno = keep;
+			if (fd < 0 || write(fd, map, strlen(map)) < 0) {
+				e = errno;
+				if (fd >= 0)
+					close(fd);
+				snprintf(why, sizeof(why), "write %s", path);
+				goto fail;
 			}
-		}
-		if (mrc < 0) {
-			e = errno;
-			snprintf(why, sizeof(why), "write /proc/%d/uid_map", (int)pid);
-			goto fail;
+			close(fd);
 		}
 	}
 	stage = SB_CGROUP_JOIN;
