@@ -312,6 +312,15 @@ static __attribute__((noreturn)) void step_main(const struct plan *pl)
 	sigset_t none;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
+	/* the rlimit fallbacks bind the step, not pid 1 (a copy of sluice) */
+	if (pl->rl_as) {
+		struct rlimit as = {pl->rl_as, pl->rl_as};
+		STAGE(pl, fd, SB_RLIMITS, setrlimit(RLIMIT_AS, &as));
+	}
+	if (pl->rl_nproc) {
+		struct rlimit np = {pl->rl_nproc, pl->rl_nproc};
+		STAGE(pl, fd, SB_RLIMITS, setrlimit(RLIMIT_NPROC, &np));
+	}
 	/* seccomp last: nothing after it but execve */
 	STAGE(pl, fd, SB_SECCOMP, syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, pl->prog));
 	if (pl->fail_stage == SB_EXEC)
@@ -400,14 +409,6 @@ static __attribute__((noreturn)) void init_main(const struct plan *pl)
 		if (nofile.rlim_cur > nofile.rlim_max)
 			nofile.rlim_cur = nofile.rlim_max;
 		STAGE(pl, rfd, SB_RLIMITS, setrlimit(RLIMIT_NOFILE, &nofile));
-	}
-	if (pl->rl_as) {
-		struct rlimit as = {pl->rl_as, pl->rl_as};
-		STAGE(pl, rfd, SB_RLIMITS, setrlimit(RLIMIT_AS, &as));
-	}
-	if (pl->rl_nproc) {
-		struct rlimit np = {pl->rl_nproc, pl->rl_nproc};
-		STAGE(pl, rfd, SB_RLIMITS, setrlimit(RLIMIT_NPROC, &np));
 	}
 	STAGE(pl, rfd, SB_NO_NEW_PRIVS, prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0));
 	STAGE(pl, rfd, SB_DROP_CAPS, drop_caps(pl));
