@@ -74,9 +74,14 @@ int cmd_run(const cli_args *a)
 	store *st = NULL;
 	runner *r = NULL;
 	exec_result res = {0};
+	/* the sandbox first, while sluice is small: it probes the machine once and
+	 * forks the helper that clones every step's pid 1 (runners/local.c) */
+	r = runner_local_new();
 	int code = cli_load_dag(a, &p, &d);
-	if (code)
+	if (code) {
+		r->ops->free(r);
 		return code;
+	}
 	const char *want = cli_value(a, "only") ? cli_value(a, "only") : cli_value(a, "from");
 	if (want && dag_find(d, want) < 0 && !pipeline_find_step(p, want)) {
 		sl_error_usage(&err, "run: %s %s: no such step in %s",
@@ -99,7 +104,6 @@ int cmd_run(const cli_args *a)
 		goto out;
 	}
 	fprintf(stderr, "sluice: run %lld of %s (%zu steps)\n", (long long)run_id, p->name, d->n);
-	r = runner_local_new();
 	exec_options opt = {
 		.jobs = jobs,
 		.fail_fast = cli_flag(a, "fail-fast"),

@@ -59,6 +59,7 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -120,6 +121,9 @@ struct local {
 	char *hide_home;
 	unsigned seq;
 	unsigned warned; /* bit per warning already printed on stderr */
+	int helper_sock; /* to the helper that clones pid 1s, or -1 */
+	pid_t helper_pid;
+	char *helper_buf;
 };
 
 /* One record on the report pipe. */
@@ -131,22 +135,21 @@ struct report {
 };
 enum { REP_SETUP = 1, REP_EXIT = 2 };
 
-#define MAX_DEVS  32
-#define MAX_MKDIR 2
+#define MAX_DEVS 32
 
 /* Everything the child reads, built before clone. */
 struct plan {
 	int fail_stage;
 	int userns, setns_net;
 	int fd_out, fd_report, fd_go, fd_null, fd_net;
-	const char *root;                 /* mount point of the new root: ATTEMPT/root */
-	const char *root_ws;              /* ROOT/WORKSPACE */
-	const char *ws;                   /* the workspace, the same path inside */
-	const char *ovl_opts;             /* lowerdir=...,upperdir=...,workdir=... */
-	const char *root_home;            /* ROOT/HOME to hide, or NULL */
-	const char *root_state;           /* ROOT/STATE to hide, or NULL */
-	const char *root_tmp;             /* ROOT/tmp */
-	const char *mkdirs[MAX_MKDIR][2]; /* {tmpfs mount point, path to make in it} */
+	const char *root;             /* mount point of the new root: ATTEMPT/root */
+	const char *root_ws;          /* ROOT/WORKSPACE */
+	const char *ws;               /* the workspace, the same path inside */
+	const char *ovl_opts;         /* lowerdir=...,upperdir=...,workdir=... */
+	const char *root_home;        /* ROOT/HOME to hide, or NULL */
+	const char *root_state;       /* ROOT/STATE to hide, or NULL */
+	const char *root_tmp;         /* ROOT/tmp */
+	const char *mk_home, *mk_tmp; /* the workspace's path to make in the home / tmp tmpfs */
 	const char *root_dev, *root_shm, *root_proc;
 	const char *dev_src[MAX_DEVS], *dev_dst[MAX_DEVS];
 	dev_t dev_rdev[MAX_DEVS]; /* the node's number when it is a character device, else 0 */
@@ -160,6 +163,10 @@ struct plan {
 	const struct sock_fprog *prog;
 	char *const *argv;
 	char *const *envp;
+	/* for the parent's side of the handshake */
+	uint64_t clone_flags;
+	int cg_procs[SB_NCTL]; /* open cgroup.procs files to join, or -1 */
+	unsigned uid, gid;
 };
 
 struct lproc {
@@ -363,17 +370,15 @@ static __attribute__((noreturn)) void init_main(const struct plan *pl)
 	 * workspace's path is made in them when it lies below */
 	if (pl->root_home) {
 		STAGE(pl, rfd, SB_HIDE_HOME, tmpfs(pl->root_home, "mode=0755,size=64k", 0));
-		for (int k = 0; k < MAX_MKDIR; k++)
-			if (pl->mkdirs[k][0] == pl->root_home)
-				STAGE(pl, rfd, SB_HIDE_HOME, mkdir_all(pl->mkdirs[k][1]));
+		if (pl->mk_home)
+			STAGE(pl, rfd, SB_HIDE_HOME, mkdir_all(pl->mk_home));
 		STAGE(pl, rfd, SB_HIDE_HOME,
 		      mount(NULL, pl->root_home, NULL,
 			    MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, "mode=0755,size=64k"));
 	}
 	STAGE(pl, rfd, SB_TMP, tmpfs(pl->root_tmp, "mode=1777", 0));
-	for (int k = 0; k < MAX_MKDIR; k++)
-		if (pl->mkdirs[k][0] == pl->root_tmp)
-			STAGE(pl, rfd, SB_TMP, mkdir_all(pl->mkdirs[k][1]));
+	if (pl->mk_tmp)
+		STAGE(pl, rfd, SB_TMP, mkdir_all(pl->mk_tmp));
 	STAGE(pl, rfd, SB_TMP, mkdir(pl->root_home_in_tmp, 0700));
 	STAGE(pl, rfd, SB_TMP, mkdir(pl->root_sluice, 0755));
 	STAGE(pl, rfd, SB_TMP, touch(pl->out_dst, 0644));
@@ -453,6 +458,349 @@ static __attribute__((noreturn)) void init_main(const struct plan *pl)
 			_exit(0);
 		}
 	}
+}
+
+/* ---- pid 1: cloned here, or by the helper --------------------------------------------- */
+
+/* Clone pid 1 for pl and do the parent's half of the handshake: uid/gid maps
+ * (in a user namespace), join the cgroups, say go.  From the helper
+ * (in_helper) pid 1 is cloned with CLONE_PARENT, so it is the orchestrator's
+ * child all the same.  Returns the pid (> 0 also on a failure after clone:
+ * the caller kills and reaps it); *stage is -1 on success, else the stage
+ * that failed with *e and a note in why. */
+static pid_t spawn_init(struct plan *pl, int in_helper, int *pidfd, int *stage, int *e, char *why,
+			size_t whysz)
+{
+	int go[2] = {-1, -1};
+	pid_t pid = -1;
+	*stage = SB_PIPE;
+	if (pipe2(go, O_CLOEXEC) < 0) {
+		*e = errno;
+		return -1;
+	}
+	pl->fd_go = go[0];
+	*stage = SB_CLONE;
+	if (pl->fail_stage == SB_CLONE) {
+		*e = EPERM;
+		goto out;
+	}
+	struct clone_args ca;
+	memset(&ca, 0, sizeof(ca));
+	ca.flags = pl->clone_flags | (in_helper ? CLONE_PARENT : CLONE_PIDFD);
+	ca.pidfd = (uint64_t)(uintptr_t)pidfd;
+	ca.exit_signal = in_helper ? 0 : SIGCHLD; /* CLONE_PARENT takes the helper's */
+	pid = (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
+	if (pid < 0 && errno == ENOSYS) {
+		unsigned long f = (unsigned long)pl->clone_flags | (in_helper ? CLONE_PARENT : 0);
+		pid = (pid_t)syscall(SYS_clone, f | SIGCHLD, 0, 0, 0, 0);
+	}
+	if (pid == 0)
+		init_main(pl);
+	if (pid < 0) {
+		*e = errno;
+		goto out;
+	}
+	close(go[0]);
+	go[0] = -1;
+	if (pl->userns) {
+		*stage = SB_UIDMAP;
+		if (pl->fail_stage == SB_UIDMAP) {
+			*e = EPERM;
+			goto out;
+		}
+		/* the user is itself inside; no setgroups, so one line each is allowed */
+		char path[64], map[64];
+		const char *files[3] = {"setgroups", "uid_map", "gid_map"};
+		for (int k = 0; k < 3; k++) {
+			snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, files[k]);
+			unsigned id = k == 1 ? pl->uid : pl->gid;
+			if (k == 0)
+				snprintf(map, sizeof(map), "deny");
+			else
+				snprintf(map, sizeof(map), "%u %u 1\n", id, id);
+			int fd = open(path, O_WRONLY | O_CLOEXEC);
+			if (fd < 0 || write(fd, map, strlen(map)) < 0) {
+				*e = errno;
+				if (fd >= 0)
+					close(fd);
+				snprintf(why, whysz, "write %s", path);
+				goto out;
+			}
+			close(fd);
+		}
+	}
+	*stage = SB_CGROUP_JOIN;
+	if (pl->fail_stage == SB_CGROUP_JOIN) {
+		*e = EPERM;
+		goto out;
+	}
+	char buf[32];
+	int n = snprintf(buf, sizeof(buf), "%d", (int)pid);
+	for (int k = 0; k < SB_NCTL; k++) {
+		if (pl->cg_procs[k] >= 0 && write(pl->cg_procs[k], buf, (size_t)n) < 0) {
+			*e = errno;
+			snprintf(why, whysz, "join the step's %s cgroup",
+				 k == SB_CTL_MEMORY ? "memory"
+				 : k == SB_CTL_PIDS ? "pids"
+						    : "cpu");
+			goto out;
+		}
+	}
+	*stage = SB_GO;
+	if (pl->fail_stage == SB_GO) {
+		*e = EPERM;
+		goto out;
+	}
+	if (write(go[1], "g", 1) != 1) {
+		*e = errno;
+		goto out;
+	}
+	*stage = -1;
+out:
+	if (go[0] >= 0)
+		close(go[0]);
+	close(go[1]);
+	return pid;
+}
+
+/*
+ * The helper: a fork of sluice made when the runner is created, while
+ * sluice is small, that clones every step's pid 1 (design.md section 11:
+ * never fork from a large parent — a 256 MiB orchestrator would pay about
+ * 10 ms per step to copy itself).  The plan travels over a SOCK_SEQPACKET
+ * pair as one message: the struct with its strings packed behind it
+ * (pointers become offsets), the log pipe, report pipe and cgroup.procs
+ * files as SCM_RIGHTS.  The reply is {pid, stage, errno, note}.
+ */
+#define HELPER_MAX_MSG (192 * 1024)
+#define HELPER_MAX_FDS (2 + SB_NCTL)
+
+struct helper_reply {
+	int32_t pid, stage, err;
+	char why[200];
+};
+
+struct packer {
+	char *buf;
+	size_t len, cap;
+	int overflow;
+};
+
+static uintptr_t pack_bytes(struct packer *pk, const void *data, size_t n, size_t align)
+{
+	size_t off = (pk->len + align - 1) & ~(align - 1);
+	if (off + n > pk->cap) {
+		pk->overflow = 1;
+		return 0;
+	}
+	memset(pk->buf + pk->len, 0, off - pk->len);
+	memcpy(pk->buf + off, data, n);
+	pk->len = off + n;
+	return off + 1; /* 0 stays NULL */
+}
+
+/* Every string field of a plan, for packing and unpacking alike. */
+static const char **plan_field(struct plan *pl, size_t k)
+{
+	const char **fixed[] = {
+		&pl->root,        &pl->root_ws,          &pl->ws,         &pl->ovl_opts,
+		&pl->root_home,   &pl->root_state,       &pl->root_tmp,   &pl->mk_home,
+		&pl->mk_tmp,      &pl->root_dev,         &pl->root_shm,   &pl->root_proc,
+		&pl->root_sluice, &pl->root_home_in_tmp, &pl->out_src,    &pl->out_dst,
+		&pl->params_src,  &pl->params_dst,       &pl->proc_ro[0], &pl->proc_ro[1]};
+	size_t nfixed = sizeof(fixed) / sizeof(fixed[0]);
+	if (k < nfixed)
+		return fixed[k];
+	k -= nfixed;
+	if (k < MAX_DEVS)
+		return &pl->dev_src[k];
+	k -= MAX_DEVS;
+	if (k < MAX_DEVS)
+		return &pl->dev_dst[k];
+	return NULL;
+}
+
+static uintptr_t pack_vec(struct packer *pk, char *const *v)
+{
+	size_t n = 0;
+	while (v[n])
+		n++;
+	uintptr_t *offs = xcalloc(n + 1, sizeof(uintptr_t));
+	for (size_t k = 0; k < n; k++)
+		offs[k] = pack_bytes(pk, v[k], strlen(v[k]) + 1, 1);
+	uintptr_t at = pack_bytes(pk, offs, (n + 1) * sizeof(uintptr_t), sizeof(uintptr_t));
+	free(offs);
+	return at;
+}
+
+/* pl into buf: the struct, then its strings; fds[] gets the fds to send and
+ * the struct's fd fields their indexes.  Returns the length, or 0 when it
+ * does not fit. */
+static size_t plan_pack(const struct plan *pl, char *buf, size_t cap, int *fds, int *nfds)
+{
+	struct plan cp = *pl;
+	struct packer pk = {buf + sizeof(cp), 0, cap - sizeof(cp), 0};
+	const char **f;
+	for (size_t k = 0; (f = plan_field(&cp, k)); k++)
+		*f = *f ? (const char *)pack_bytes(&pk, *f, strlen(*f) + 1, 1) : NULL;
+	cp.argv = (char *const *)pack_vec(&pk, pl->argv);
+	cp.envp = (char *const *)pack_vec(&pk, pl->envp);
+	*nfds = 0;
+	fds[(*nfds)++] = pl->fd_out;
+	cp.fd_out = 0;
+	fds[(*nfds)++] = pl->fd_report;
+	cp.fd_report = 1;
+	for (int k = 0; k < SB_NCTL; k++) {
+		cp.cg_procs[k] = -1;
+		if (pl->cg_procs[k] >= 0) {
+			cp.cg_procs[k] = *nfds;
+			fds[(*nfds)++] = pl->cg_procs[k];
+		}
+	}
+	if (pk.overflow)
+		return 0;
+	memcpy(buf, &cp, sizeof(cp));
+	return sizeof(cp) + pk.len;
+}
+
+static void plan_unpack(struct plan *pl, const int *fds)
+{
+	char *base = (char *)(pl + 1) - 1; /* offsets count from 1 */
+	const char **f;
+	for (size_t k = 0; (f = plan_field(pl, k)); k++)
+		if (*f)
+			*f = base + (uintptr_t)*f;
+	char *const **vecs[] = {&pl->argv, &pl->envp};
+	for (int v = 0; v < 2; v++) {
+		uintptr_t *offs = (uintptr_t *)(base + (uintptr_t)*vecs[v]);
+		for (size_t k = 0; offs[k]; k++)
+			offs[k] = (uintptr_t)(base + offs[k]);
+		*vecs[v] = (char *const *)offs;
+	}
+	pl->fd_out = fds[pl->fd_out];
+	pl->fd_report = fds[pl->fd_report];
+	for (int k = 0; k < SB_NCTL; k++)
+		if (pl->cg_procs[k] >= 0)
+			pl->cg_procs[k] = fds[pl->cg_procs[k]];
+}
+
+static __attribute__((noreturn)) void helper_main(int sock, int null_fd, int net_fd)
+{
+	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	/* Ctrl-C is for sluice; pid 1 and the step reset their masks */
+	sigset_t set;
+	sigfillset(&set);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	char *buf = aligned_alloc(64, HELPER_MAX_MSG);
+	if (!buf)
+		_exit(1);
+	for (;;) {
+		union {
+			struct cmsghdr h;
+			char space[CMSG_SPACE(sizeof(int) * HELPER_MAX_FDS)];
+		} ctl;
+		struct iovec iov = {buf, HELPER_MAX_MSG};
+		struct msghdr msg = {.msg_iov = &iov,
+				     .msg_iovlen = 1,
+				     .msg_control = &ctl,
+				     .msg_controllen = sizeof(ctl)};
+		ssize_t n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			_exit(0); /* sluice is done */
+		int fds[HELPER_MAX_FDS], nfds = 0;
+		for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
+			if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+				nfds = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+				memcpy(fds, CMSG_DATA(c), sizeof(int) * (size_t)nfds);
+			}
+		struct helper_reply rep = {-1, SB_CLONE, EPROTO, ""};
+		struct plan *pl = (struct plan *)buf;
+		if ((size_t)n >= sizeof(*pl) && nfds >= 2) {
+			plan_unpack(pl, fds);
+			pl->fd_null = null_fd;
+			pl->fd_net = net_fd;
+			int stage, e = 0;
+			rep.pid = spawn_init(pl, 1, NULL, &stage, &e, rep.why, sizeof(rep.why));
+			rep.stage = stage;
+			rep.err = e;
+		}
+		for (int k = 0; k < nfds; k++)
+			close(fds[k]);
+		if (send(sock, &rep, sizeof(rep), MSG_NOSIGNAL) < 0)
+			_exit(0);
+	}
+}
+
+/* Ask the helper for pid 1.  -1 when the helper cannot (gone, plan too big):
+ * the caller clones in-process instead. */
+static int helper_spawn(struct local *lr, struct plan *pl, pid_t *pid, int *stage, int *e,
+			char *why, size_t whysz)
+{
+	int fds[HELPER_MAX_FDS], nfds;
+	size_t len = plan_pack(pl, lr->helper_buf, HELPER_MAX_MSG, fds, &nfds);
+	if (!len)
+		return -1;
+	union {
+		struct cmsghdr h;
+		char space[CMSG_SPACE(sizeof(int) * HELPER_MAX_FDS)];
+	} ctl;
+	memset(&ctl, 0, sizeof(ctl));
+	struct iovec iov = {lr->helper_buf, len};
+	struct msghdr msg = {.msg_iov = &iov,
+			     .msg_iovlen = 1,
+			     .msg_control = &ctl,
+			     .msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds)};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
+	memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)nfds);
+	struct helper_reply rep;
+	ssize_t n;
+	if (sendmsg(lr->helper_sock, &msg, MSG_NOSIGNAL) < 0)
+		goto gone;
+	do
+		n = recv(lr->helper_sock, &rep, sizeof(rep), 0);
+	while (n < 0 && errno == EINTR);
+	if (n != (ssize_t)sizeof(rep))
+		goto gone;
+	*pid = rep.pid;
+	*stage = rep.stage;
+	*e = rep.err;
+	rep.why[sizeof(rep.why) - 1] = 0;
+	snprintf(why, whysz, "%s", rep.why);
+	return 0;
+gone:
+	/* no helper from now on; this and later steps clone in-process */
+	close(lr->helper_sock);
+	lr->helper_sock = -1;
+	return -1;
+}
+
+static void helper_start(struct local *lr)
+{
+	int sv[2];
+	lr->helper_sock = -1;
+	if (getenv("SLUICE_SANDBOX_NO_HELPER") ||
+	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return;
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(sv[0]);
+		helper_main(sv[1], lr->null_fd, lr->netns_fd);
+	}
+	close(sv[1]);
+	if (pid < 0) {
+		close(sv[0]);
+		return;
+	}
+	lr->helper_pid = pid;
+	lr->helper_sock = sv[0];
+	lr->helper_buf = aligned_alloc(64, HELPER_MAX_MSG);
+	int sz = HELPER_MAX_MSG + 4096;
+	setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
 }
 
 /* ---- preparing and starting ------------------------------------------------------- */
@@ -575,7 +923,7 @@ static int local_start(runner *r, const step_launch *l, step_proc *p, sl_error *
 	const char *ws = l->cwd;
 	lp->ws = ws;
 	lp->attempt_dir = l->attempt_dir;
-	int go[2] = {-1, -1}, rep[2] = {-1, -1};
+	int rep[2] = {-1, -1}, pidfd = -1;
 	pid_t pid = -1;
 	int stage = SB_PREPARE;
 	int e = 0;
@@ -620,7 +968,6 @@ static int local_start(runner *r, const step_launch *l, step_proc *p, sl_error *
 		pl->proc_ro[0] = arena_printf(a, "%s/proc/sys", root);
 		pl->proc_ro[1] = arena_printf(a, "%s/proc/sysrq-trigger", root);
 	}
-	size_t nmk = 0;
 	const char *home = lr->hide_home;
 	/* a home below /tmp is hidden by the fresh /tmp; one that is (or is in)
 	 * the workspace is the workspace */
@@ -629,10 +976,10 @@ static int local_start(runner *r, const step_launch *l, step_proc *p, sl_error *
 	if (home) {
 		pl->root_home = arena_printf(a, "%s%s", root, home);
 		if (is_under(ws, home))
-			pl->mkdirs[nmk][0] = pl->root_home, pl->mkdirs[nmk++][1] = pl->root_ws;
+			pl->mk_home = pl->root_ws;
 	}
 	if (is_under(ws, "/tmp"))
-		pl->mkdirs[nmk][0] = pl->root_tmp, pl->mkdirs[nmk++][1] = pl->root_ws;
+		pl->mk_tmp = pl->root_ws;
 	if (l->state_dir) {
 		const char *sd = l->state_dir;
 		int hidden = is_under(sd, "/tmp") && !is_under(sd, ws);
@@ -755,119 +1102,52 @@ static int local_start(runner *r, const step_launch *l, step_proc *p, sl_error *
 		e = EPERM;
 		goto fail;
 	}
-	if (pipe2(go, O_CLOEXEC) < 0 || pipe2(rep, O_CLOEXEC) < 0) {
+	if (pipe2(rep, O_CLOEXEC) < 0) {
 		e = errno;
 		goto fail;
 	}
-	pl->fd_go = go[0];
 	pl->fd_report = rep[1];
 	pl->fd_net = lr->netns_fd;
 	pl->setns_net = !sb->network && lr->netns_fd >= 0;
-
-	/* clone: a copy of us (no exec) that becomes pid 1 */
-	stage = SB_CLONE;
-	if (lr->fail_stage == SB_CLONE) {
-		e = EPERM;
-		goto fail;
-	}
-	uint64_t flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS;
+	pl->clone_flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS;
 	if (pl->userns)
-		flags |= CLONE_NEWUSER;
+		pl->clone_flags |= CLONE_NEWUSER;
 	if (!sb->network && !pl->setns_net)
-		flags |= CLONE_NEWNET;
-	int pidfd = -1;
-	struct clone_args ca;
-	memset(&ca, 0, sizeof(ca));
-	ca.flags = flags | CLONE_PIDFD;
-	ca.pidfd = (uint64_t)(uintptr_t)&pidfd;
-	ca.exit_signal = SIGCHLD;
-	pid = (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
-	if (pid < 0 && errno == ENOSYS) {
-		pid = (pid_t)syscall(SYS_clone, (unsigned long)flags | SIGCHLD, 0, 0, 0, 0);
-		if (pid > 0)
-			pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	}
-	if (pid == 0)
-		init_main(pl);
-	if (pid < 0) {
-		e = errno;
+		pl->clone_flags |= CLONE_NEWNET;
+	pl->uid = (unsigned)getuid();
+	pl->gid = (unsigned)getgid();
+	for (int k = 0; k < SB_NCTL; k++)
+		pl->cg_procs[k] = lp->have_cg ? lp->cg.procs[k] : -1;
+
+	/* pid 1: from the small helper when there is one, else a copy of us */
+	if (lr->helper_sock < 0 || helper_spawn(lr, pl, &pid, &stage, &e, why, sizeof(why)) < 0)
+		pid = spawn_init(pl, 0, &pidfd, &stage, &e, why, sizeof(why));
+	if (pid > 0 && pidfd < 0)
+		pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (pid < 0 || stage >= 0)
 		goto fail;
-	}
-	close(go[0]);
 	close(rep[1]);
-	go[0] = rep[1] = -1;
+	rep[1] = -1;
 	lp->pidfd = pidfd;
 	lp->report_rd = rep[0];
 	rep[0] = -1;
 	if (pidfd >= 0)
 		fcntl(pidfd, F_SETFD, FD_CLOEXEC);
-
-	/* the parent's part of the handshake */
-	if (pl->userns) {
-		stage = SB_UIDMAP;
-		if (lr->fail_stage == SB_UIDMAP) {
-			e = EPERM;
-			goto fail;
-		}
-		/* the user is itself inside; no setgroups, so one line each is allowed */
-		char path[64], map[64];
-		const char *files[3] = {"setgroups", "uid_map", "gid_map"};
-		for (int k = 0; k < 3; k++) {
-			snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, files[k]);
-			unsigned id = k == 1 ? (unsigned)getuid() : (unsigned)getgid();
-			if (k == 0)
-				snprintf(map, sizeof(map), "deny");
-			else
-				snprintf(map, sizeof(map), "%u %u 1\n", id, id);
-			int fd = open(path, O_WRONLY | O_CLOEXEC);
-			if (fd < 0 || write(fd, map, strlen(map)) < 0) {
-				e = errno;
-				if (fd >= 0)
-					close(fd);
-				snprintf(why, sizeof(why), "write %s", path);
-				goto fail;
-			}
-			close(fd);
-		}
-	}
-	stage = SB_CGROUP_JOIN;
-	if (lr->fail_stage == SB_CGROUP_JOIN) {
-		e = EPERM;
-		goto fail;
-	}
-	if (lp->have_cg) {
-		sl_error *jerr = NULL;
-		if (sandbox_cgroup_join(&lp->cg, pid, &jerr) < 0) {
-			e = jerr->errnum;
-			snprintf(why, sizeof(why), "%s", jerr->msg);
-			sl_error_release(&jerr);
-			goto fail;
-		}
-	}
-	stage = SB_GO;
-	if (lr->fail_stage == SB_GO || write(go[1], "g", 1) != 1) {
-		e = lr->fail_stage == SB_GO ? EPERM : errno;
-		goto fail;
-	}
-	close(go[1]);
 	p->pid = pid;
 	p->pidfd = pidfd;
 	p->priv = lp;
 	return 0;
 
 fail:
-	for (int k = 0; k < 2; k++) {
-		if (go[k] >= 0)
-			close(go[k]);
+	for (int k = 0; k < 2; k++)
 		if (rep[k] >= 0)
 			close(rep[k]);
-	}
 	if (pid > 0) {
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);
 	}
-	if (lp->pidfd >= 0)
-		close(lp->pidfd);
+	if (pidfd >= 0)
+		close(pidfd);
 	rm_rf(lp->upper);
 	rm_rf(lp->work);
 	rmdir(root);
@@ -1222,6 +1502,11 @@ static void local_free(runner *r)
 		close(lr->null_fd);
 	sandbox_cgroups_release(&lr->pr.cg);
 	free(lr->hide_home);
+	if (lr->helper_sock >= 0) {
+		close(lr->helper_sock); /* the helper exits on EOF */
+		waitpid(lr->helper_pid, NULL, 0);
+	}
+	free(lr->helper_buf);
 	free(lr);
 }
 
@@ -1321,6 +1606,7 @@ runner *runner_local_new(void)
 		lr->netns_fd = make_empty_netns();
 	pr->shared_net = lr->netns_fd >= 0;
 	lr->null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	helper_start(lr);
 	/* the user's home is hidden: $HOME, else the passwd entry */
 	const char *home = getenv("HOME");
 	if (!home || home[0] != '/') {

@@ -2,17 +2,13 @@
 # Signals reach a sandboxed step through its pid 1: a timeout's SIGTERM is
 # forwarded (the step's trap runs), SIGKILL ends the whole namespace; SIGINT
 # to sluice cancels the step and leaves none of its processes; a kill -9 of
-# sluice takes the sandbox with it (PDEATHSIG).  The step's processes are
+# sluice takes the sandbox with it (PDEATHSIG).  When the step's leader
+# exits, pid 1 exits and the kernel kills whatever is left in the namespace.  The step's processes are
 # found from the host by a marker in their command line.
 set -eu
 . "$TESTS_DIR/integration/lib.sh"
 marker=$((900000 + $$ % 99999))
-procs() { # pids of processes whose command line has the marker (not this shell's)
-	for p in /proc/[0-9]*; do
-		tr '\0' ' ' < "$p/cmdline" 2>/dev/null | grep -q "sleep $marker" && echo "${p#/proc/}"
-	done
-	true
-}
+procs() { pgrep -f "^(/usr/bin/)?sleep $marker\$" || true; } # the step's sleeps, by their command line
 wait_for_procs() {
 	for _ in $(seq 200); do [ -n "$(procs)" ] && return 0; sleep 0.05; done
 	fail "the step did not start: $(cat err.txt 2>/dev/null)"
@@ -25,11 +21,11 @@ cat > pipeline.yaml <<YAML
 name: sig
 steps:
   polite:
-    run: sh -c 'trap "echo got TERM; exit 7" TERM; sleep $marker & wait'
+    run: trap "echo got TERM; exit 7" TERM; sleep $marker & wait
     timeout: 1s
     grace_period: 5s
   stubborn:
-    run: sh -c 'trap "echo ignoring TERM" TERM; sleep $marker & while :; do wait; done'
+    run: trap "echo ignoring TERM" TERM; while :; do sleep $marker; done
     timeout: 1s
     grace_period: 1s
 YAML

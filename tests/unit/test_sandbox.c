@@ -157,7 +157,7 @@ START_TEST(stage_names_round_trip)
 {
 	for (int k = 0; k < SB_NSTAGES; k++) {
 		ck_assert_int_eq(sandbox_stage_parse(sandbox_stage_name(k)), k);
-		char num[8];
+		char num[16];
 		snprintf(num, sizeof(num), "%d", k);
 		ck_assert_int_eq(sandbox_stage_parse(num), k);
 	}
