@@ -63,6 +63,8 @@ int main(int argc, char **argv)
 	fputs("{}\n", f);
 	fclose(f);
 	snprintf(params_env, sizeof(params_env), "SLUICE_PARAMS=%.*s", PATH_MAX, params);
+	/* the runner first, as sluice makes it: before it grows */
+	runner *r = runner_local_new();
 	const char *ballast = getenv("LAUNCH_BALLAST");
 	char *big = NULL;
 	if (ballast) {
@@ -71,7 +73,6 @@ int main(int argc, char **argv)
 		if (big)
 			memset(big, 1, sz);
 	}
-	runner *r = runner_local_new();
 	int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
 	for (int i = 0; i < n; i++) {
 		snprintf(dir, sizeof(dir), "%.*s/a%d", PATH_MAX, state, i);

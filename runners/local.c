@@ -691,6 +691,10 @@ static __attribute__((noreturn)) void helper_main(int sock, int null_fd, int net
 	sigset_t set;
 	sigfillset(&set);
 	sigprocmask(SIG_BLOCK, &set, NULL);
+	/* hold no one's terminal or pipe: sluice's stdout may be a reader's EOF */
+	dup2(null_fd, 0);
+	dup2(null_fd, 1);
+	dup2(null_fd, 2);
 	char *buf = aligned_alloc(64, HELPER_MAX_MSG);
 	if (!buf)
 		_exit(1);
@@ -920,7 +924,15 @@ static int local_start(runner *r, const step_launch *l, step_proc *p, sl_error *
 	pl->cap_last = lr->pr.cap_last;
 	pl->prog = &lr->prog;
 	pl->argv = l->argv;
+	/* real paths: a symlink in them would resolve against the host's root
+	 * while the mounts are made below the new one */
 	const char *ws = l->cwd;
+	char real[PATH_MAX];
+	if (realpath(ws, real))
+		ws = arena_strdup(a, real);
+	const char *state_dir = l->state_dir;
+	if (state_dir && realpath(state_dir, real))
+		state_dir = arena_strdup(a, real);
 	lp->ws = ws;
 	lp->attempt_dir = l->attempt_dir;
 	int rep[2] = {-1, -1}, pidfd = -1;
@@ -980,8 +992,8 @@ static int local_start(runner *r, const step_launch *l, step_proc *p, sl_error *
 	}
 	if (is_under(ws, "/tmp"))
 		pl->mk_tmp = pl->root_ws;
-	if (l->state_dir) {
-		const char *sd = l->state_dir;
+	if (state_dir) {
+		const char *sd = state_dir;
 		int hidden = is_under(sd, "/tmp") && !is_under(sd, ws);
 		hidden |= home && is_under(sd, home) && !is_under(sd, ws);
 		if (!hidden)
