@@ -5,6 +5,8 @@
 #   sandbox  the local runner's sandbox around /bin/true (namespaces, read-only
 #            root, overlay workspace, tmpfs /tmp, /dev, /proc, seccomp, no caps)
 #   bwrap    Debian's bwrap --unshare-all with equivalent binds, spawned plainly
+# and the sandbox from a 256 MiB parent, with and without the helper that
+# clones pid 1 (runners/local.c).
 # All three go through the same harness (bench/launch.c: start, pidfd, reap).
 # Target: sandbox median <= half of bwrap's.  Then the per-step overhead of
 # a whole run with the sandbox on, against ninja, on the same DAG of touches.
@@ -25,12 +27,13 @@ bwrap_args=(--unshare-all --die-with-parent --new-session --ro-bind / / --dev /d
 have_bwrap=1
 command -v bwrap >/dev/null && bwrap "${bwrap_args[@]}" 2>/dev/null || have_bwrap=0
 [ $have_bwrap = 1 ] || echo "(bwrap missing or not working here: apt-get install bubblewrap)"
-: >plain.ms; : >sandbox.ms; : >bwrap.ms; : >big.ms
+: >plain.ms; : >sandbox.ms; : >bwrap.ms; : >big.ms; : >bignh.ms
 for _ in $(seq $rounds); do
 	"$LAUNCH" plain $per -- /bin/true >>plain.ms
 	"$LAUNCH" sandbox $per -- /bin/true >>sandbox.ms
 	[ $have_bwrap = 0 ] || "$LAUNCH" plain $per -- /usr/bin/bwrap "${bwrap_args[@]}" >>bwrap.ms
 	LAUNCH_BALLAST=256 "$LAUNCH" sandbox $(( (per + 3) / 4 )) -- /bin/true >>big.ms
+	LAUNCH_BALLAST=256 SLUICE_SANDBOX_NO_HELPER=1 "$LAUNCH" sandbox $(( (per + 3) / 4 )) -- /bin/true >>bignh.ms
 done
 stats() { # file -> "median p90 count"
 	sort -n "$1" | awk '{a[NR]=$1} END {if (!NR) {print "- - 0"; exit}
@@ -41,12 +44,14 @@ read -r pm p90 pn < <(stats plain.ms)
 read -r sm s90 sn < <(stats sandbox.ms)
 read -r bm b90 bn < <(stats bwrap.ms)
 read -r gm g90 gn < <(stats big.ms)
+read -r hm h90 hn < <(stats bignh.ms)
 printf "%-34s %9s %9s %6s %10s\n" launcher median_ms p90_ms n vs_bwrap
 ratio() { [ "$bm" = - ] && echo - || awk -v a="$1" -v b="$bm" 'BEGIN{printf "%.2fx", a/b}'; }
 printf "%-34s %9s %9s %6s %10s\n" "plain fork/exec (posix_spawn)" $pm $p90 $pn "$(ratio $pm)"
 printf "%-34s %9s %9s %6s %10s\n" "sluice sandbox" $sm $s90 $sn "$(ratio $sm)"
 printf "%-34s %9s %9s %6s %10s\n" "bwrap --unshare-all" $bm $b90 $bn "-"
 printf "%-34s %9s %9s %6s %10s\n" "sluice sandbox, 256 MiB parent" $gm $g90 $gn "$(ratio $gm)"
+printf "%-34s %9s %9s %6s %10s\n" "  same, without the helper" $hm $h90 $hn "$(ratio $hm)"
 echo "target: sluice sandbox median <= 0.50x bwrap's"
 
 # a whole run: the same DAG with the sandbox on, with it off, and ninja

@@ -256,7 +256,8 @@ static int readonly_root(const char *root)
 
 static int setup_dev(const struct plan *pl)
 {
-	if (tmpfs(pl->root_dev, "mode=0755,size=64k", MS_NOEXEC) < 0)
+	/* not nodev: the nodes made here must open */
+	if (mount("tmpfs", pl->root_dev, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755") < 0)
 		return -1;
 	for (size_t k = 0; k < pl->ndev; k++) {
 		/* real root makes the nodes (cheaper than a mount each); a user
@@ -283,10 +284,8 @@ static int setup_dev(const struct plan *pl)
 		if (symlink(links[k][0], path) < 0)
 			return -1;
 	}
-	if (mkdir(pl->root_shm, 01777) < 0 || tmpfs(pl->root_shm, "mode=1777", 0) < 0)
-		return -1;
-	return mount(NULL, pl->root_dev, NULL,
-		     MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NOEXEC, NULL);
+	/* shm is a directory of the /dev tmpfs (nosuid, noexec): one mount less */
+	return mkdir(pl->root_shm, 01777) < 0 ? -1 : chmod(pl->root_shm, 01777);
 }
 
 static int drop_caps(const struct plan *pl)
@@ -368,10 +367,12 @@ static __attribute__((noreturn)) void init_main(const struct plan *pl)
 	STAGE(pl, rfd, SB_READONLY_ROOT, readonly_root(pl->root));
 	/* fresh tmpfs over the user's home (empty, read-only) and /tmp; the
 	 * workspace's path is made in them when it lies below */
-	if (pl->root_home) {
+	if (pl->root_home && !pl->mk_home) {
+		STAGE(pl, rfd, SB_HIDE_HOME, tmpfs(pl->root_home, "mode=0755,size=4k", MS_RDONLY));
+	} else if (pl->root_home) {
+		/* the workspace is below the home: make its path, then read-only */
 		STAGE(pl, rfd, SB_HIDE_HOME, tmpfs(pl->root_home, "mode=0755,size=64k", 0));
-		if (pl->mk_home)
-			STAGE(pl, rfd, SB_HIDE_HOME, mkdir_all(pl->mk_home));
+		STAGE(pl, rfd, SB_HIDE_HOME, mkdir_all(pl->mk_home));
 		STAGE(pl, rfd, SB_HIDE_HOME,
 		      mount(NULL, pl->root_home, NULL,
 			    MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, "mode=0755,size=64k"));

@@ -31,6 +31,9 @@ steps:
     run: |
       grep -E '^(CapEff|CapPrm|CapBnd|NoNewPrivs|Seccomp):' /proc/self/status
       echo "hostname \$(hostname)"
+      echo x > /dev/null && [ "\$(head -c 4 /dev/urandom | wc -c)" = 4 ] && [ -z "\$(head -c 4 /dev/zero | tr -d '\\0')" ] && echo "dev works"
+      touch /dev/shm/x && echo "shm writable"
+      ls /dev | tr '\n' ' ' | sed 's/^/dev: /'; echo
       echo "uid \$(id -u)"
       ps -e -o pid=,comm= > ps.txt
       touch /etc/sluice-was-here 2>/dev/null && echo "etc writable" || echo "etc read-only"
@@ -69,6 +72,9 @@ expect_contains "$log" "CapBnd:	0000000000000000"
 expect_contains "$log" "NoNewPrivs:	1"
 expect_contains "$log" "Seccomp:	2"
 expect_contains "$log" "hostname sluice"
+expect_contains "$log" "dev works"
+expect_contains "$log" "shm writable"
+expect_contains "$log" "dev: fd full null random shm stderr stdin stdout tty urandom zero"
 expect_contains "$log" "etc read-only"
 expect_contains "$log" "usr read-only"
 expect_contains "$log" "home hidden"

@@ -44,6 +44,7 @@ steps:
     run: |
       grep -E '^(CapEff|CapBnd|NoNewPrivs|Seccomp):' /proc/self/status
       echo "uid \$(id -u)"
+      echo x > /dev/null && [ "\$(head -c 4 /dev/urandom | wc -c)" = 4 ] && echo "dev works"
       cat /proc/self/uid_map
       ps -e -o pid= > /tmp/ps.txt; echo "procs \$(wc -l < /tmp/ps.txt)"
       touch /etc/x 2>/dev/null && echo "etc writable" || echo "etc read-only"
@@ -104,6 +105,7 @@ expect_contains "$log" "CapBnd:	0000000000000000"
 expect_contains "$log" "NoNewPrivs:	1"
 expect_contains "$log" "Seccomp:	2"
 expect_contains "$log" "uid $uid"
+expect_contains "$log" "dev works"
 echo "$log" | grep -Eq "^\S+ +$uid +$uid +1$" || fail "uid_map is not the user to itself: $log"
 expect_contains "$log" "procs 3" # pid 1, the shell, ps
 expect_contains "$log" "etc read-only"
