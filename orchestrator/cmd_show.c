@@ -147,10 +147,10 @@ int cmd_show(const cli_args *a)
 			format_size(ps->sandbox.memory, mem, sizeof(mem));
 		if (ps->timeout_ms)
 			format_duration_ms(ps->timeout_ms, tmo, sizeof(tmo));
-		printf("  runner     %s\n  sandbox    %s (network %s, memory %s), timeout %s, retries "
-		       "%d\n",
-		       ps->runner, show_sandbox_mode(ps),
-		       ps->sandbox.network ? "on" : "off", mem, tmo, ps->retries.limit);
+		printf("  runner     %s\n"
+		       "  sandbox    %s (network %s, memory %s), timeout %s, retries %d\n",
+		       ps->runner, show_sandbox_mode(ps), ps->sandbox.network ? "on" : "off", mem,
+		       tmo, ps->retries.limit);
 	}
 	printf("  env hash   %s\n", s->env_hash ? s->env_hash : "(not recorded by this version)");
 	printf("  cache key  %s\n", s->cache_key ? s->cache_key : "(not recorded by this version)");
