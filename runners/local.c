@@ -142,6 +142,7 @@ struct plan {
 	int fail_stage;
 	int userns, setns_net;
 	int fd_out, fd_report, fd_go, fd_null, fd_net;
+	int fd_outfile, fd_params;    /* the host's $SLUICE_OUTPUT (write) and params file (read) */
 	const char *root;             /* mount point of the new root: ATTEMPT/root */
 	const char *root_ws;          /* ROOT/WORKSPACE */
 	const char *ws;               /* the workspace, the same path inside */
@@ -156,8 +157,8 @@ struct plan {
 	size_t ndev;
 	const char *root_sluice; /* ROOT/tmp/.sluice */
 	const char *root_home_in_tmp;
-	const char *out_src, *out_dst, *params_src, *params_dst;
-	const char *proc_ro[2]; /* ROOT/proc/sys, ROOT/proc/sysrq-trigger (uid 0 only) */
+	const char *out_dst, *params_dst; /* ROOT/tmp/.sluice/{output,params.json} */
+	const char *proc_ro[2];           /* ROOT/proc/sys, ROOT/proc/sysrq-trigger (uid 0 only) */
 	int cap_last;
 	rlim_t rl_as, rl_nproc;
 	const struct sock_fprog *prog;
@@ -175,7 +176,8 @@ struct lproc {
 	sandbox_cgroup cg;
 	int have_cg;
 	int report_rd;
-	int log_fd; /* a dup of the log pipe, for the runner's own lines */
+	int log_fd;                /* a dup of the log pipe, for the runner's own lines */
+	int outfile_fd, params_fd; /* handed to pid 1, closed once it runs */
 	int pidfd;
 	const char *attempt_dir, *upper, *work, *ws;
 	const char **outputs; /* declared outputs and the metrics file */
@@ -233,6 +235,51 @@ static int touch(const char *path, mode_t mode)
 		return -1;
 	close(fd);
 	return 0;
+}
+
+#define OUTPUT_INSIDE "/tmp/.sluice/output"
+#define PARAMS_INSIDE "/tmp/.sluice/params.json"
+#define OUTPUT_MAX    (16 << 20) /* $SLUICE_OUTPUT holds key=value lines */
+
+/* Copy the open file in to a new file at path, with a stack buffer. */
+static int copy_into(int in, const char *path, mode_t mode)
+{
+	int out = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
+	if (out < 0)
+		return -1;
+	char buf[8192];
+	ssize_t n;
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		if (write(out, buf, (size_t)n) != n) {
+			n = -1;
+			break;
+		}
+	int e = errno;
+	close(out);
+	errno = e;
+	return n < 0 ? -1 : 0;
+}
+
+/* pid 1, after the step: its $SLUICE_OUTPUT back to the host's file (a
+ * regular file only, at most OUTPUT_MAX: the step may have swapped in a
+ * FIFO or a symlink). */
+static void copy_back(const char *path, int out)
+{
+	int in = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (in < 0)
+		return;
+	struct stat st;
+	if (fstat(in, &st) == 0 && S_ISREG(st.st_mode)) {
+		char buf[8192];
+		ssize_t n;
+		size_t total = 0;
+		while (total < OUTPUT_MAX && (n = read(in, buf, sizeof(buf))) > 0) {
+			if (write(out, buf, (size_t)n) != n)
+				break;
+			total += (size_t)n;
+		}
+	}
+	close(in);
 }
 
 static int bind_ro(const char *src, const char *dst)
@@ -353,13 +400,23 @@ static __attribute__((noreturn)) void init_main(const struct plan *pl)
 		STAGE(pl, rfd, SB_NETNS, setns(pl->fd_net, CLONE_NEWNET));
 	/* the cgroup namespace is rooted at the step's cgroup, joined by now */
 	STAGE(pl, rfd, SB_NETNS, unshare(CLONE_NEWCGROUP));
-	/* fds: 0 /dev/null, 1-2 the log, 3 the report pipe, nothing else */
-	STAGE(pl, rfd, SB_FDS, dup2(pl->fd_null, 0));
-	STAGE(pl, rfd, SB_FDS, dup2(pl->fd_out, 1));
-	STAGE(pl, rfd, SB_FDS, dup2(pl->fd_out, 2));
-	STAGE(pl, rfd, SB_FDS, dup3(pl->fd_report, 3, O_CLOEXEC));
+	/* fds: 0 /dev/null, 1-2 the log, 3 the report pipe, 4 and 5 the host's
+	 * output and params files (pid 1's only), nothing else; first out of the
+	 * way, so that no dup2 lands on an fd still to be moved */
+	int hi[5], src[5] = {pl->fd_null, pl->fd_out, pl->fd_report, pl->fd_outfile, pl->fd_params};
+	for (int k = 0; k < 5; k++) {
+		hi[k] = fcntl(src[k], F_DUPFD_CLOEXEC, 100);
+		if (hi[k] < 0)
+			child_fail(pl, rfd, SB_FDS, errno);
+	}
+	STAGE(pl, rfd, SB_FDS, dup2(hi[0], 0));
+	STAGE(pl, rfd, SB_FDS, dup2(hi[1], 1));
+	STAGE(pl, rfd, SB_FDS, dup2(hi[1], 2));
+	STAGE(pl, rfd, SB_FDS, dup3(hi[2], 3, O_CLOEXEC));
 	rfd = 3;
-	STAGE(pl, rfd, SB_FDS, syscall(SYS_close_range, 4, ~0U, 0));
+	STAGE(pl, rfd, SB_FDS, dup3(hi[3], 4, O_CLOEXEC));
+	STAGE(pl, rfd, SB_FDS, dup3(hi[4], 5, O_CLOEXEC));
+	STAGE(pl, rfd, SB_FDS, syscall(SYS_close_range, 6, ~0U, 0));
 
 	/* the mount tree */
 	STAGE(pl, rfd, SB_MOUNT_PRIVATE, mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL));
@@ -382,10 +439,10 @@ static __attribute__((noreturn)) void init_main(const struct plan *pl)
 		STAGE(pl, rfd, SB_TMP, mkdir_all(pl->mk_tmp));
 	STAGE(pl, rfd, SB_TMP, mkdir(pl->root_home_in_tmp, 0700));
 	STAGE(pl, rfd, SB_TMP, mkdir(pl->root_sluice, 0755));
+	/* copies, not binds: two mounts fewer; pid 1 copies the output back */
 	STAGE(pl, rfd, SB_TMP, touch(pl->out_dst, 0644));
-	STAGE(pl, rfd, SB_TMP, mount(pl->out_src, pl->out_dst, NULL, MS_BIND, NULL));
-	STAGE(pl, rfd, SB_TMP, touch(pl->params_dst, 0644));
-	STAGE(pl, rfd, SB_TMP, bind_ro(pl->params_src, pl->params_dst));
+	STAGE(pl, rfd, SB_TMP, copy_into(5, pl->params_dst, 0444));
+	close(5);
 	/* the workspace: read-only below, the attempt's upper dir above */
 	STAGE(pl, rfd, SB_OVERLAY,
 	      mount("overlay", pl->root_ws, "overlay", MS_NOSUID, pl->ovl_opts));
@@ -452,6 +509,7 @@ static __attribute__((noreturn)) void init_main(const struct plan *pl)
 		while ((w = waitpid(-1, &status, WNOHANG)) > 0) {
 			if (w != step)
 				continue;
+			copy_back(OUTPUT_INSIDE, 4);
 			struct report rep = {REP_EXIT, 0, 0, status};
 			if (write(rfd, &rep, sizeof(rep)) < 0) {
 				/* the orchestrator will see our own exit */
@@ -574,7 +632,7 @@ out:
  * files as SCM_RIGHTS.  The reply is {pid, stage, errno, note}.
  */
 #define HELPER_MAX_MSG (192 * 1024)
-#define HELPER_MAX_FDS (2 + SB_NCTL)
+#define HELPER_MAX_FDS (4 + SB_NCTL)
 
 struct helper_reply {
 	int32_t pid, stage, err;
@@ -603,12 +661,12 @@ static uintptr_t pack_bytes(struct packer *pk, const void *data, size_t n, size_
 /* Every string field of a plan, for packing and unpacking alike. */
 static const char **plan_field(struct plan *pl, size_t k)
 {
-	const char **fixed[] = {
-		&pl->root,        &pl->root_ws,          &pl->ws,         &pl->ovl_opts,
-		&pl->root_home,   &pl->root_state,       &pl->root_tmp,   &pl->mk_home,
-		&pl->mk_tmp,      &pl->root_dev,         &pl->root_shm,   &pl->root_proc,
-		&pl->root_sluice, &pl->root_home_in_tmp, &pl->out_src,    &pl->out_dst,
-		&pl->params_src,  &pl->params_dst,       &pl->proc_ro[0], &pl->proc_ro[1]};
+	const char **fixed[] = {&pl->root,        &pl->root_ws,          &pl->ws,
+				&pl->ovl_opts,    &pl->root_home,        &pl->root_state,
+				&pl->root_tmp,    &pl->mk_home,          &pl->mk_tmp,
+				&pl->root_dev,    &pl->root_shm,         &pl->root_proc,
+				&pl->root_sluice, &pl->root_home_in_tmp, &pl->out_dst,
+				&pl->params_dst,  &pl->proc_ro[0],       &pl->proc_ro[1]};
 	size_t nfixed = sizeof(fixed) / sizeof(fixed[0]);
 	if (k < nfixed)
 		return fixed[k];
@@ -651,6 +709,10 @@ static size_t plan_pack(const struct plan *pl, char *buf, size_t cap, int *fds, 
 	cp.fd_out = 0;
 	fds[(*nfds)++] = pl->fd_report;
 	cp.fd_report = 1;
+	fds[(*nfds)++] = pl->fd_outfile;
+	cp.fd_outfile = 2;
+	fds[(*nfds)++] = pl->fd_params;
+	cp.fd_params = 3;
 	for (int k = 0; k < SB_NCTL; k++) {
 		cp.cg_procs[k] = -1;
 		if (pl->cg_procs[k] >= 0) {
@@ -680,6 +742,8 @@ static void plan_unpack(struct plan *pl, const int *fds)
 	}
 	pl->fd_out = fds[pl->fd_out];
 	pl->fd_report = fds[pl->fd_report];
+	pl->fd_outfile = fds[pl->fd_outfile];
+	pl->fd_params = fds[pl->fd_params];
 	for (int k = 0; k < SB_NCTL; k++)
 		if (pl->cg_procs[k] >= 0)
 			pl->cg_procs[k] = fds[pl->cg_procs[k]];
@@ -722,7 +786,7 @@ static __attribute__((noreturn)) void helper_main(int sock, int null_fd, int net
 			}
 		struct helper_reply rep = {-1, SB_CLONE, EPROTO, ""};
 		struct plan *pl = (struct plan *)buf;
-		if ((size_t)n >= sizeof(*pl) && nfds >= 2) {
+		if ((size_t)n >= sizeof(*pl) && nfds >= 4) {
 			plan_unpack(pl, fds);
 			pl->fd_null = null_fd;
 			pl->fd_net = net_fd;
@@ -851,6 +915,10 @@ static void lproc_free(struct lproc *lp)
 		close(lp->report_rd);
 	if (lp->log_fd >= 0)
 		close(lp->log_fd);
+	if (lp->outfile_fd >= 0)
+		close(lp->outfile_fd);
+	if (lp->params_fd >= 0)
+		close(lp->params_fd);
 	arena_release(&lp->mem);
 	free(lp);
 }
@@ -916,7 +984,7 @@ static int local_start(runner *r, const step_launch *l, step_proc *p, sl_error *
 	if (lr->fail_stage == SB_PREPARE)
 		return sl_error_errno(err, EPERM, "sandbox: %s", sandbox_stage_name(SB_PREPARE));
 	struct lproc *lp = xcalloc(1, sizeof(*lp));
-	lp->report_rd = lp->log_fd = lp->pidfd = -1;
+	lp->report_rd = lp->log_fd = lp->pidfd = lp->outfile_fd = lp->params_fd = -1;
 	arena *a = &lp->mem;
 	struct plan *pl = &lp->pl;
 	pl->fail_stage = lr->fail_stage;
@@ -1025,17 +1093,22 @@ static int local_start(runner *r, const step_launch *l, step_proc *p, sl_error *
 		snprintf(why, sizeof(why), "SLUICE_OUTPUT and SLUICE_PARAMS must be set");
 		goto fail;
 	}
-	int ofd = open(out_host, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-	if (ofd < 0) {
+	lp->outfile_fd = open(out_host, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (lp->outfile_fd < 0) {
 		e = errno;
 		snprintf(why, sizeof(why), "create %s", out_host);
 		goto fail;
 	}
-	close(ofd);
-	pl->out_src = out_host;
-	pl->out_dst = arena_printf(a, "%s/tmp/.sluice/output", root);
-	pl->params_src = params_host;
-	pl->params_dst = arena_printf(a, "%s/tmp/.sluice/params.json", root);
+	lp->params_fd = open(params_host, O_RDONLY | O_CLOEXEC);
+	if (lp->params_fd < 0) {
+		e = errno;
+		snprintf(why, sizeof(why), "open %s", params_host);
+		goto fail;
+	}
+	pl->fd_outfile = lp->outfile_fd;
+	pl->fd_params = lp->params_fd;
+	pl->out_dst = arena_printf(a, "%s" OUTPUT_INSIDE, root);
+	pl->params_dst = arena_printf(a, "%s" PARAMS_INSIDE, root);
 	size_t nenv = 0;
 	while (l->envp[nenv])
 		nenv++;
@@ -1047,9 +1120,9 @@ static int local_start(runner *r, const step_launch *l, step_proc *p, sl_error *
 		else if (!strncmp(v, "TMPDIR=", 7))
 			v = "TMPDIR=/tmp";
 		else if (!strncmp(v, "SLUICE_OUTPUT=", 14))
-			v = "SLUICE_OUTPUT=/tmp/.sluice/output";
+			v = "SLUICE_OUTPUT=" OUTPUT_INSIDE;
 		else if (!strncmp(v, "SLUICE_PARAMS=", 14))
-			v = "SLUICE_PARAMS=/tmp/.sluice/params.json";
+			v = "SLUICE_PARAMS=" PARAMS_INSIDE;
 		envp[k] = (char *)v;
 	}
 	pl->envp = envp;
@@ -1141,6 +1214,9 @@ static int local_start(runner *r, const step_launch *l, step_proc *p, sl_error *
 		goto fail;
 	close(rep[1]);
 	rep[1] = -1;
+	close(lp->outfile_fd);
+	close(lp->params_fd);
+	lp->outfile_fd = lp->params_fd = -1;
 	lp->pidfd = pidfd;
 	lp->report_rd = rep[0];
 	rep[0] = -1;
