@@ -50,6 +50,7 @@
 #include <linux/capability.h>
 #include <linux/sched.h>
 #include <linux/seccomp.h>
+#include <poll.h>
 #include <pwd.h>
 #include <sched.h>
 #include <signal.h>
@@ -142,6 +143,7 @@ struct plan {
 	int fail_stage;
 	int userns, setns_net;
 	int fd_out, fd_report, fd_go, fd_null, fd_net;
+	int need_go;                  /* the parent has work between clone and go (maps, cgroups) */
 	int fd_outfile, fd_params;    /* the host's $SLUICE_OUTPUT (write) and params file (read) */
 	const char *root;             /* mount point of the new root: ATTEMPT/root */
 	const char *root_ws;          /* ROOT/WORKSPACE */
@@ -387,12 +389,20 @@ static __attribute__((noreturn)) void init_main(const struct plan *pl)
 	int rfd = pl->fd_report;
 	char go;
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-	ssize_t n;
-	do
-		n = read(pl->fd_go, &go, 1);
-	while (n < 0 && errno == EINTR);
-	if (n != 1)
-		_exit(127); /* the orchestrator gave up on us */
+	if (pl->fd_go >= 0) {
+		ssize_t n;
+		do
+			n = read(pl->fd_go, &go, 1);
+		while (n < 0 && errno == EINTR);
+		if (n != 1)
+			_exit(127); /* the orchestrator gave up on us */
+	} else {
+		/* nothing to wait for; but if sluice died before PDEATHSIG was
+		 * set, the report pipe has no reader any more */
+		struct pollfd pfd = {rfd, 0, 0};
+		if (poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLERR))
+			_exit(127);
+	}
 	if (pl->fail_stage == SB_WAIT_GO)
 		child_fail(pl, rfd, SB_WAIT_GO, EPERM);
 	/* the network: the shared empty namespace, unless cloned with one or allowed */
@@ -533,7 +543,7 @@ static pid_t spawn_init(struct plan *pl, int in_helper, int *pidfd, int *stage, 
 	int go[2] = {-1, -1};
 	pid_t pid = -1;
 	*stage = SB_PIPE;
-	if (pipe2(go, O_CLOEXEC) < 0) {
+	if (pl->need_go && pipe2(go, O_CLOEXEC) < 0) {
 		*e = errno;
 		return -1;
 	}
@@ -610,7 +620,7 @@ static pid_t spawn_init(struct plan *pl, int in_helper, int *pidfd, int *stage, 
 		*e = EPERM;
 		goto out;
 	}
-	if (write(go[1], "g", 1) != 1) {
+	if (go[1] >= 0 && write(go[1], "g", 1) != 1) {
 		*e = errno;
 		goto out;
 	}
@@ -618,7 +628,8 @@ static pid_t spawn_init(struct plan *pl, int in_helper, int *pidfd, int *stage, 
 out:
 	if (go[0] >= 0)
 		close(go[0]);
-	close(go[1]);
+	if (go[1] >= 0)
+		close(go[1]);
 	return pid;
 }
 
@@ -1204,6 +1215,11 @@ static int local_start(runner *r, const step_launch *l, step_proc *p, sl_error *
 	pl->gid = (unsigned)getgid();
 	for (int k = 0; k < SB_NCTL; k++)
 		pl->cg_procs[k] = lp->have_cg ? lp->cg.procs[k] : -1;
+	/* as root with no limits there is nothing to do between clone and go:
+	 * pid 1 goes at once, one wake-up less */
+	pl->need_go = pl->userns || lp->have_cg || lr->fail_stage == SB_UIDMAP ||
+		      lr->fail_stage == SB_CGROUP_JOIN || lr->fail_stage == SB_GO ||
+		      lr->fail_stage == SB_WAIT_GO;
 
 	/* pid 1: from the small helper when there is one, else a copy of us */
 	if (lr->helper_sock < 0 || helper_spawn(lr, pl, &pid, &stage, &e, why, sizeof(why)) < 0)
