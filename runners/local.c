@@ -405,6 +405,9 @@ static __attribute__((noreturn)) void init_main(const struct plan *pl)
 	}
 	if (pl->fail_stage == SB_WAIT_GO)
 		child_fail(pl, rfd, SB_WAIT_GO, EPERM);
+	/* the step may not open pid 1's fds (/proc/1/fd: the report pipe, the
+	 * host's output file) */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	/* the network: the shared empty namespace, unless cloned with one or allowed */
 	if (pl->setns_net)
 		STAGE(pl, rfd, SB_NETNS, setns(pl->fd_net, CLONE_NEWNET));

@@ -33,6 +33,7 @@ steps:
       echo "hostname \$(hostname)"
       echo x > /dev/null && [ "\$(head -c 4 /dev/urandom | wc -c)" = 4 ] && [ -z "\$(head -c 4 /dev/zero | tr -d '\\0')" ] && echo "dev works"
       touch /dev/shm/x && echo "shm writable"
+      (echo x > /proc/1/fd/3) 2>/dev/null && echo "pid 1's fds open" || echo "pid 1's fds closed"
       (echo '{"hacked": 1}' > \$SLUICE_PARAMS) 2>/dev/null && echo "params writable" || echo "params read-only"
       echo "from=inside" >> \$SLUICE_OUTPUT
       ls /dev | tr '\n' ' ' | sed 's/^/dev: /'; echo
@@ -77,6 +78,7 @@ expect_contains "$log" "hostname sluice"
 expect_contains "$log" "dev works"
 expect_contains "$log" "shm writable"
 expect_contains "$log" "params read-only"
+expect_contains "$log" "pid 1's fds closed"
 expect_eq "$(cat .sluice/runs/1/params.json)" "{}" "the run's params after the step"
 run_sluice 0 show 1 inspect --json
 expect_contains "$OUT" '"from": "inside"'
