@@ -103,3 +103,24 @@ run_sluice 0 logs 1 offline
 expect_contains "$OUT" "Network is unreachable"
 run_sluice 0 logs 1 online
 expect_contains "$OUT" "hello from the host"
+# a 32-bit system call (int 0x80) kills the process: only the native
+# architecture is in the filter; checked where the kernel runs 32-bit calls
+cat > int80.py <<'PY'
+import ctypes, mmap
+code = bytes([0xb8, 0x14, 0, 0, 0, 0xcd, 0x80, 0xc3])  # mov eax, 20 (i386 getpid); int 0x80; ret
+buf = mmap.mmap(-1, 4096, prot=mmap.PROT_READ | mmap.PROT_WRITE | mmap.PROT_EXEC)
+buf.write(code)
+addr = ctypes.addressof(ctypes.c_char.from_buffer(buf))
+print("int 0x80 returned", ctypes.CFUNCTYPE(ctypes.c_int)(addr)() > 0, flush=True)
+PY
+if [ "$(uname -m)" = x86_64 ] && $PY int80.py >/dev/null 2>&1; then
+	cat > arch.yaml <<YAML
+name: arch
+steps:
+  i386: {run: $PY int80.py}
+YAML
+	run_sluice 1 run arch.yaml --ci --json
+	expect_contains "$OUT" '"reason": "signal 31 (Bad system call)"'
+else
+	echo "note: this kernel does not run 32-bit system calls (no IA32 emulation); nothing to kill" >&2
+fi
