@@ -124,3 +124,15 @@ YAML
 else
 	echo "note: this kernel does not run 32-bit system calls (no IA32 emulation); nothing to kill" >&2
 fi
+# a workspace inside the home (the usual place): the rest of the home stays hidden
+mkdir -p "$home/proj" && cd "$home/proj"
+cat > pipeline.yaml <<YAML
+name: inhome
+steps:
+  look:
+    run: ls -A $home > view.txt; cat $home/secret.txt >> view.txt 2>/dev/null; touch $home/x 2>/dev/null || echo "home read-only" >> view.txt
+    outputs: [view.txt]
+YAML
+run_sluice 0 run pipeline.yaml --ci
+expect_eq "$(cat view.txt)" "proj
+home read-only" "the home seen from a workspace inside it"
