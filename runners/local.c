@@ -1337,6 +1337,39 @@ static int copy_file(const char *src, const char *dst, mode_t mode)
 	return rc;
 }
 
+static char *join(const char *a, const char *sep, const char *b)
+{
+	size_t la = strlen(a), ls = strlen(sep), lb = strlen(b);
+	char *p = xmalloc(la + ls + lb + 1);
+	memcpy(p, a, la);
+	memcpy(p + la, sep, ls);
+	memcpy(p + la + ls, b, lb + 1);
+	return p;
+}
+
+static int promote(const char *src, const char *dst);
+
+/* Promote every entry of the directory src into dst; paths on the heap, so
+ * that a deep tree costs no stack. */
+static int promote_children(const char *src, const char *dst)
+{
+	DIR *dir = opendir(src);
+	if (!dir)
+		return -1;
+	struct dirent *de;
+	int rc = 0;
+	while (rc == 0 && (de = readdir(dir))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		char *a = join(src, "/", de->d_name), *b = join(dst, "/", de->d_name);
+		rc = promote(a, b);
+		free(a);
+		free(b);
+	}
+	closedir(dir);
+	return rc;
+}
+
 /* Move src (in the upper dir) to dst (in the workspace).  A directory in the
  * upper dir is merged into an existing one (whiteouts delete), unless it is
  * opaque or new, then it replaces it. */
@@ -1356,21 +1389,7 @@ static int promote(const char *src, const char *dst)
 		int opaque = lgetxattr(src, "trusted.overlay.opaque", opq, 1) == 1 ||
 			     lgetxattr(src, "user.overlay.opaque", opq, 1) == 1;
 		if (!opaque) {
-			DIR *dir = opendir(src);
-			if (!dir)
-				return -1;
-			struct dirent *de;
-			int rc = 0;
-			while (rc == 0 && (de = readdir(dir))) {
-				if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-					continue;
-				char a[PATH_MAX], b[PATH_MAX];
-				snprintf(a, sizeof(a), "%s/%s", src, de->d_name);
-				snprintf(b, sizeof(b), "%s/%s", dst, de->d_name);
-				rc = promote(a, b);
-			}
-			closedir(dir);
-			return rc;
+			return promote_children(src, dst);
 		}
 	}
 	if (mkdir_parents(dst) < 0)
@@ -1396,21 +1415,7 @@ static int promote(const char *src, const char *dst)
 	if (S_ISDIR(s.st_mode)) {
 		if (mkdir(dst, s.st_mode & 07777) < 0 && errno != EEXIST)
 			return -1;
-		DIR *dir = opendir(src);
-		if (!dir)
-			return -1;
-		struct dirent *de;
-		int rc = 0;
-		while (rc == 0 && (de = readdir(dir))) {
-			if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-				continue;
-			char a[PATH_MAX], b[PATH_MAX];
-			snprintf(a, sizeof(a), "%s/%s", src, de->d_name);
-			snprintf(b, sizeof(b), "%s/%s", dst, de->d_name);
-			rc = promote(a, b);
-		}
-		closedir(dir);
-		return rc;
+		return promote_children(src, dst);
 	}
 	errno = EXDEV;
 	return -1;
@@ -1431,7 +1436,7 @@ static int declared(const struct lproc *lp, const char *rel)
 	return 0;
 }
 
-static void list_undeclared(struct undeclared *u, const char *dir, const char *rel)
+static void list_undeclared(struct undeclared *u, const char *dir, const char *rel, int depth)
 {
 	DIR *d = opendir(dir);
 	if (!d)
@@ -1440,30 +1445,28 @@ static void list_undeclared(struct undeclared *u, const char *dir, const char *r
 	while ((de = readdir(d))) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
-		char path[PATH_MAX], r[PATH_MAX];
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		snprintf(r, sizeof(r), "%s%s%s", rel, *rel ? "/" : "", de->d_name);
-		if (declared(u->lp, r))
-			continue;
+		char *path = join(dir, "/", de->d_name);
+		char *r = join(rel, *rel ? "/" : "", de->d_name);
 		struct stat st;
-		if (lstat(path, &st) < 0)
-			continue;
-		if (S_ISDIR(st.st_mode)) {
+		int skip = declared(u->lp, r) || lstat(path, &st) < 0;
+		/* deeper than any sane tree: the directory counts as one write */
+		if (!skip && S_ISDIR(st.st_mode) && depth < 64) {
 			size_t before = u->n;
-			list_undeclared(u, path, r);
-			if (u->n > before)
-				continue;
-			/* a directory with nothing undeclared in it: only a parent of outputs */
+			list_undeclared(u, path, r, depth + 1);
+			/* a directory with nothing undeclared in it: a parent of outputs */
 			int parent = 0;
 			for (size_t k = 0; k < u->lp->noutputs; k++)
 				parent |= is_under(u->lp->outputs[k], r);
-			if (parent)
-				continue;
+			skip = u->n > before || parent;
 		}
-		if (u->n < 20)
-			strbuf_addf(u->sb, "%s%s%s", u->n ? ", " : "", r,
-				    is_whiteout(&st) ? " (deleted)" : "");
-		u->n++;
+		if (!skip) {
+			if (u->n < 20)
+				strbuf_addf(u->sb, "%s%s%s", u->n ? ", " : "", r,
+					    is_whiteout(&st) ? " (deleted)" : "");
+			u->n++;
+		}
+		free(path);
+		free(r);
 	}
 	closedir(d);
 }
@@ -1544,7 +1547,7 @@ static int local_reap(runner *r, step_proc *p, step_exit *ex, sl_error **err)
 	/* the step's writes: undeclared ones are listed, declared ones promoted on success */
 	strbuf sb = STRBUF_INIT;
 	struct undeclared u = {lp, &sb, 0, 0};
-	list_undeclared(&u, lp->upper, "");
+	list_undeclared(&u, lp->upper, "", 0);
 	if (u.n) {
 		snprintf(line, sizeof(line), "sandbox: %zu undeclared write%s dropped: %s%s\n", u.n,
 			 u.n == 1 ? "" : "s", strbuf_str(&sb), u.n > 20 ? ", ..." : "");
