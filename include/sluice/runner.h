@@ -27,8 +27,7 @@ typedef struct step_launch {
 	/* NULL or !enabled: a plain process (`sandbox: none`, registry built-ins) */
 	const sandbox_config *sandbox;
 	/* For the sandbox; the plain runner ignores them. */
-	const char
-		*attempt_dir; /* private to this attempt: the upper dir and mount point go here */
+	const char *attempt_dir;    /* private to this attempt: upper/, work/, root/ go here */
 	const char *const *outputs; /* declared outputs, workspace-relative: promoted on success */
 	size_t noutputs;
 	const char *metrics;        /* workspace-relative metrics file, or NULL: promoted too */
@@ -37,7 +36,7 @@ typedef struct step_launch {
 } step_launch;
 
 typedef struct step_proc {
-	pid_t pid;  /* the step's process (and process group) */
+	pid_t pid;  /* the step's process group leader; in the sandbox, its pid 1 */
 	int pidfd;  /* readable when it exits; -1 when the kernel has no pidfd_open */
 	void *priv; /* the runner's own state for this process */
 } step_proc;
