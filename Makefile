@@ -17,7 +17,7 @@ TEST_PKGS  := check
 DEB_PKGS   := libyaml-dev libsqlite3-dev libcurl4-openssl-dev libseccomp-dev libcap-dev \
               check libssl-dev libjansson-dev pkg-config libxml2-utils
 FUZZ_DEBS  := clang libclang-rt-14-dev
-BENCH_DEBS := ninja-build time python3-pandas python3-scipy python3-numpy
+BENCH_DEBS := ninja-build time python3-pandas python3-scipy python3-numpy bubblewrap
 # Oracles the tests compare against (scipy for drift statistics).
 TEST_DEBS  := python3-scipy python3-numpy python3-jsonschema libxml2-utils sqlite3 util-linux procps
 
@@ -120,15 +120,16 @@ fuzz:
 	done
 
 # ---- benchmarks, demo, install ----------------------------------------------
-bench: $(BUILD)/sluice $(BUILD)/bench/hashbench
-	@EXTRA_DEBS="$(BENCH_DEBS)" $(MAKE) --no-print-directory deps
-	SLUICE=$(abspath $(BUILD)/sluice) bench/run-all.sh
-
-# sluice's own hashing code timed by bench/bench_cache.sh (found next to $(BUILD)/sluice).
-$(BUILD)/bench/hashbench: bench/hashbench.c $(BUILD)/libsluice.a | ensure-deps
+# bench/launch.c (bench_sandbox.sh) and bench/hashbench.c (bench_cache.sh): harnesses
+# that link sluice's own code
+$(BUILD)/bench/%: bench/%.c $(BUILD)/libsluice.a | ensure-deps
 	@mkdir -p $(dir $@)
-	@$(if $(Q),echo "  LINK    $@")
+	@$(if $(Q),echo "  BENCH   $@")
 	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libsluice.a $(PKG_LIBS)
+
+bench: $(BUILD)/sluice $(BUILD)/bench/launch $(BUILD)/bench/hashbench
+	@EXTRA_DEBS="$(BENCH_DEBS)" $(MAKE) --no-print-directory deps
+	SLUICE=$(abspath $(BUILD)/sluice) LAUNCH=$(abspath $(BUILD)/bench/launch) bench/run-all.sh
 
 demo: $(BUILD)/sluice
 	@EXTRA_DEBS="$(TEST_DEBS)" $(MAKE) --no-print-directory deps

@@ -115,9 +115,9 @@ static int report(const cli_args *a, store *st, int64_t run_id, int code)
 	return code;
 }
 
-/* Execute a recorded run, finish it, report it. */
-static int execute(const cli_args *a, const pipeline *p, const dag *d, store *st, int64_t run_id,
-		   exec_options *opt)
+/* Execute a recorded run with runner r, finish it, report it. */
+static int execute(const cli_args *a, const pipeline *p, const dag *d, store *st, runner *r,
+		   int64_t run_id, exec_options *opt)
 {
 	sl_error *err = NULL;
 	int jobs;
@@ -131,7 +131,6 @@ static int execute(const cli_args *a, const pipeline *p, const dag *d, store *st
 	opt->fail_fast = cli_flag(a, "fail-fast");
 	opt->live = !cli_flag(a, "ci") && isatty(2) && !getenv("CI");
 	opt->out = stderr;
-	runner *r = runner_plain_new();
 	exec_result res = {0};
 	int code;
 	if (executor_run(p, d, st, r, run_id, opt, &res, &err) < 0) {
@@ -140,10 +139,8 @@ static int execute(const cli_args *a, const pipeline *p, const dag *d, store *st
 		sl_error_release(&err);
 		store_finish_run(st, run_id, "failed", code, NULL);
 		exec_result_release(&res);
-		r->ops->free(r);
 		return code;
 	}
-	r->ops->free(r);
 	code = res.exit_code;
 	if (store_finish_run(st, run_id, res.status, code, &err) < 0)
 		code = cli_fail(&err);
@@ -276,9 +273,14 @@ int cmd_run(const cli_args *a)
 	pipeline *p;
 	dag *d;
 	store *st = NULL;
+	/* the sandbox first, while sluice is small: it probes the machine once and
+	 * forks the helper that clones every step's pid 1 (runners/local.c) */
+	runner *r = runner_local_new();
 	int code = cli_load_dag(a, &p, &d);
-	if (code)
+	if (code) {
+		r->ops->free(r);
 		return code;
+	}
 	const char *want = only ? only : from;
 	if (want && dag_find(d, want) < 0 && !pipeline_find_step(p, want)) {
 		sl_error_usage(&err, "run: %s %s: no such step in %s", only ? "--only" : "--from",
@@ -307,8 +309,9 @@ int cmd_run(const cli_args *a)
 		.force = cli_flag(a, "force"),
 		.noop_key = whole && noop_key_hex[0] ? noop_key_hex : NULL,
 	};
-	code = execute(a, p, d, st, run_id, &opt);
+	code = execute(a, p, d, st, r, run_id, &opt);
 out:
+	r->ops->free(r);
 	store_close(st);
 	dag_free(d);
 	pipeline_free(p);
@@ -394,12 +397,14 @@ struct recorded {
 	run_info run;
 	pipeline *p;
 	dag *d;
+	runner *r;
 };
 
 static int open_recorded(const cli_args *a, struct recorded *r)
 {
 	sl_error *err = NULL;
 	memset(r, 0, sizeof(*r));
+	r->r = runner_local_new(); /* while sluice is small, as in cmd_run */
 	if (cli_run_id(a->pos[0], &r->id, &err) < 0 ||
 	    cli_open_existing_store(a, &r->st, &err) < 0 ||
 	    store_get_run(r->st, r->id, &r->run, &err) < 0)
@@ -413,6 +418,8 @@ static void close_recorded(struct recorded *r)
 	store_close(r->st);
 	dag_free(r->d);
 	pipeline_free(r->p);
+	if (r->r)
+		r->r->ops->free(r->r);
 }
 
 int cmd_rerun(const cli_args *a)
@@ -448,7 +455,7 @@ int cmd_rerun(const cli_args *a)
 		(long long)run_id, p->name, (long long)parent,
 		cli_flag(a, "current") ? " with the current file" : "", d->n);
 	exec_options opt = {.trigger = "rerun", .parent_run = parent, .force_step = step};
-	code = execute(a, p, d, st, run_id, &opt);
+	code = execute(a, p, d, st, r.r, run_id, &opt);
 out:
 	close_recorded(&r);
 	return code;
@@ -487,7 +494,7 @@ int cmd_resume(const cli_args *a)
 	fprintf(stderr, "sluice: resuming run %lld of %s (%s %.0f s ago)\n", (long long)id, p->name,
 		run.status, now_s() - (run.finished > 0 ? run.finished : run.started));
 	exec_options opt = {.trigger = run.trigger, .resume = 1};
-	code = execute(a, p, d, st, id, &opt);
+	code = execute(a, p, d, st, r.r, id, &opt);
 out:
 	close_recorded(&r);
 	return code;

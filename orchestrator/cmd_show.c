@@ -2,6 +2,7 @@
  * step of a run: command, status and reason, attempts, outputs with hashes
  * and sizes, metrics, step outputs, the runner and sandbox settings (from
  * the run's snapshot of the pipeline), env hash and cache key. */
+#include "sluice/builtin.h"
 #include "sluice/cli.h"
 #include "sluice/dag.h"
 #include "sluice/pipeline.h"
@@ -16,21 +17,31 @@
 #include <string.h>
 #include <unistd.h>
 
+/* "default" (sandboxed), "none", or "builtin" (registry built-ins run outside) */
+static const char *show_sandbox_mode(const pstep *st)
+{
+	const builtin_step *b = st->uses.s ? builtin_find(st->uses.s) : NULL;
+	if (b && !(b->flags & BUILTIN_SANDBOXED))
+		return "builtin";
+	return st->sandbox.enabled ? "default" : "none";
+}
+
 static json_t *sandbox_json(const pstep *st)
 {
 	if (!st)
 		return json_null();
 	json_t *o = json_object();
 	json_object_set_new(o, "runner", json_string(st->runner));
-	json_object_set_new(o, "sandbox", json_string(st->sandbox.enabled ? "default" : "none"));
+	json_object_set_new(o, "sandbox", json_string(show_sandbox_mode(st)));
 	json_object_set_new(o, "network", json_boolean(st->sandbox.network));
 	json_object_set_new(o, "memory", json_integer((json_int_t)st->sandbox.memory));
 	json_object_set_new(o, "cpus", json_real(st->sandbox.cpus));
 	json_object_set_new(o, "pids", json_integer(st->sandbox.pids));
 	json_object_set_new(o, "timeout_s", json_real((double)st->timeout_ms / 1000.0));
 	json_object_set_new(o, "retries", json_integer(st->retries.limit));
-	/* this version runs plain processes: the settings are recorded, not applied */
-	json_object_set_new(o, "sandbox_enforced", json_false());
+	/* the local runner sandboxes every step but `sandbox: none` and registry built-ins */
+	json_object_set_new(o, "sandbox_enforced",
+			    json_boolean(!strcmp(show_sandbox_mode(st), "default")));
 	return o;
 }
 
@@ -147,11 +158,10 @@ int cmd_show(const cli_args *a)
 			format_size(ps->sandbox.memory, mem, sizeof(mem));
 		if (ps->timeout_ms)
 			format_duration_ms(ps->timeout_ms, tmo, sizeof(tmo));
-		printf("  runner     %s (plain processes: sandbox settings are recorded, not yet "
-		       "enforced)\n  sandbox    %s (network %s, memory %s), timeout %s, retries "
-		       "%d\n",
-		       ps->runner, ps->sandbox.enabled ? "default" : "none",
-		       ps->sandbox.network ? "on" : "off", mem, tmo, ps->retries.limit);
+		printf("  runner     %s\n"
+		       "  sandbox    %s (network %s, memory %s), timeout %s, retries %d\n",
+		       ps->runner, show_sandbox_mode(ps), ps->sandbox.network ? "on" : "off", mem,
+		       tmo, ps->retries.limit);
 	}
 	if (s->why)
 		printf("  why        %s\n", s->why);

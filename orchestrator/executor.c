@@ -682,7 +682,20 @@ static void start_attempt(struct exec *x, size_t i)
 		fail_now(x, i);
 		return;
 	}
-	step_launch l = {dn->name, argv, envp, x->p->dir, pfd[1], &dn->step->sandbox};
+	/* registry built-ins need the store and the network: they run outside the sandbox */
+	const builtin_step *bs = dn->step->uses.s ? builtin_find(dn->step->uses.s) : NULL;
+	step_launch l = {.name = dn->name,
+			 .argv = argv,
+			 .envp = envp,
+			 .cwd = x->p->dir,
+			 .out_fd = pfd[1],
+			 .sandbox =
+				 bs && !(bs->flags & BUILTIN_SANDBOXED) ? NULL : &dn->step->sandbox,
+			 .attempt_dir = dir,
+			 .outputs = (const char *const *)dn->outputs,
+			 .noutputs = dn->noutputs,
+			 .metrics = dn->metrics,
+			 .state_dir = store_dir(x->st)};
 	sl_error *err = NULL;
 	int rc = x->r->ops->start(x->r, &l, &nd->proc, &err);
 	close(pfd[1]);
@@ -1002,6 +1015,10 @@ static void finish_attempt(struct exec *x, size_t i, const step_exit *ex)
 		format_duration_ms(st->timeout_ms, d, sizeof(d));
 		snprintf(nd->reason, sizeof(nd->reason), "timeout after %s", d);
 		cause = RETRY_ON_TIMEOUT;
+	} else if (ex->reason[0]) {
+		/* the runner knows better: sandbox setup, memory limit, missing output */
+		snprintf(nd->reason, sizeof(nd->reason), "%s", ex->reason);
+		cause = ex->oom ? RETRY_ON_OOM : RETRY_ON_ERROR;
 	} else if (!ex->exited) {
 		snprintf(nd->reason, sizeof(nd->reason), "signal %d (%s)", ex->signal,
 			 strsignal(ex->signal));

@@ -73,6 +73,7 @@ static int plain_reap(runner *r, step_proc *p, step_exit *ex, sl_error **err)
 	if (w < 0)
 		return sl_error_errno(err, errno, "wait for pid %d", (int)p->pid);
 	memset(ex, 0, sizeof(*ex));
+	ex->peak_memory = -1;
 	if (WIFEXITED(status)) {
 		ex->exited = 1;
 		ex->code = WEXITSTATUS(status);

@@ -24,11 +24,19 @@ typedef struct step_launch {
 	char *const *envp;
 	const char *cwd; /* the workspace */
 	int out_fd;      /* stdout and stderr of the step (write end of the log pipe) */
+	/* NULL or !enabled: a plain process (`sandbox: none`, registry built-ins) */
 	const sandbox_config *sandbox;
+	/* For the sandbox; the plain runner ignores them. */
+	const char *attempt_dir;    /* private to this attempt: upper/, work/, root/ go here */
+	const char *const *outputs; /* declared outputs, workspace-relative: promoted on success */
+	size_t noutputs;
+	const char *metrics;        /* workspace-relative metrics file, or NULL: promoted too */
+	const char *state_dir;      /* sluice's state directory: hidden from the step */
+	const char *const *devices; /* extra device nodes (/dev/nvidia0, ...), NULL-terminated */
 } step_launch;
 
 typedef struct step_proc {
-	pid_t pid;  /* the step's process (and process group) */
+	pid_t pid;  /* the step's process group leader; in the sandbox, its pid 1 */
 	int pidfd;  /* readable when it exits; -1 when the kernel has no pidfd_open */
 	void *priv; /* the runner's own state for this process */
 } step_proc;
@@ -38,6 +46,12 @@ typedef struct step_exit {
 	int code;   /* exit status */
 	int signal; /* terminating signal */
 	int64_t max_rss_kb;
+	int64_t peak_memory; /* bytes, from the step's memory cgroup; -1 unknown */
+	int oom;             /* the OOM killer struck inside the step's memory limit */
+	/* When set, the reason the attempt failed, over the exit status:
+	 * "sandbox: STAGE: strerror", "memory limit 64M exceeded",
+	 * "missing output PATH".  Empty when the exit status says it all. */
+	char reason[256];
 } step_exit;
 
 typedef struct runner runner;
@@ -48,7 +62,8 @@ typedef struct runner_ops {
 	/* Send sig to the step's whole process group. */
 	int (*signal)(runner *r, step_proc *p, int sig);
 	/* Reap a process that exited (pidfd readable or SIGCHLD seen); 1 when
-	 * reaped, 0 when still running. */
+	 * reaped, 0 when still running.  The local runner also promotes the
+	 * declared outputs (on success) before it returns 1. */
 	int (*reap)(runner *r, step_proc *p, step_exit *ex, sl_error **err);
 	void (*free)(runner *r);
 } runner_ops;
@@ -60,5 +75,12 @@ struct runner {
 /* Plain child processes (posix_spawn, own process group, no isolation):
  * `sandbox: none` and the executor's tests. */
 runner *runner_plain_new(void);
+
+/* The local sandbox (runners/local.c, docs/sandbox.md): probes the machine
+ * once (user namespaces, seccomp, cgroup mode, overlayfs) and compiles the
+ * seccomp filter; steps whose sandbox is off run as plain processes.
+ * Never fails: what the machine cannot do becomes a step's `sandbox: ...`
+ * reason or a warning.  SLUICE_SANDBOX_FAIL=STAGE injects a setup failure. */
+runner *runner_local_new(void);
 
 #endif

@@ -27,6 +27,7 @@ steps:
     needs: [sum]
     when: ${{ steps.sum.metrics.total <= 5 }}
     run: touch small.txt
+    outputs: [small.txt]
   env:
     run: env > env.txt
     outputs: [env.txt]
@@ -43,9 +44,11 @@ grep -q '^PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin$' en
 grep -q '^SLUICE_RUN_ID=1$' env.txt || fail "no SLUICE_RUN_ID"
 grep -q '^LANG=C.UTF-8$' env.txt || fail "no LANG"
 grep -q '^GREETING=hello$' env.txt || fail "pipeline env not rendered"
-grep -q '^HOME=.*/.sluice/runs/1/env/1/home$' env.txt || fail "HOME not private: $(grep HOME env.txt)"
+# the sandbox: HOME and TMPDIR on a fresh tmpfs, params and outputs at fixed paths (docs/sandbox.md)
+grep -q '^HOME=/tmp/home$' env.txt || fail "HOME not private: $(grep HOME env.txt)"
+grep -q '^SLUICE_PARAMS=/tmp/.sluice/params.json$' env.txt || fail "SLUICE_PARAMS: $(grep PARAMS env.txt)"
 grep -q LEAK_ME env.txt && fail "sluice's own environment leaked into the step"
-params=$(grep '^SLUICE_PARAMS=' env.txt | cut -d= -f2)
+params=.sluice/runs/1/params.json
 /usr/bin/python3 -c "import json,sys; d=json.load(open('$params')); assert d=={'greeting':'hello','n':3}, d"
 # status, runs, logs
 run_sluice 0 status 1

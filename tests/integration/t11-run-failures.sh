@@ -19,6 +19,7 @@ steps:
       n=$(cat count 2>/dev/null || echo 0); n=$((n+1)); echo $n > count
       [ $n -ge 3 ]
     retries: {limit: 2, backoff: 100ms, factor: 1}
+    sandbox: none # keeps its count in the workspace between attempts
   lazy:
     run: echo nothing
     outputs: [never.txt]
@@ -26,6 +27,7 @@ steps:
     run: sh -c 'sleep 300 & echo $! > grandchild.pid; wait'
     timeout: 1s
     grace_period: 1s
+    sandbox: none # the test reads the grandchild's host pid (t45 covers the sandbox)
 YAML
 run_sluice 1 run pipeline.yaml --ci --junit junit.xml --json
 expect_file independent

@@ -10,6 +10,7 @@ name: sig
 steps:
   long:
     run: sh -c 'sleep 300 & echo $! > child.pid; touch started; wait'
+    sandbox: none # talks to the test through the workspace (t45 covers the sandbox)
   later:
     needs: [long]
     run: touch later

@@ -7,7 +7,7 @@ cat > pipeline.yaml <<'YAML'
 name: killed
 steps:
   first: {run: "touch first.done", outputs: [first.done]}
-  long: {run: "echo $$ > long.pid; touch started; exec sleep 30", needs: [first]}
+  long: {run: "echo $$ > long.pid; touch started; exec sleep 30", needs: [first], sandbox: none}
 YAML
 "$SLUICE" run pipeline.yaml --ci 2>err.txt &
 pid=$!

@@ -10,6 +10,8 @@ mkdir -p ws && cd ws
 cat > pipeline.yaml <<'YAML'
 name: fixme
 params: {n: 3}
+# the steps count their runs in ../ran.log, outside the workspace: unsandboxed
+defaults: {sandbox: none}
 steps:
   a:
     run: sh -c 'echo a${{ params.n }} > a.txt; echo a >> ../ran.log'
@@ -78,6 +80,7 @@ expect_contains "$ERR" "only an interrupted or cancelled run can be resumed"
 # kill -9 of sluice in the middle: interrupted; resume kills the leftover, finishes
 cat > slow.yaml <<'YAML'
 name: slow
+defaults: {sandbox: none} # the test finds the step's process by its host pid
 steps:
   first:
     run: sh -c 'echo 1 > first.txt; echo first >> ../slow.log'
