@@ -163,7 +163,6 @@ static int execute(const cli_args *a, const pipeline *p, const dag *d, store *st
 static int run_noop(const cli_args *a, const char *noop_key, int *code)
 {
 	struct timespec t0, t1;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
 	sl_error *err = NULL;
 	char *abs = realpath(a->pos[0], NULL);
 	if (!abs)
@@ -183,29 +182,20 @@ static int run_noop(const cli_args *a, const char *noop_key, int *code)
 	/* no state yet: nothing to compare with, and a new store is made by the full path */
 	if (stat(state, &sb) < 0 || store_open(state, &st, &err) < 0)
 		goto out;
-	if (store_noop_get(st, noop_key, &from, &blob, &len, &err) != 1 ||
-	    !noop_check(blob, len, &nfiles) || store_get_run(st, from, &prev, &err) < 0)
+	if (store_noop_get(st, noop_key, &from, &blob, &len, &err) != 1)
 		goto out;
-	run_new rn = {prev.pipeline,
-		      a->pos[0],
-		      prev.workspace,
-		      prev.snapshot,
-		      prev.params_json,
-		      is_ci(a) ? "ci" : "manual",
-		      0};
-	if (store_begin_run(st, &rn, 1, &run_id, &err) < 0) {
-		*code = cli_fail(&err);
-		rc = -1;
-		goto out;
-	}
-	if (store_copy_cached_run(st, from, run_id, &err) < 0) {
-		*code = cli_fail(&err);
-		store_finish_run(st, run_id, "failed", EXIT_STEP_FAILED, NULL);
-		rc = -1;
-		goto out;
-	}
-	write_snapshot(st, run_id, prev.snapshot ? prev.snapshot : "");
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	int same = noop_check(blob, len, &nfiles);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (!same || store_get_run(st, from, &prev, &err) < 0)
+		goto out;
+	run_new rn = {prev.pipeline, a->pos[0], prev.workspace, NULL, prev.params_json,
+		      is_ci(a) ? "ci" : "manual", 0};
+	if (store_record_noop_run(st, &rn, from, &run_id, &err) < 0) {
+		*code = cli_fail(&err);
+		rc = -1;
+		goto out;
+	}
 	double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
 	fprintf(stderr,
 		"sluice: run %lld of %s: nothing to do, every step is as in run %lld (%zu files "

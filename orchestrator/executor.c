@@ -22,6 +22,7 @@
 #include "sluice/util.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -1770,6 +1771,57 @@ static void kill_leftover(struct exec *x, const char *name)
 	attempt_record_free_array(a, n);
 }
 
+/* A step the dead orchestrator started but had not recorded yet (it spawns, then
+ * records): found by the environment every step gets, SLUICE_RUN_ID and
+ * SLUICE_WORKSPACE (run ids are per state directory).  A step that cleared its
+ * environment escapes this; sandboxed steps die with sluice anyway (PDEATHSIG). */
+static void kill_unrecorded_leftovers(struct exec *x)
+{
+	char want_run[64];
+	snprintf(want_run, sizeof(want_run), "SLUICE_RUN_ID=%lld", (long long)x->run_id);
+	const char *want_ws = arena_printf(&x->mem, "SLUICE_WORKSPACE=%s", x->p->dir);
+	DIR *proc = opendir("/proc");
+	pid_t self = getpid();
+	size_t cap = 1 << 16;
+	char *buf = xmalloc(cap);
+	for (struct dirent *e; proc && (e = readdir(proc));) {
+		char *end;
+		long pid = strtol(e->d_name, &end, 10);
+		if (*end || pid <= 1 || pid == self)
+			continue;
+		char path[64];
+		snprintf(path, sizeof(path), "/proc/%ld/environ", pid);
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		ssize_t n = read(fd, buf, cap - 1);
+		close(fd);
+		if (n <= 0)
+			continue;
+		buf[n] = 0;
+		int run = 0, ws = 0;
+		const char *step = "?";
+		for (char *v = buf; v < buf + n; v += strlen(v) + 1) {
+			run |= !strcmp(v, want_run);
+			ws |= !strcmp(v, want_ws);
+			if (!strncmp(v, "SLUICE_STEP=", 12))
+				step = v + 12;
+		}
+		if (!run || !ws)
+			continue;
+		pid_t pgid = getpgid((pid_t)pid);
+		if (pgid > 1 && pgid != getpgrp())
+			kill(-pgid, SIGKILL);
+		kill((pid_t)pid, SIGKILL);
+		if (x->opt->out)
+			fprintf(x->opt->out, "sluice: killed leftover process %ld of step %s\n", pid,
+				step);
+	}
+	free(buf);
+	if (proc)
+		closedir(proc);
+}
+
 static enum st st_from_name(const char *s)
 {
 	for (size_t k = 0; k < sizeof(st_names) / sizeof(st_names[0]); k++)
@@ -1797,6 +1849,7 @@ static int resume_adopt(struct exec *x, sl_error **err)
 		if (!strcmp(recs[k].status, "running") || !strcmp(recs[k].status, "waiting"))
 			kill_leftover(x, recs[k].name);
 	}
+	kill_unrecorded_leftovers(x);
 	for (size_t k = 0; k < x->d->n; k++) {
 		size_t i = x->d->order[k];
 		struct node *nd = &x->n[i];

@@ -206,6 +206,8 @@ static const char *const migrations[] = {
 	"  run_id      INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,\n"
 	"  files       BLOB NOT NULL\n"
 	");\n",
+	/* 3: a no-op run stores no rows of its own: it is the same as run same_as */
+	"ALTER TABLE runs ADD COLUMN same_as INTEGER REFERENCES runs(id) ON DELETE SET NULL;\n",
 };
 
 #define SCHEMA_VERSION ((int64_t)(sizeof(migrations) / sizeof(migrations[0])))
@@ -246,19 +248,29 @@ enum stmt_id {
 	ST_SHA_ALL,
 	ST_NOOP_GET,
 	ST_NOOP_PUT,
+	/* the *_GET statements for one step: with "(?2 IS NULL OR step = ?2)" SQLite
+	 * searches by run_id alone, so a step's rows cost a scan of the run's rows */
+	ST_METRIC_GET1,
+	ST_OUTPUT_GET1,
+	ST_FILE_GET1,
+	ST_INPUT_GET1,
+	ST_RUN_SAME_AS,
+	ST_RUN_NOOP,
+	ST_STEP_GET_SAME,
 	ST__COUNT
 };
 
 #define RUN_COLS_FULL                                                                              \
-	"id, pipeline, path, workspace, snapshot, params_json, trigger, parent_id, status, "       \
-	"exit_code, created, started, finished, host, pid, pid_start"
+	"id, pipeline, path, workspace, coalesce(snapshot, (SELECT o.snapshot FROM runs o "        \
+	"WHERE o.id = runs.same_as)), params_json, trigger, parent_id, status, "                   \
+	"exit_code, created, started, finished, host, pid, pid_start, same_as"
 #define STEP_COLS                                                                                  \
 	"name, step, position, status, reason, attempts, exit_code, started, finished, cache_key, " \
 	"env_hash, cached_from, command, env_json, why, run_id"
 /* Listings leave the snapshot out: it is the whole pipeline file, megabytes for a large DAG. */
 #define RUN_COLS_LIST                                                                              \
 	"id, pipeline, path, workspace, NULL, params_json, trigger, parent_id, status, exit_code, " \
-	"created, started, finished, host, pid, pid_start"
+	"created, started, finished, host, pid, pid_start, same_as"
 
 static const char *const stmt_sql[ST__COUNT] = {
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
@@ -307,21 +319,21 @@ static const char *const stmt_sql[ST__COUNT] = {
 			  " VALUES (?1, ?2, ?3, ?4)",
 	[ST_METRIC_GET] = "SELECT m.step, m.key, m.value FROM metrics m"
 			  " JOIN steps s ON s.run_id = m.run_id AND s.name = m.step"
-			  " WHERE m.run_id = ?1 AND (?2 IS NULL OR m.step = ?2)"
+			  " WHERE m.run_id = ?1"
 			  " ORDER BY s.position, m.step, m.key",
 	[ST_OUTPUT_DEL] = "DELETE FROM step_outputs WHERE run_id = ?1 AND step = ?2",
 	[ST_OUTPUT_INS] = "INSERT OR REPLACE INTO step_outputs (run_id, step, key, value)"
 			  " VALUES (?1, ?2, ?3, ?4)",
 	[ST_OUTPUT_GET] = "SELECT o.step, o.key, o.value FROM step_outputs o"
 			  " JOIN steps s ON s.run_id = o.run_id AND s.name = o.step"
-			  " WHERE o.run_id = ?1 AND (?2 IS NULL OR o.step = ?2)"
+			  " WHERE o.run_id = ?1"
 			  " ORDER BY s.position, o.step, o.key",
 	[ST_FILE_DEL] = "DELETE FROM output_files WHERE run_id = ?1 AND step = ?2",
 	[ST_FILE_INS] = "INSERT OR REPLACE INTO output_files (run_id, step, path, sha256, size)"
 			" VALUES (?1, ?2, ?3, ?4, ?5)",
 	[ST_FILE_GET] = "SELECT f.step, f.path, f.sha256, f.size FROM output_files f"
 			" JOIN steps s ON s.run_id = f.run_id AND s.name = f.step"
-			" WHERE f.run_id = ?1 AND (?2 IS NULL OR f.step = ?2)"
+			" WHERE f.run_id = ?1"
 			" ORDER BY s.position, f.step, f.path",
 	[ST_HASH_GET] = "SELECT sha256 FROM file_hashes WHERE path = ?1 AND size = ?2"
 			" AND mtime_ns = ?3 AND inode = ?4 AND ctime_ns = ?5",
@@ -333,7 +345,7 @@ static const char *const stmt_sql[ST__COUNT] = {
 			 " VALUES (?1, ?2, ?3, ?4, ?5)",
 	[ST_INPUT_GET] = "SELECT f.step, f.path, f.sha256, f.size FROM input_files f"
 			 " JOIN steps s ON s.run_id = f.run_id AND s.name = f.step"
-			 " WHERE f.run_id = ?1 AND (?2 IS NULL OR f.step = ?2)"
+			 " WHERE f.run_id = ?1"
 			 " ORDER BY s.position, f.step, f.path",
 	/* the parent run first (rerun), then the newest */
 	[ST_CACHED_FIND] = "SELECT " STEP_COLS " FROM steps WHERE cache_key = ?1"
@@ -350,6 +362,27 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_NOOP_GET] = "SELECT run_id, files FROM noop_index WHERE key = ?1",
 	[ST_NOOP_PUT] = "INSERT INTO noop_index (key, run_id, files) VALUES (?1, ?2, ?3)"
 			" ON CONFLICT (key) DO UPDATE SET run_id = ?2, files = ?3",
+	[ST_METRIC_GET1] = "SELECT step, key, value FROM metrics WHERE run_id = ?1 AND step = ?2"
+			   " ORDER BY key",
+	[ST_OUTPUT_GET1] = "SELECT step, key, value FROM step_outputs WHERE run_id = ?1"
+			   " AND step = ?2 ORDER BY key",
+	[ST_FILE_GET1] = "SELECT step, path, sha256, size FROM output_files WHERE run_id = ?1"
+			 " AND step = ?2 ORDER BY path",
+	[ST_INPUT_GET1] = "SELECT step, path, sha256, size FROM input_files WHERE run_id = ?1"
+			  " AND step = ?2 ORDER BY path",
+	[ST_RUN_SAME_AS] = "SELECT same_as, finished FROM runs WHERE id = ?1",
+	[ST_RUN_NOOP] = "INSERT INTO runs (pipeline, path, workspace, params_json, trigger, status,"
+			" exit_code, created, started, finished, host, pid, pid_start, same_as)"
+			" VALUES (?1, ?2, ?3, ?4, ?5, 'succeeded', 0, ?6, ?6, ?6, ?7, ?8, ?9, ?10)",
+	/* the steps of a no-op run: those of the run it repeats, cached from it */
+	[ST_STEP_GET_SAME] = "SELECT name, step, position,"
+			     " CASE status WHEN 'skipped' THEN 'skipped' ELSE 'cached' END,"
+			     " CASE status WHEN 'skipped' THEN reason END, 0, NULL, ?2, ?2,"
+			     " cache_key, env_hash,"
+			     " CASE status WHEN 'skipped' THEN NULL ELSE coalesce(cached_from, ?1) END,"
+			     " command, env_json, CASE status WHEN 'skipped' THEN why"
+			     " ELSE 'nothing changed since run ' || coalesce(cached_from, ?1) END, ?3"
+			     " FROM steps WHERE run_id = ?1 ORDER BY position, name",
 };
 /* clang-format on */
 
@@ -357,6 +390,9 @@ struct store {
 	sqlite3 *db;
 	char *dir;
 	sqlite3_stmt *stmt[ST__COUNT];
+	/* the last run asked about by data_run: a run's same_as never changes */
+	int64_t same_run, same_as;
+	double same_finished;
 };
 
 /* ---- small helpers ---------------------------------------------------------------------- */
@@ -1013,6 +1049,7 @@ static void read_run(sqlite3_stmt *s, void *item)
 	r->host = col_str(s, 13);
 	r->pid = col_int(s, 14, 0);
 	r->pid_start = col_int(s, 15, -1);
+	r->same_as = col_int(s, 16, 0);
 	if (r->status && strcmp(r->status, "running") == 0 && !store_run_alive(r)) {
 		free(r->status);
 		r->status = xstrdup("interrupted");
@@ -1082,6 +1119,27 @@ void run_info_free_array(run_info *r, size_t n)
 
 /* ---- steps and attempts ----------------------------------------------------------------- */
 
+/* The run whose rows stand for run_id: itself, or for a no-op run the run it repeats
+ * (*finished: the no-op run's time, for its steps).  On a database error, run_id. */
+static int64_t data_run(store *st, int64_t run_id, double *finished)
+{
+	if (st->same_run != run_id) {
+		sqlite3_stmt *s = stmt(st, ST_RUN_SAME_AS);
+		if (!s || sqlite3_bind_int64(s, 1, run_id) || sqlite3_step(s) != SQLITE_ROW) {
+			if (s)
+				sqlite3_reset(s);
+			return run_id;
+		}
+		st->same_run = run_id;
+		st->same_as = col_int(s, 0, 0);
+		st->same_finished = col_time(s, 1);
+		sqlite3_reset(s);
+	}
+	if (finished)
+		*finished = st->same_finished;
+	return st->same_as ? st->same_as : run_id;
+}
+
 static int put_step_row(store *st, int64_t run_id, const step_record *r)
 {
 	sqlite3_stmt *s = stmt(st, ST_STEP_PUT);
@@ -1146,8 +1204,12 @@ int store_get_steps(store *st, int64_t run_id, step_record **out, size_t *n, sl_
 {
 	*out = NULL;
 	*n = 0;
-	sqlite3_stmt *s = stmt(st, ST_STEP_GET);
-	if (!s || sqlite3_bind_int64(s, 1, run_id))
+	double finished = 0;
+	int64_t data = data_run(st, run_id, &finished);
+	sqlite3_stmt *s = stmt(st, data == run_id ? ST_STEP_GET : ST_STEP_GET_SAME);
+	if (!s || sqlite3_bind_int64(s, 1, data) ||
+	    (data != run_id &&
+	     (sqlite3_bind_double(s, 2, finished) || sqlite3_bind_int64(s, 3, run_id))))
 		return db_fail(st, err, "get steps of run %lld", (long long)run_id);
 	void *arr;
 	if (read_rows(s, sizeof(step_record), read_step_row, &arr, n) < 0) {
@@ -1370,8 +1432,11 @@ static int get_kv(store *st, enum stmt_id id, int metric, int64_t run_id, const 
 	const char *what = metric ? "metrics" : "outputs";
 	*out = NULL;
 	*n = 0;
+	if (step)
+		id = id == ST_METRIC_GET ? ST_METRIC_GET1 : ST_OUTPUT_GET1;
+	run_id = data_run(st, run_id, NULL);
 	sqlite3_stmt *s = stmt(st, id);
-	if (!s || sqlite3_bind_int64(s, 1, run_id) || bind_text(s, 2, step))
+	if (!s || sqlite3_bind_int64(s, 1, run_id) || (step && bind_text(s, 2, step)))
 		return db_fail(st, err, "get %s of run %lld", what, (long long)run_id);
 	void *arr;
 	if (read_rows(s, sizeof(kv_record), metric ? read_metric_row : read_output_row, &arr, n) <
@@ -1423,8 +1488,11 @@ static int get_files(store *st, enum stmt_id id, int64_t run_id, const char *ste
 	const char *what = id == ST_FILE_GET ? "output" : "input";
 	*out = NULL;
 	*n = 0;
+	if (step)
+		id = id == ST_FILE_GET ? ST_FILE_GET1 : ST_INPUT_GET1;
+	run_id = data_run(st, run_id, NULL);
 	sqlite3_stmt *s = stmt(st, id);
-	if (!s || sqlite3_bind_int64(s, 1, run_id) || bind_text(s, 2, step))
+	if (!s || sqlite3_bind_int64(s, 1, run_id) || (step && bind_text(s, 2, step)))
 		return db_fail(st, err, "get %s files of run %lld", what, (long long)run_id);
 	void *arr;
 	if (read_rows(s, sizeof(file_record), read_file_row, &arr, n) < 0) {
@@ -1546,49 +1614,32 @@ int store_noop_put(store *st, const char *key, int64_t run_id, const void *files
 	return 0;
 }
 
-/* One transaction: every step of `from` becomes a cached step of `to` (cached_from the run
- * that really ran it), with its outputs, metrics and files, and `to` is finished as
- * succeeded.  Set-based so that a 10,000-step no-op costs a few statements. */
-int store_copy_cached_run(store *st, int64_t from, int64_t to, sl_error **err)
+int store_record_noop_run(store *st, const run_new *r, int64_t same_as, int64_t *id,
+			  sl_error **err)
 {
-	static const char *const sql[] = {
-		"INSERT INTO steps (run_id, name, step, position, status, reason, attempts,"
-		" exit_code, started, finished, cache_key, env_hash, cached_from, command,"
-		" env_json, why) SELECT ?2, name, step, position,"
-		" CASE status WHEN 'skipped' THEN 'skipped' ELSE 'cached' END,"
-		" CASE status WHEN 'skipped' THEN reason END, 0, NULL, ?3, ?3, cache_key, env_hash,"
-		" CASE status WHEN 'skipped' THEN NULL ELSE coalesce(cached_from, ?1) END,"
-		" command, env_json, CASE status WHEN 'skipped' THEN why"
-		" ELSE 'nothing changed since run ' || coalesce(cached_from, ?1) END"
-		" FROM steps WHERE run_id = ?1",
-		"INSERT INTO step_outputs SELECT ?2, step, key, value FROM step_outputs"
-		" WHERE run_id = ?1 AND ?3 = ?3",
-		"INSERT INTO metrics SELECT ?2, step, key, value FROM metrics WHERE run_id = ?1"
-		" AND ?3 = ?3",
-		"INSERT INTO output_files SELECT ?2, step, path, sha256, size FROM output_files"
-		" WHERE run_id = ?1 AND ?3 = ?3",
-		"INSERT INTO input_files SELECT ?2, step, path, sha256, size FROM input_files"
-		" WHERE run_id = ?1 AND ?3 = ?3",
-		"UPDATE runs SET status = 'succeeded', exit_code = 0, finished = ?3 WHERE id = ?2"
-		" AND ?1 = ?1",
-	};
 	if (tx_begin(st) < 0)
-		return db_fail(st, err, "copy run %lld", (long long)from);
-	double now = now_s();
-	for (size_t i = 0; i < sizeof(sql) / sizeof(sql[0]); i++) {
-		sqlite3_stmt *s = NULL;
-		if (sqlite3_prepare_v2(st->db, sql[i], -1, &s, NULL) != SQLITE_OK ||
-		    sqlite3_bind_int64(s, 1, from) || sqlite3_bind_int64(s, 2, to) ||
-		    sqlite3_bind_double(s, 3, now) || sqlite3_step(s) != SQLITE_DONE) {
-			db_fail(st, err, "copy run %lld into run %lld", (long long)from,
-				(long long)to);
-			sqlite3_finalize(s);
-			return -1;
-		}
-		sqlite3_finalize(s);
+		return db_fail(st, err, "record a no-op run");
+	int64_t other = 0, pid = 0;
+	int found = find_live_run(st, r->pipeline, r->workspace, &other, &pid);
+	if (found < 0)
+		return db_fail(st, err, "record a no-op run");
+	if (found) {
+		abandon(st);
+		return concurrency_refusal(err, other, r->pipeline, pid);
 	}
+	char host[HOST_BUF];
+	int64_t self = getpid();
+	sqlite3_stmt *s = stmt(st, ST_RUN_NOOP);
+	if (!s || bind_text(s, 1, r->pipeline) || bind_text(s, 2, r->path) ||
+	    bind_text(s, 3, r->workspace) || bind_text(s, 4, r->params_json) ||
+	    bind_text(s, 5, r->trigger ? r->trigger : "manual") ||
+	    sqlite3_bind_double(s, 6, now_s()) || bind_text(s, 7, host_name(host, sizeof(host))) ||
+	    sqlite3_bind_int64(s, 8, self) || sqlite3_bind_int64(s, 9, proc_start_time(self)) ||
+	    sqlite3_bind_int64(s, 10, same_as) || exec_stmt(s) < 0)
+		return db_fail(st, err, "record a no-op run");
+	*id = sqlite3_last_insert_rowid(st->db);
 	if (tx_commit(st) < 0)
-		return db_fail(st, err, "copy run %lld", (long long)from);
+		return db_fail(st, err, "record a no-op run");
 	return 0;
 }
 

@@ -56,6 +56,7 @@ typedef struct run_info {
 	double created, started, finished; /* finished 0 while running */
 	char *host;
 	int64_t pid, pid_start; /* the orchestrator, for liveness */
+	int64_t same_as;        /* a no-op run: the run it repeats (its rows stand for it); 0 */
 } run_info;
 
 /* Insert a run with status running, this host, this pid and its start time.
@@ -179,9 +180,14 @@ int store_noop_get(store *st, const char *key, int64_t *run_id, void **files, si
 		   sl_error **err);
 int store_noop_put(store *st, const char *key, int64_t run_id, const void *files, size_t len,
 		   sl_error **err);
-/* Make run `to` a copy of run `from` with every step cached (cached_from the run that
- * really ran it) and finish it as succeeded, in one transaction. */
-int store_copy_cached_run(store *st, int64_t from, int64_t to, sl_error **err);
+/* Record a finished run in which nothing needed to run: it is the same as run
+ * same_as, whose step rows stand for its own (read through store_get_steps,
+ * _files, _inputs, _metrics, _outputs as cached steps) and whose snapshot is
+ * its snapshot.  One row, one transaction, so a no-op of a 10,000-step
+ * pipeline costs what one run row costs.  Refused like store_begin_run with
+ * forbid_concurrent when a live run of the pipeline exists. */
+int store_record_noop_run(store *st, const run_new *r, int64_t same_as, int64_t *id,
+			  sl_error **err);
 void file_record_free_array(file_record *f, size_t n);
 
 /* ---- the stat cache of content hashes (design.md section 5) ------------------------ */

@@ -122,6 +122,6 @@ expect_not_contains "$(logs hog)" "survived"
 expect_contains "$(logs forker)" "fork stopped"
 # a failed user-namespace handshake is a clear reason too
 set +e
-as_user env HOME="$box/home" SLUICE_SANDBOX_FAIL=uid-map "$box/sluice" run pipeline.yaml --ci --json --only inspect >"$T/out.json" 2>/dev/null
+as_user env HOME="$box/home" SLUICE_SANDBOX_FAIL=uid-map "$box/sluice" run pipeline.yaml --ci --json --force --only inspect >"$T/out.json" 2>/dev/null
 set -e
 expect_contains "$(cat "$T/out.json")" '"reason": "sandbox: uid-map: Operation not permitted"'
