@@ -125,6 +125,7 @@ struct exec {
 	char *params_path;
 	char *params_text; /* what params_path holds */
 	strmap planned;    /* plan: output path → hash a cached step would restore */
+	strmap progs;      /* program name → its path on the steps' PATH */
 	arena mem;
 	int64_t t0;
 	int live_drawn;
@@ -428,18 +429,24 @@ static const char *render(struct exec *x, size_t i, const char *text, const char
 
 static const char *const step_path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-/* Find prog on the steps' PATH (not sluice's own). */
+/* Find prog on the steps' PATH (not sluice's own), once per program and run. */
 static char *which(struct exec *x, const char *prog)
 {
 	if (strchr(prog, '/'))
 		return arena_strdup(&x->mem, prog);
+	char *known = strmap_get(&x->progs, prog);
+	if (known)
+		return known;
 	char buf[PATH_MAX];
 	const char *p = step_path;
 	while (*p) {
 		size_t len = strcspn(p, ":");
 		snprintf(buf, sizeof(buf), "%.*s/%s", (int)len, p, prog);
-		if (access(buf, X_OK) == 0)
-			return arena_strdup(&x->mem, buf);
+		if (access(buf, X_OK) == 0) {
+			char *found = arena_strdup(&x->mem, buf);
+			strmap_put(&x->progs, arena_strdup(&x->mem, prog), found);
+			return found;
+		}
 		p += len + (p[len] == ':');
 	}
 	return NULL;
@@ -1680,6 +1687,7 @@ static void exec_free(struct exec *x)
 	for (size_t i = 0; x->n && i < x->d->n; i++)
 		stepkey_release(&x->n[i].key);
 	strmap_release(&x->planned);
+	strmap_release(&x->progs);
 	arena_release(&x->mem);
 }
 
