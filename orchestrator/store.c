@@ -30,7 +30,7 @@
  *   inherits it believes it holds locks it does not).  Step processes are
  *   exec'd, so only tests have to mind this.
  *
- * The schema (migrations 1 and 2).  Arrows point from child to parent; "<" is
+ * The schema (migrations 1 to 3).  Arrows point from child to parent; "<" is
  * ON DELETE CASCADE, "~" ON DELETE SET NULL.
  *
  *   schema_version (version PK, applied)        one row per applied migration
@@ -53,7 +53,8 @@
  *       +-- output_files (run_id, step, path)     sha256, size
  *       +-- input_files  (run_id, step, path)     sha256, size   (migration 2)
  *
- *   steps also has env_json and why (migration 2).
+ *   steps also has env_json and why (migration 2); runs has same_as ~> runs
+ *   (migration 3: a no-op run reads the rows of the run it repeats).
  *   noop_index (key PK) run_id <- runs, files BLOB   (migration 2)
  *
  *   file_hashes (path PK)  size, mtime_ns, inode, ctime_ns, sha256

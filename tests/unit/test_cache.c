@@ -231,6 +231,60 @@ START_TEST(gc_keeps_what_runs_reference)
 }
 END_TEST
 
+START_TEST(noop_run_reads_through)
+{
+	sl_error *err = NULL;
+	run_new rn = {"p", "p.yaml", dir, "name: p\n", "{\"n\": 1}", "manual", 0};
+	int64_t first, noop;
+	ck_assert_int_eq(store_begin_run(st, &rn, 1, &first, &err), 0);
+	step_record s[2] = {
+		{.name = "a", .step = "a", .status = "succeeded", .exit_code = 0, .cache_key = "k"},
+		{.name = "b", .step = "b", .position = 1, .status = "skipped", .reason = "when"}};
+	ck_assert_int_eq(store_put_steps(st, first, s, 2, &err), 0);
+	file_record f = {"a", "out.txt", "ab", 2};
+	ck_assert_int_eq(store_set_files(st, first, "a", &f, 1, &err), 0);
+	const char *k[] = {"acc"};
+	double v[] = {0.5};
+	ck_assert_int_eq(store_set_metrics(st, first, "a", k, v, 1, &err), 0);
+	/* a live run of the pipeline refuses a no-op run too */
+	ck_assert_int_eq(store_record_noop_run(st, &rn, first, &noop, &err), -1);
+	sl_error_release(&err);
+	ck_assert_int_eq(store_finish_run(st, first, "succeeded", 0, &err), 0);
+	rn.snapshot = NULL;
+	ck_assert_int_eq(store_record_noop_run(st, &rn, first, &noop, &err), 0);
+	run_info r;
+	ck_assert_int_eq(store_get_run(st, noop, &r, &err), 0);
+	ck_assert_str_eq(r.status, "succeeded");
+	ck_assert_int_eq(r.same_as, first);
+	ck_assert_str_eq(r.snapshot, "name: p\n"); /* the repeated run's */
+	run_info_release(&r);
+	step_record *got;
+	size_t n;
+	ck_assert_int_eq(store_get_steps(st, noop, &got, &n, &err), 0);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_str_eq(got[0].status, "cached");
+	ck_assert_int_eq(got[0].cached_from, first);
+	ck_assert_int_eq(got[0].run_id, noop);
+	ck_assert_str_eq(got[1].status, "skipped");
+	ck_assert_int_eq(got[1].cached_from, 0);
+	step_record_free_array(got, n);
+	file_record *files;
+	ck_assert_int_eq(store_get_files(st, noop, "a", &files, &n, &err), 0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_str_eq(files[0].sha256, "ab");
+	file_record_free_array(files, n);
+	kv_record *m;
+	ck_assert_int_eq(store_get_metrics(st, noop, NULL, &m, &n, &err), 0);
+	ck_assert_uint_eq(n, 1);
+	kv_record_free_array(m, n);
+	/* the cache never finds the no-op run itself: it has no rows */
+	ck_assert_int_eq(store_find_cached(st, "k", 0, 0, &got, &n, &err), 0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_int_eq(got[0].run_id, first);
+	step_record_free_array(got, n);
+}
+END_TEST
+
 START_TEST(keys_and_why)
 {
 	put("data.csv", "a,b\n1,2\n");
@@ -340,6 +394,7 @@ int main(void)
 	tcase_add_test(tc, directory_round_trip);
 	tcase_add_test(tc, gc_keeps_what_runs_reference);
 	tcase_add_test(tc, keys_and_why);
+	tcase_add_test(tc, noop_run_reads_through);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
