@@ -55,10 +55,14 @@ static int plain_start(runner *r, const step_launch *l, step_proc *p, sl_error *
 	return 0;
 }
 
+/* p->priv of a reaped step: its pid may belong to another process by now */
+static char reaped;
+
 static int plain_signal(runner *r, step_proc *p, int sig)
 {
-	/* the group first; the leader alone if the group is already gone */
-	if (kill(-p->pid, sig) < 0 && errno == ESRCH)
+	/* the group first (it outlives its leader while members are left); the leader
+	 * alone if it left its group, but never a pid that was reaped already */
+	if (kill(-p->pid, sig) < 0 && errno == ESRCH && p->priv != &reaped)
 		return kill(p->pid, sig);
 	return 0;
 }
@@ -72,6 +76,7 @@ static int plain_reap(runner *r, step_proc *p, step_exit *ex, sl_error **err)
 		return 0;
 	if (w < 0)
 		return sl_error_errno(err, errno, "wait for pid %d", (int)p->pid);
+	p->priv = &reaped;
 	memset(ex, 0, sizeof(*ex));
 	ex->peak_memory = -1;
 	if (WIFEXITED(status)) {
