@@ -153,6 +153,11 @@ struct plan {
 	const char *root_state;       /* ROOT/STATE to hide, or NULL */
 	const char *root_tmp;         /* ROOT/tmp */
 	const char *mk_home, *mk_tmp; /* the workspace's path to make in the home / tmp tmpfs */
+	/* the program, when the fresh /tmp or home would hide it (sluice's own binary, for
+	 * the built-in steps, in a build tree below /tmp or the home): bound read-only at
+	 * the same path; NULL when it is visible anyway */
+	const char *exe_src, *exe_dst, *exe_dir;
+	int exe_in_home;
 	const char *root_dev, *root_shm, *root_proc;
 	const char *dev_src[MAX_DEVS], *dev_dst[MAX_DEVS];
 	dev_t dev_rdev[MAX_DEVS]; /* the node's number when it is a character device, else 0 */
@@ -437,12 +442,19 @@ static __attribute__((noreturn)) void init_main(const struct plan *pl)
 	STAGE(pl, rfd, SB_READONLY_ROOT, readonly_root(pl->root));
 	/* fresh tmpfs over the user's home (empty, read-only) and /tmp; the
 	 * workspace's path is made in them when it lies below */
-	if (pl->root_home && !pl->mk_home) {
+	if (pl->root_home && !pl->mk_home && !pl->exe_in_home) {
 		STAGE(pl, rfd, SB_HIDE_HOME, tmpfs(pl->root_home, "mode=0755,size=4k", MS_RDONLY));
 	} else if (pl->root_home) {
-		/* the workspace is below the home: make its path, then read-only */
+		/* the workspace or the program is below the home: make their paths, then
+		 * read-only */
 		STAGE(pl, rfd, SB_HIDE_HOME, tmpfs(pl->root_home, "mode=0755,size=64k", 0));
-		STAGE(pl, rfd, SB_HIDE_HOME, mkdir_all(pl->mk_home));
+		if (pl->mk_home)
+			STAGE(pl, rfd, SB_HIDE_HOME, mkdir_all(pl->mk_home));
+		if (pl->exe_in_home) {
+			STAGE(pl, rfd, SB_HIDE_HOME, mkdir_all(pl->exe_dir));
+			STAGE(pl, rfd, SB_HIDE_HOME, touch(pl->exe_dst, 0755));
+			STAGE(pl, rfd, SB_HIDE_HOME, bind_ro(pl->exe_src, pl->exe_dst));
+		}
 		STAGE(pl, rfd, SB_HIDE_HOME,
 		      mount(NULL, pl->root_home, NULL,
 			    MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, "mode=0755,size=64k"));
@@ -450,6 +462,11 @@ static __attribute__((noreturn)) void init_main(const struct plan *pl)
 	STAGE(pl, rfd, SB_TMP, tmpfs(pl->root_tmp, "mode=1777", 0));
 	if (pl->mk_tmp)
 		STAGE(pl, rfd, SB_TMP, mkdir_all(pl->mk_tmp));
+	if (pl->exe_src && !pl->exe_in_home) {
+		STAGE(pl, rfd, SB_TMP, mkdir_all(pl->exe_dir));
+		STAGE(pl, rfd, SB_TMP, touch(pl->exe_dst, 0755));
+		STAGE(pl, rfd, SB_TMP, bind_ro(pl->exe_src, pl->exe_dst));
+	}
 	STAGE(pl, rfd, SB_TMP, mkdir(pl->root_home_in_tmp, 0700));
 	STAGE(pl, rfd, SB_TMP, mkdir(pl->root_sluice, 0755));
 	/* copies, not binds: two mounts fewer; pid 1 copies the output back */
@@ -680,7 +697,8 @@ static const char **plan_field(struct plan *pl, size_t k)
 				&pl->root_tmp,    &pl->mk_home,          &pl->mk_tmp,
 				&pl->root_dev,    &pl->root_shm,         &pl->root_proc,
 				&pl->root_sluice, &pl->root_home_in_tmp, &pl->out_dst,
-				&pl->params_dst,  &pl->proc_ro[0],       &pl->proc_ro[1]};
+				&pl->params_dst,  &pl->proc_ro[0],       &pl->proc_ro[1],
+				&pl->exe_src,     &pl->exe_dst,          &pl->exe_dir};
 	size_t nfixed = sizeof(fixed) / sizeof(fixed[0]);
 	if (k < nfixed)
 		return fixed[k];
@@ -1075,6 +1093,17 @@ static int local_start(runner *r, const step_launch *l, step_proc *p, sl_error *
 	}
 	if (is_under(ws, "/tmp"))
 		pl->mk_tmp = pl->root_ws;
+	const char *exe = l->argv[0];
+	int exe_in_tmp = is_under(exe, "/tmp") && !is_under(exe, ws);
+	pl->exe_in_home = home && is_under(exe, home) && !is_under(exe, ws);
+	if (exe_in_tmp || pl->exe_in_home) {
+		char *dst = arena_printf(a, "%s%s", root, exe);
+		char *dir = arena_strdup(a, dst);
+		*strrchr(dir, '/') = 0;
+		pl->exe_src = exe;
+		pl->exe_dst = dst;
+		pl->exe_dir = dir;
+	}
 	if (state_dir) {
 		const char *sd = state_dir;
 		int hidden = is_under(sd, "/tmp") && !is_under(sd, ws);

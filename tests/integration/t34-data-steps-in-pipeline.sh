@@ -74,3 +74,14 @@ steps:
 YAML
 run_sluice 0 run implicit.yaml --ci
 /usr/bin/python3 -c 'import json; assert json.load(open("reports/validation.json"))["success"] is True'
+# a sluice binary below /tmp (a build tree in a CI checkout) still runs its built-in
+# steps: the sandbox's fresh /tmp would hide it, so it is bound in read-only
+exe_dir=$(mktemp -d /tmp/sluice-exe.XXXXXX)
+cp "$SLUICE" "$exe_dir/sluice"
+run_sluice 0 run implicit.yaml --ci --force
+set +e
+"$exe_dir/sluice" run implicit.yaml --ci --force >"$T/exe.out" 2>&1
+rc=$?
+set -e
+rm -rf "$exe_dir"
+[ $rc = 0 ] || fail "sluice from /tmp could not run a built-in step: $(cat "$T/exe.out")"
