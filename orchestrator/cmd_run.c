@@ -189,8 +189,13 @@ static int run_noop(const cli_args *a, const char *noop_key, int *code)
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (!same || store_get_run(st, from, &prev, &err) < 0)
 		goto out;
-	run_new rn = {prev.pipeline, a->pos[0], prev.workspace, NULL, prev.params_json,
-		      is_ci(a) ? "ci" : "manual", 0};
+	run_new rn = {prev.pipeline,
+		      a->pos[0],
+		      prev.workspace,
+		      NULL,
+		      prev.params_json,
+		      is_ci(a) ? "ci" : "manual",
+		      0};
 	if (store_record_noop_run(st, &rn, from, &run_id, &err) < 0) {
 		*code = cli_fail(&err);
 		rc = -1;

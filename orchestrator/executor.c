@@ -1822,8 +1822,8 @@ static void kill_unrecorded_leftovers(struct exec *x)
 			kill(-pgid, SIGKILL);
 		kill((pid_t)pid, SIGKILL);
 		if (x->opt->out)
-			fprintf(x->opt->out, "sluice: killed leftover process %ld of step %s\n", pid,
-				step);
+			fprintf(x->opt->out, "sluice: killed leftover process %ld of step %s\n",
+				pid, step);
 	}
 	free(buf);
 	if (proc)

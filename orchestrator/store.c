@@ -919,22 +919,29 @@ static int find_live_run(store *st, const char *pipeline, const char *workspace,
 	return 0;
 }
 
+/* Under the write lock: -1 (transaction abandoned, err set) when a live run of r's
+ * pipeline in r's workspace exists, else 0. */
+static int refuse_live_run(store *st, const run_new *r, const char *what, sl_error **err)
+{
+	int64_t other = 0, pid = 0;
+	int found = find_live_run(st, r->pipeline, r->workspace, &other, &pid);
+	if (found < 0)
+		return db_fail(st, err, "%s", what);
+	if (found) {
+		abandon(st);
+		return concurrency_refusal(err, other, r->pipeline, pid);
+	}
+	return 0;
+}
+
 int store_begin_run(store *st, const run_new *r, int forbid_concurrent, int64_t *id, sl_error **err)
 {
 	if (!r || !r->pipeline)
 		return sl_error_make(err, "store: begin run: no pipeline name");
 	if (tx_begin(st) < 0)
 		return db_fail(st, err, "begin run");
-	if (forbid_concurrent) {
-		int64_t other = 0, pid = 0;
-		int found = find_live_run(st, r->pipeline, r->workspace, &other, &pid);
-		if (found < 0)
-			return db_fail(st, err, "begin run");
-		if (found) {
-			abandon(st);
-			return concurrency_refusal(err, other, r->pipeline, pid);
-		}
-	}
+	if (forbid_concurrent && refuse_live_run(st, r, "begin run", err) < 0)
+		return -1;
 	char host[HOST_BUF];
 	int64_t self = getpid();
 	sqlite3_stmt *s = stmt(st, ST_RUN_INSERT);
@@ -1615,19 +1622,12 @@ int store_noop_put(store *st, const char *key, int64_t run_id, const void *files
 	return 0;
 }
 
-int store_record_noop_run(store *st, const run_new *r, int64_t same_as, int64_t *id,
-			  sl_error **err)
+int store_record_noop_run(store *st, const run_new *r, int64_t same_as, int64_t *id, sl_error **err)
 {
 	if (tx_begin(st) < 0)
 		return db_fail(st, err, "record a no-op run");
-	int64_t other = 0, pid = 0;
-	int found = find_live_run(st, r->pipeline, r->workspace, &other, &pid);
-	if (found < 0)
-		return db_fail(st, err, "record a no-op run");
-	if (found) {
-		abandon(st);
-		return concurrency_refusal(err, other, r->pipeline, pid);
-	}
+	if (refuse_live_run(st, r, "record a no-op run", err) < 0)
+		return -1;
 	char host[HOST_BUF];
 	int64_t self = getpid();
 	sqlite3_stmt *s = stmt(st, ST_RUN_NOOP);
