@@ -150,6 +150,8 @@ static int put_object(store *st, const char *obj, const char *hex, const char *s
 {
 	if (access(obj, F_OK) == 0)
 		return 0;
+	if (store_batch_flush(st, err) < 0) /* copying may be slow: not under the lock */
+		return -1;
 	if (mkdir_parents(obj) < 0)
 		return sl_error_errno(err, errno, "cache: create the directory of %s", obj);
 	char tmp[PATH_MAX];
@@ -458,6 +460,8 @@ int cache_restore(store *st, const char *hex, const char *dest, enum cache_how *
 	if (filehash_path(st, dest, have, NULL, &e) == 0 && !strcmp(have, hex))
 		return 0;
 	sl_error_release(&e);
+	if (store_batch_flush(st, err) < 0)
+		return -1;
 	if (mkdir_parents(dest) < 0)
 		return sl_error_errno(err, errno, "cache: create the directory of %s", dest);
 	char tmp[PATH_MAX];

@@ -2009,8 +2009,16 @@ loop:
 	epoll_add(&x, x.sfd, TAG_SIG);
 	/* become the reaper of whatever the steps leave behind */
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	/* one transaction per turn of the loop (store.h): committed before each wait */
+	store_batch_begin(st);
 	schedule(&x);
 	while (x.done < d->n) {
+		sl_error *ferr = NULL;
+		if (store_batch_flush(st, &ferr) < 0) {
+			clear_live(&x);
+			fprintf(opt->out, "sluice: warning: %s\n", ferr->msg);
+			sl_error_release(&ferr);
+		}
 		draw_live(&x);
 		struct epoll_event evs[64];
 		int ne = epoll_wait(x.ep, evs, 64, next_timeout(&x));
@@ -2058,6 +2066,8 @@ loop:
 	clear_live(&x);
 	rc = 0;
 out:
+	if (store_batch_end(st, rc == 0 ? err : NULL) < 0)
+		rc = -1;
 	if (x.ep >= 0)
 		close(x.ep);
 	if (x.sfd >= 0)

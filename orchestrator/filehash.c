@@ -35,6 +35,9 @@ static int hash_regular(store *st, const char *path, const struct stat *sb, char
 			return 0;
 	}
 	uint64_t size;
+	/* reading a big file may take seconds: not while holding the write lock */
+	if (st && store_batch_flush(st, err) < 0)
+		return -1;
 	if (hash_file_sha256(path, hex, &size, err) < 0)
 		return -1;
 	/* A file written while we read it must not be cached under the new stat:

@@ -28,6 +28,15 @@ int store_open(const char *dir, store **out, sl_error **err);
 void store_close(store *st);
 const char *store_dir(const store *st);
 
+/* Batching (the executor's event loop): from store_batch_begin on, the changes
+ * share one transaction, begun at the first of them and committed by
+ * store_batch_flush (the batch goes on) or store_batch_end.  Without a batch
+ * every change is its own transaction.  Call flush before slow work so the
+ * write lock is not held across it. */
+void store_batch_begin(store *st);
+int store_batch_flush(store *st, sl_error **err);
+int store_batch_end(store *st, sl_error **err);
+
 /* Find the state directory for a workspace: $SLUICE_STATE, else the first
  * `.sluice` directory found walking up from start (like git), else
  * start/.sluice.  Returns a malloc'd path.  override (--state DIR) wins over
