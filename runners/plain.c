@@ -52,17 +52,17 @@ static int plain_start(runner *r, const step_launch *l, step_proc *p, sl_error *
 	if (p->pidfd >= 0)
 		fcntl(p->pidfd, F_SETFD, FD_CLOEXEC);
 	p->priv = NULL;
+	p->reaped = 0;
 	return 0;
 }
-
-/* p->priv of a reaped step: its pid may belong to another process by now */
-static char reaped;
 
 static int plain_signal(runner *r, step_proc *p, int sig)
 {
 	/* the group first (it outlives its leader while members are left); the leader
-	 * alone if it left its group, but never a pid that was reaped already */
-	if (kill(-p->pid, sig) < 0 && errno == ESRCH && p->priv != &reaped)
+	 * alone if it left its group, but never a pid that was reaped already: it may
+	 * belong to another process by now.  (p->priv is not ours to mark: the local
+	 * runner hands its unsandboxed steps to this one and owns priv.) */
+	if (kill(-p->pid, sig) < 0 && errno == ESRCH && !p->reaped)
 		return kill(p->pid, sig);
 	return 0;
 }
@@ -76,7 +76,7 @@ static int plain_reap(runner *r, step_proc *p, step_exit *ex, sl_error **err)
 		return 0;
 	if (w < 0)
 		return sl_error_errno(err, errno, "wait for pid %d", (int)p->pid);
-	p->priv = &reaped;
+	p->reaped = 1;
 	memset(ex, 0, sizeof(*ex));
 	ex->peak_memory = -1;
 	if (WIFEXITED(status)) {

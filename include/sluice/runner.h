@@ -39,6 +39,7 @@ typedef struct step_proc {
 	pid_t pid;  /* the step's process group leader; in the sandbox, its pid 1 */
 	int pidfd;  /* readable when it exits; -1 when the kernel has no pidfd_open */
 	void *priv; /* the runner's own state for this process */
+	int reaped; /* set by reap: from then on the pid may name another process */
 } step_proc;
 
 typedef struct step_exit {
