@@ -398,7 +398,11 @@ struct recorded {
 static int open_recorded(const cli_args *a, struct recorded *r)
 {
 	sl_error *err = NULL;
+	int jobs;
 	memset(r, 0, sizeof(*r));
+	/* bad options are usage errors before anything is recorded */
+	if (parse_jobs(a, &jobs, &err) < 0)
+		return cli_fail(&err);
 	r->r = runner_local_new(); /* while sluice is small, as in cmd_run */
 	if (cli_run_id(a->pos[0], &r->id, &err) < 0 ||
 	    cli_open_existing_store(a, &r->st, &err) < 0 ||

@@ -76,6 +76,15 @@ run_sluice 2 rerun 1 --step nope
 expect_contains "$ERR" "--step nope"
 run_sluice 2 resume 1
 expect_contains "$ERR" "only an interrupted or cancelled run can be resumed"
+run_sluice 2 resume abc
+expect_contains "$ERR" "abc"
+run_sluice 2 rerun 1 -j 0
+expect_contains "$ERR" "-j takes a number of parallel steps"
+run_sluice 0 runs --json
+expect_not_contains "$OUT" '"run_id": 5' # a usage error records no run
+mkdir -p "$T/empty"
+(cd "$T/empty" && run_sluice 2 gc && expect_contains "$ERR" "no sluice state") || exit 1
+(cd "$T/empty" && run_sluice 2 rerun 1 && expect_contains "$ERR" "no sluice state") || exit 1
 
 # kill -9 of sluice in the middle: interrupted; resume kills the leftover, finishes
 cat > slow.yaml <<'YAML'
