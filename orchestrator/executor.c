@@ -1858,6 +1858,28 @@ static int resume_adopt(struct exec *x, sl_error **err)
 			kill_leftover(x, recs[k].name);
 	}
 	kill_unrecorded_leftovers(x);
+	/* a run killed before its steps were recorded has no rows for them yet: add
+	 * them as pending, as executor_run does, so their inputs and files have a
+	 * row to belong to */
+	step_record *missing = xcalloc(x->d->n + 1, sizeof(step_record));
+	size_t nmissing = 0;
+	for (size_t k = 0; k < x->d->n; k++) {
+		size_t i = x->d->order[k];
+		if (!by_node[i])
+			missing[nmissing++] =
+				(step_record){.name = (char *)x->d->nodes[i].name,
+					      .step = (char *)x->d->nodes[i].step->name,
+					      .position = (int)k,
+					      .status = "pending",
+					      .exit_code = -1};
+	}
+	int rc = nmissing ? store_put_steps(x->st, x->run_id, missing, nmissing, err) : 0;
+	free(missing);
+	if (rc < 0) {
+		free(by_node);
+		step_record_free_array(recs, n);
+		return -1;
+	}
 	for (size_t k = 0; k < x->d->n; k++) {
 		size_t i = x->d->order[k];
 		struct node *nd = &x->n[i];

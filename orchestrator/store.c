@@ -225,6 +225,8 @@ static const char *const migrations[] = {
 enum stmt_id {
 	ST_BEGIN,
 	ST_COMMIT,
+	ST_SAVEPOINT,
+	ST_RELEASE,
 	ST_RUN_LIVE,
 	ST_RUN_INSERT,
 	ST_RUN_FINISH,
@@ -283,6 +285,8 @@ enum stmt_id {
 static const char *const stmt_sql[ST__COUNT] = {
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
 	[ST_COMMIT] = "COMMIT",
+	[ST_SAVEPOINT] = "SAVEPOINT change",
+	[ST_RELEASE] = "RELEASE change",
 	[ST_RUN_LIVE] = "SELECT id, host, pid, pid_start FROM runs"
 			" WHERE status = 'running' AND pipeline = ?1 AND workspace IS ?2 ORDER BY id",
 	[ST_RUN_INSERT] = "INSERT INTO runs (pipeline, path, workspace, snapshot, params_json,"
@@ -401,8 +405,9 @@ struct store {
 	/* the last run asked about by data_run: a run's same_as never changes */
 	int64_t same_run, same_as;
 	double same_finished;
-	int batch;      /* store_batch_begin: changes share one transaction until a flush */
-	int batch_open; /* that transaction has begun */
+	int batch;       /* store_batch_begin: changes share one transaction until a flush */
+	int batch_open;  /* that transaction has begun */
+	int change_open; /* in a batch: the savepoint of the change being made */
 };
 
 /* ---- small helpers ---------------------------------------------------------------------- */
@@ -556,9 +561,18 @@ static void abandon(store *st)
 	for (int i = 0; i < ST__COUNT; i++)
 		if (st->stmt[i])
 			sqlite3_reset(st->stmt[i]);
+	if (st->batch && st->batch_open) {
+		/* undo only the failed change: the batch's others stand */
+		if (st->change_open)
+			sqlite3_exec(st->db, "ROLLBACK TO change; RELEASE change", NULL, NULL,
+				     NULL);
+		st->change_open = 0;
+		return;
+	}
 	if (!sqlite3_get_autocommit(st->db))
 		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 	st->batch_open = 0;
+	st->change_open = 0;
 }
 
 /* The failure path of every SQLite call: "store: WHAT: sqlite's message", then the
@@ -577,23 +591,35 @@ __attribute__((format(printf, 3, 4))) static int db_fail(store *st, sl_error **e
 	return -1;
 }
 
-/* In a batch the first change begins the transaction and the others join it;
- * store_batch_flush commits it. */
+/* In a batch the first change begins the transaction and the others join it,
+ * each in a savepoint of its own, so a change that fails is undone alone
+ * (abandon); store_batch_flush commits the transaction. */
 static int tx_begin(store *st)
 {
-	if (st->batch && st->batch_open)
-		return 0;
-	sqlite3_stmt *s = stmt(st, ST_BEGIN);
-	int rc = s ? exec_stmt(s) : -1;
-	if (rc == 0 && st->batch)
-		st->batch_open = 1;
-	return rc;
+	if (!st->batch || !st->batch_open) {
+		sqlite3_stmt *s = stmt(st, ST_BEGIN);
+		if (!s || exec_stmt(s) < 0)
+			return -1;
+		st->batch_open = st->batch;
+	}
+	if (st->batch) {
+		sqlite3_stmt *s = stmt(st, ST_SAVEPOINT);
+		if (!s || exec_stmt(s) < 0)
+			return -1;
+		st->change_open = 1;
+	}
+	return 0;
 }
 
 static int tx_commit(store *st)
 {
-	if (st->batch)
+	if (st->batch) {
+		sqlite3_stmt *s = stmt(st, ST_RELEASE);
+		if (!s || exec_stmt(s) < 0)
+			return -1;
+		st->change_open = 0;
 		return 0;
+	}
 	sqlite3_stmt *s = stmt(st, ST_COMMIT);
 	return s ? exec_stmt(s) : -1;
 }
@@ -608,10 +634,15 @@ int store_batch_flush(store *st, sl_error **err)
 {
 	if (!st || !st->batch_open)
 		return 0;
-	st->batch_open = 0;
 	sqlite3_stmt *s = stmt(st, ST_COMMIT);
-	if (!s || exec_stmt(s) < 0)
-		return db_fail(st, err, "commit");
+	if (!s || exec_stmt(s) < 0) {
+		int batch = st->batch;
+		st->batch = 0; /* the commit failed: abandon the whole transaction */
+		db_fail(st, err, "commit");
+		st->batch = batch;
+		return -1;
+	}
+	st->batch_open = 0;
 	return 0;
 }
 

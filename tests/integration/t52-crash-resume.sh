@@ -213,7 +213,8 @@ check_final() { # WHAT LINES_BEFORE
 	"$SLUICE" status 1 --json > "$T/status.json" 2> "$T/status.err" ||
 		die "status 1 --json failed after $1: $(cat "$T/status.err")"
 	/usr/bin/python3 "$T/check.py" final "$ws" "$T/status.json" "$T/expected.txt" "$log" "$2" \
-		"$T/done" || die "after $1: wrong final state (above)"
+		"$T/done" || die "after $1: wrong final state (above); sluice said:
+$(tail -5 "$T/resume.err" 2>/dev/null)"
 }
 
 # No step process outlives the run (the marker is this test's own step script).

@@ -285,6 +285,32 @@ START_TEST(noop_run_reads_through)
 }
 END_TEST
 
+START_TEST(a_failed_change_in_a_batch_is_undone_alone)
+{
+	sl_error *err = NULL;
+	run_new rn = {"p", "p.yaml", dir, "", "{}", "manual", 0};
+	int64_t id;
+	ck_assert_int_eq(store_begin_run(st, &rn, 1, &id, &err), 0);
+	store_batch_begin(st);
+	step_record a = {.name = "a", .step = "a", .status = "succeeded", .exit_code = 0};
+	ck_assert_int_eq(store_put_step(st, id, &a, &err), 0);
+	/* no step "ghost": the foreign key refuses its files */
+	file_record f = {"ghost", "x.txt", "ab", 1};
+	ck_assert_int_eq(store_set_inputs(st, id, "ghost", &f, 1, &err), -1);
+	sl_error_release(&err);
+	step_record b = {.name = "b", .step = "b", .position = 1, .status = "failed"};
+	ck_assert_int_eq(store_put_step(st, id, &b, &err), 0);
+	ck_assert_int_eq(store_batch_end(st, &err), 0);
+	step_record *got;
+	size_t n;
+	ck_assert_int_eq(store_get_steps(st, id, &got, &n, &err), 0);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_str_eq(got[0].status, "succeeded");
+	ck_assert_str_eq(got[1].status, "failed");
+	step_record_free_array(got, n);
+}
+END_TEST
+
 START_TEST(keys_and_why)
 {
 	put("data.csv", "a,b\n1,2\n");
@@ -395,6 +421,7 @@ int main(void)
 	tcase_add_test(tc, gc_keeps_what_runs_reference);
 	tcase_add_test(tc, keys_and_why);
 	tcase_add_test(tc, noop_run_reads_through);
+	tcase_add_test(tc, a_failed_change_in_a_batch_is_undone_alone);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
