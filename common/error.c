@@ -19,11 +19,10 @@ static int make(sl_error **err, int kind, int errnum, char *msg)
 		free(msg);
 		return -1;
 	}
-	/* A second error over an unreleased one keeps the first: it is the cause. */
-	if (*err) {
-		free(msg);
-		return -1;
-	}
+	/* the first error would be lost: whoever made it did not pass it up */
+	if (*err)
+		SL_BUG("an error over an unreleased one: \"%s\" over \"%s\"",
+		       msg ? msg : "out of memory", (*err)->msg);
 	sl_error *e = calloc(1, sizeof(*e));
 	if (!e) {
 		free(msg);
@@ -91,4 +90,26 @@ void sl_error_release(sl_error **err)
 	free((*err)->msg);
 	free(*err);
 	*err = NULL;
+}
+
+void sl_error_warn(FILE *out, sl_error **err)
+{
+	if (!err || !*err)
+		return;
+	if (out) {
+		fprintf(out, "sluice: warning: %s\n", (*err)->msg);
+		fflush(out);
+	}
+	sl_error_release(err);
+}
+
+void sl_bug(const char *file, int line, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fprintf(stderr, "sluice: BUG: %s:%d: ", file, line);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	abort();
 }

@@ -30,27 +30,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static char *params_json(const pipeline *p)
-{
-	json_t *o = json_object();
-	for (size_t i = 0; i < p->nparams; i++) {
-		const pparam *pp = &p->params[i];
-		json_t *v;
-		if (pp->value.type == EXPR_NUM)
-			v = pp->value.num == floor(pp->value.num) && fabs(pp->value.num) < 9e15
-				    ? json_integer((json_int_t)pp->value.num)
-				    : json_real(pp->value.num);
-		else if (pp->value.type == EXPR_BOOL)
-			v = json_boolean(pp->value.b);
-		else
-			v = json_string(pp->value.str);
-		json_object_set_new(o, pp->name, v);
-	}
-	char *s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(15));
-	json_decref(o);
-	return s;
-}
-
 static int parse_jobs(const cli_args *a, int *jobs, sl_error **err)
 {
 	const char *j = cli_value(a, "jobs");
@@ -287,7 +266,7 @@ int cmd_run(const cli_args *a)
 		code = cli_fail(&err);
 		goto out;
 	}
-	char *pj = params_json(p);
+	char *pj = pipeline_params_json(p, 0);
 	run_new rn = {p->name, a->pos[0], p->dir, p->text, pj, ci ? "ci" : "manual", 0};
 	int64_t run_id;
 	int rc = store_begin_run(st, &rn, p->concurrency == CONCURRENCY_FORBID, &run_id, &err);
@@ -441,7 +420,7 @@ int cmd_rerun(const cli_args *a)
 		code = cli_fail(&err);
 		goto out;
 	}
-	char *pj = params_json(p);
+	char *pj = pipeline_params_json(p, 0);
 	run_new rn = {p->name, r.run.path, p->dir, p->text, pj, "rerun", parent};
 	int64_t run_id;
 	int rc = store_begin_run(st, &rn, p->concurrency == CONCURRENCY_FORBID, &run_id, &err);

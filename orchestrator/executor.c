@@ -1590,22 +1590,8 @@ static int select_nodes(struct exec *x, sl_error **err)
 
 static int write_params(struct exec *x, sl_error **err)
 {
-	json_t *o = json_object();
-	for (size_t i = 0; i < x->p->nparams; i++) {
-		const pparam *pp = &x->p->params[i];
-		json_t *v = pp->value.type == EXPR_NUM    ? json_real(pp->value.num)
-			    : pp->value.type == EXPR_BOOL ? json_boolean(pp->value.b)
-							  : json_string(pp->value.str);
-		if (pp->value.type == EXPR_NUM && pp->value.num == floor(pp->value.num) &&
-		    fabs(pp->value.num) < 9e15) {
-			json_decref(v);
-			v = json_integer((json_int_t)pp->value.num);
-		}
-		json_object_set_new(o, pp->name, v);
-	}
-	char *text = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(15));
-	json_decref(o);
-	x->params_text = arena_strdup(&x->mem, text ? text : "{}");
+	char *text = pipeline_params_json(x->p, 1);
+	x->params_text = arena_strdup(&x->mem, text);
 	free(text);
 	if (x->opt->dry_run)
 		return 0;

@@ -15,6 +15,7 @@
 #include "sluice/util.h"
 
 #include <ctype.h>
+#include <jansson.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -1224,6 +1225,28 @@ const pstep *pipeline_find_step(const pipeline *p, const char *name)
 		if (strcmp(p->steps[i].name, name) == 0)
 			return &p->steps[i];
 	return NULL;
+}
+
+char *pipeline_params_json(const pipeline *p, int pretty)
+{
+	json_t *o = json_object();
+	for (size_t i = 0; i < p->nparams; i++) {
+		const pparam *pp = &p->params[i];
+		json_t *v;
+		if (pp->value.type == EXPR_NUM)
+			v = pp->value.num == floor(pp->value.num) && fabs(pp->value.num) < 9e15
+				    ? json_integer((json_int_t)pp->value.num)
+				    : json_real(pp->value.num);
+		else if (pp->value.type == EXPR_BOOL)
+			v = json_boolean(pp->value.b);
+		else
+			v = json_string(pp->value.str);
+		json_object_set_new(o, pp->name, v);
+	}
+	size_t flags = JSON_SORT_KEYS | JSON_REAL_PRECISION(15);
+	char *s = json_dumps(o, flags | (pretty ? JSON_INDENT(2) : JSON_COMPACT));
+	json_decref(o);
+	return s ? s : xstrdup("{}");
 }
 
 const pparam *pipeline_find_param(const pipeline *p, const char *name)

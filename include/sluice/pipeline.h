@@ -184,6 +184,13 @@ void pipeline_free(pipeline *p);
 const pstep *pipeline_find_step(const pipeline *p, const char *name);
 const pparam *pipeline_find_param(const pipeline *p, const char *name);
 
+/* The params as one JSON object, keys sorted: a whole number is an integer
+ * (300, not 300.0), so the text is the same whichever way it was typed.
+ * pretty: indented by 2 (the $SLUICE_PARAMS file, which the env hash reads
+ * by content); else compact (the run's record, which rerun reads back).
+ * malloc'd; the caller frees it. */
+char *pipeline_params_json(const pipeline *p, int pretty);
+
 /* Turn the byte offset of an expression error inside template t into the
  * line and column of the file (exact for one-line and literal-block values,
  * the value's start otherwise). */

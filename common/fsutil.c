@@ -1,0 +1,122 @@
+/* fsutil.c — see include/sluice/fsutil.h. */
+#include "sluice/fsutil.h"
+
+#include <errno.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Deeper than this a tree is left in place (ELOOP): each level holds a
+ * directory fd open. */
+#define RM_MAX_DEPTH 256
+
+/* Make buf[0..len) and the directories above it; buf is writable, NUL at len. */
+static int mkdir_upto(char *buf, mode_t mode)
+{
+	/* most parents exist already: try the whole path first */
+	if (mkdir(buf, mode) == 0 || errno == EEXIST)
+		return 0;
+	if (errno != ENOENT)
+		return -1;
+	for (char *s = buf + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = 0;
+		int rc = mkdir(buf, mode);
+		*s = '/';
+		if (rc < 0 && errno != EEXIST)
+			return -1;
+	}
+	return mkdir(buf, mode) == 0 || errno == EEXIST ? 0 : -1;
+}
+
+int fs_mkdir_p(const char *path, mode_t mode)
+{
+	char buf[PATH_MAX];
+	size_t n = strlen(path);
+	if (n >= sizeof(buf)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(buf, path, n + 1);
+	while (n > 1 && buf[n - 1] == '/')
+		buf[--n] = 0;
+	return mkdir_upto(buf, mode);
+}
+
+int fs_mkdir_parents(const char *path, mode_t mode)
+{
+	char buf[PATH_MAX];
+	size_t n = strlen(path);
+	if (n >= sizeof(buf)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(buf, path, n + 1);
+	char *slash = strrchr(buf, '/');
+	if (!slash || slash == buf)
+		return 0;
+	*slash = 0;
+	return mkdir_upto(buf, mode);
+}
+
+/* Remove name in the directory dfd, and everything below it when it is a
+ * directory on dev.  Keeps going after a failure; returns the first errno, or 0. */
+static int rm_at(int dfd, const char *name, dev_t dev, int depth)
+{
+	if (unlinkat(dfd, name, 0) == 0 || errno == ENOENT)
+		return 0;
+	if (errno != EISDIR && errno != EPERM)
+		return errno;
+	int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && errno == EACCES && fchmodat(dfd, name, 0700, 0) == 0)
+		fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : errno;
+	struct stat st;
+	if (fstat(fd, &st) < 0 || st.st_dev != dev || depth > RM_MAX_DEPTH) {
+		int e = st.st_dev != dev ? EXDEV : depth > RM_MAX_DEPTH ? ELOOP : errno;
+		close(fd);
+		return e;
+	}
+	if ((st.st_mode & 0700) != 0700)
+		fchmod(fd, st.st_mode | 0700);
+	DIR *d = fdopendir(fd);
+	if (!d) {
+		int e = errno;
+		close(fd);
+		return e;
+	}
+	int first = 0;
+	for (struct dirent *de; (de = readdir(d));) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		int e = rm_at(dirfd(d), de->d_name, dev, depth + 1);
+		if (e && !first)
+			first = e;
+	}
+	closedir(d);
+	if (unlinkat(dfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT && !first)
+		first = errno;
+	return first;
+}
+
+int fs_rm_rf(const char *path)
+{
+	if (rmdir(path) == 0 || errno == ENOENT)
+		return 0; /* the common case: an empty directory */
+	struct stat st;
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0 : -1;
+	if (!S_ISDIR(st.st_mode))
+		return unlink(path) == 0 || errno == ENOENT ? 0 : -1;
+	int e = rm_at(AT_FDCWD, path, st.st_dev, 0);
+	if (e) {
+		errno = e;
+		return -1;
+	}
+	return 0;
+}

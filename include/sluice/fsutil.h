@@ -1,0 +1,30 @@
+/*
+ * fsutil.h — the few file-system walks every layer needs, once: make a
+ * directory and its parents, remove a tree.
+ *
+ * fs_mkdir_p and fs_mkdir_parents are async-signal-safe (a stack buffer,
+ * mkdir(2) only), so the sandbox's child may call them between clone and
+ * exec.  fs_rm_rf is not (it opens directories with opendir).
+ */
+#ifndef SLUICE_FSUTIL_H
+#define SLUICE_FSUTIL_H
+
+#include <sys/types.h>
+
+/* mkdir -p path: every missing directory of path, each with mode.  An
+ * existing directory is fine.  0, or -1 with errno (ENAMETOOLONG past
+ * PATH_MAX, ENOTDIR when a part is a file). */
+int fs_mkdir_p(const char *path, mode_t mode);
+
+/* The directories above path's last component, as fs_mkdir_p would make them. */
+int fs_mkdir_parents(const char *path, mode_t mode);
+
+/* rm -rf path, walking from directory fds: never following a symlink, never
+ * leaving the file system it starts on (EXDEV), at most 256 levels deep
+ * (ELOOP).  A directory without read, write or search permission for its
+ * owner (as overlayfs leaves work/work) is opened up first.  It removes all
+ * it can; a missing path is fine.  0, or -1 with the errno of the first
+ * entry that could not be removed. */
+int fs_rm_rf(const char *path);
+
+#endif
