@@ -31,6 +31,8 @@
 
 typedef struct exec_options {
 	int jobs;         /* parallel steps; 0 = number of cores */
+	double cpus;      /* the machine's cpus for resources.cpus; 0 = this machine's */
+	uint64_t memory;  /* its memory for resources.memory, bytes; 0 = this machine's */
 	int fail_fast;    /* stop independent branches after a failure */
 	int live;         /* 1: one redrawn status line (TTY); 0: a line per change */
 	const char *only; /* run just this step (instance or step name) */

@@ -19,9 +19,14 @@
 #ifndef SLUICE_NOOP_H
 #define SLUICE_NOOP_H
 
+#include "sluice/arena.h"
+#include "sluice/error.h"
+#include "sluice/store.h"
 #include "sluice/strbuf.h"
+#include "sluice/strmap.h"
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/stat.h>
 
 /* hex (65 bytes) = the key of a run of the pipeline file at abs_path whose
@@ -31,6 +36,29 @@ void noop_key(const char *abs_path, const char *text, size_t len, const char *co
 
 /* The packed file list: append one file as it is now. */
 void noop_add(strbuf *blob, const char *abs_path, const struct stat *sb);
+
+/* Writing the index after a run: the files it read or wrote, each confirmed
+ * through the stat cache to be what the run hashed.  Any file that cannot be
+ * confirmed spoils the writer (ok = 0), and put then records nothing. */
+typedef struct noop_writer {
+	store *st;
+	const char *workspace;
+	strbuf blob;
+	strmap seen; /* absolute paths already in blob (keys in mem) */
+	arena mem;
+	int ok;
+} noop_writer;
+
+void noop_writer_init(noop_writer *w, store *st, const char *workspace);
+/* Add path (relative to the workspace when rel, else absolute) with its
+ * current stat; hex: the hash the run recorded for it, which the stat cache
+ * must hold for exactly this stat (NULL: any content, for a program).  0, or
+ * -1 when it cannot count as unchanged (missing, not a regular file, changed):
+ * the writer is spoiled. */
+int noop_writer_add(noop_writer *w, const char *path, int rel, const char *hex);
+/* Record the index under key for run_id when the writer is not spoiled. */
+int noop_writer_put(noop_writer *w, const char *key, int64_t run_id, sl_error **err);
+void noop_writer_release(noop_writer *w);
 
 /* 1 when every file of the list still has its recorded stat, 0 when one
  * changed (or the list is damaged).  *nfiles: how many were checked. */

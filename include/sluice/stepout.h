@@ -1,0 +1,28 @@
+/*
+ * stepout.h — what a step hands to later steps, parsed: the key=value lines
+ * it appended to $SLUICE_OUTPUT (steps.X.outputs.KEY) and its metrics JSON
+ * (steps.X.metrics.a.b).  Pure functions over bytes in memory, so that what
+ * a hostile or broken step writes is tested without running it.
+ */
+#ifndef SLUICE_STEPOUT_H
+#define SLUICE_STEPOUT_H
+
+#include "sluice/arena.h"
+
+#include <stddef.h>
+
+/* key=value lines into keys[] and vals[] (allocated from a).  A key given
+ * twice: the last line wins, in the place of the first.  Lines without '='
+ * or with an empty key are ignored; "\r\n" ends a line too; a NUL ends the
+ * line's text. */
+void stepout_parse_outputs(const char *text, size_t len, arena *a, char ***keys, char ***vals,
+			   size_t *n);
+
+/* The metrics object flattened: {"a": {"b": 1}} gives a.b = 1; true and
+ * false count as 1 and 0; strings, arrays and null are left out, and so is
+ * what is nested deeper than 32 objects.  0, or -1 with the JSON error in
+ * why when text is not a JSON object or array. */
+int stepout_parse_metrics(const char *text, size_t len, arena *a, char ***keys, double **vals,
+			  size_t *n, char *why, size_t whysize);
+
+#endif

@@ -1,0 +1,209 @@
+/*
+ * attempt.c — one attempt of one step: its scratch directory
+ * (runs/RUN/STEP/ATTEMPT with home/, tmp/, log and $SLUICE_OUTPUT), the log
+ * pipe, the launch through the runner, and after the runner finished it,
+ * what the exit means: the reason (`exit 3`, `timeout after 30m`, `signal
+ * 9 (Killed)`, the runner's own `sandbox: ...`, `missing output X`) and the
+ * retry cause it counts as.  Whether the step then succeeds, retries or
+ * fails is the state machine's (executor.c).
+ */
+#include "exec_int.h"
+
+#include "sluice/arena.h"
+#include "sluice/builtin.h"
+#include "sluice/clock.h"
+#include "sluice/fsutil.h"
+#include "sluice/util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Write the attempt's row; a failure is said, not fatal: the step's own row
+ * (exec_record) carries its state. */
+static void record_attempt(struct exec *x, size_t i, const attempt_record *ar)
+{
+	sl_error *err = NULL;
+	if (store_put_attempt(x->store, x->run_id, x->d->nodes[i].name, ar, &err) < 0)
+		exec_warn(x, &err);
+}
+
+void attempt_start(struct exec *x, size_t i)
+{
+	struct exec_step *es = &x->s[i];
+	const dag_node *node = &x->d->nodes[i];
+	es->attempt++;
+	es->reason[0] = 0;
+	es->last_msg[0] = 0;
+	es->timed_out = 0;
+	char *dir = arena_printf(&x->mem, "%s/%s/%d", x->run_dir, node->name, es->attempt);
+	char *home = arena_printf(&x->mem, "%s/home", dir),
+	     *tmp = arena_printf(&x->mem, "%s/tmp", dir);
+	if (fs_mkdir_p(home, 0700) < 0 || fs_mkdir_p(tmp, 0700) < 0) {
+		snprintf(es->reason, sizeof(es->reason), "mkdir %s: %s", dir, strerror(errno));
+		exec_fail_now(x, i);
+		return;
+	}
+	es->output_path = arena_printf(&x->mem, "%s/output", dir);
+	es->log_rel = arena_printf(&x->mem, "runs/%lld/%s/%d/log", (long long)x->run_id,
+				   node->name, es->attempt);
+	char **argv = es->argv ? es->argv : stepcmd_argv(x, i);
+	char **envp = argv ? stepcmd_env(x, i, dir) : NULL;
+	if (!argv || !envp) {
+		exec_fail_now(x, i);
+		return;
+	}
+	reuse_unshare_outputs(x, i);
+	char *logpath = arena_printf(&x->mem, "%s/log", dir);
+	es->log_fd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_APPEND, 0644);
+	int pfd[2];
+	if (es->log_fd < 0 || pipe2(pfd, O_CLOEXEC) < 0) {
+		snprintf(es->reason, sizeof(es->reason), "open log %s: %s", logpath,
+			 strerror(errno));
+		if (es->log_fd >= 0)
+			close(es->log_fd);
+		es->log_fd = -1;
+		exec_fail_now(x, i);
+		return;
+	}
+	/* registry built-ins need the store and the network: they run outside the sandbox */
+	const builtin_step *bs = node->step->uses.s ? builtin_find(node->step->uses.s) : NULL;
+	step_launch l = {.name = node->name,
+			 .argv = argv,
+			 .envp = envp,
+			 .cwd = x->p->dir,
+			 .out_fd = pfd[1],
+			 .sandbox = bs && !(bs->flags & BUILTIN_SANDBOXED) ? NULL
+									   : &node->step->sandbox,
+			 .attempt_dir = dir,
+			 .outputs = (const char *const *)node->outputs,
+			 .noutputs = node->noutputs,
+			 .metrics = node->metrics,
+			 .state_dir = store_dir(x->store)};
+	sl_error *err = NULL;
+	int rc = x->r->ops->start(x->r, &l, &es->proc, &err);
+	close(pfd[1]); /* the runner keeps its own copies (runner.h) */
+	if (rc < 0) {
+		snprintf(es->reason, sizeof(es->reason), "%s", err->msg);
+		sl_error_release(&err);
+		close(pfd[0]);
+		close(es->log_fd);
+		es->log_fd = -1;
+		exec_fail_now(x, i);
+		return;
+	}
+	if (es->why) {
+		char *line = arena_printf(&x->mem, "sluice: %s runs: %s\n", node->name, es->why);
+		steplog_write(x, i, line, strlen(line), 0);
+		es->last_msg[0] = 0; /* not the step's own message */
+	}
+	es->log_rd = pfd[0];
+	fcntl(es->log_rd, F_SETFL, O_NONBLOCK);
+	exec_watch(x, es->log_rd, 1, i);
+	if (es->proc.pidfd >= 0)
+		exec_watch(x, es->proc.pidfd, 0, i);
+	int64_t now = clock_mono_ms();
+	if (!es->started_ms) { /* the first attempt of this run, or of this resume */
+		es->started_ms = now;
+		es->started_wall = clock_wall();
+	}
+	es->deadline_ms = node->step->timeout_ms ? now + node->step->timeout_ms : 0;
+	es->kill_at_ms = 0;
+	resource_take(&x->pool,
+		      &(resource_need){node->step->res.cpus, node->step->res.memory});
+	exec_set_state(x, i, ST_RUNNING);
+	attempt_record ar = {.attempt = es->attempt,
+			     .status = "running",
+			     .exit_code = -1,
+			     .started = clock_wall(),
+			     .log_path = es->log_rel,
+			     .pid = es->proc.pid};
+	record_attempt(x, i, &ar);
+	if (es->attempt == 1)
+		exec_say(x, i, "started");
+	else
+		exec_say(x, i, "started (attempt %d)", es->attempt);
+}
+
+/* What the exit status says: the reason and the retry cause, 0 for a clean exit 0. */
+static unsigned classify_exit(struct exec *x, size_t i, const step_exit *ex)
+{
+	struct exec_step *es = &x->s[i];
+	const pstep *step = x->d->nodes[i].step;
+	if (es->cancelling) {
+		snprintf(es->reason, sizeof(es->reason), "cancelled");
+		return 0;
+	}
+	if (es->timed_out) {
+		char d[32];
+		format_duration_ms(step->timeout_ms, d, sizeof(d));
+		snprintf(es->reason, sizeof(es->reason), "timeout after %s", d);
+		return RETRY_ON_TIMEOUT;
+	}
+	if (ex->reason[0]) {
+		/* the runner knows better: sandbox setup, memory limit, missing output */
+		snprintf(es->reason, sizeof(es->reason), "%s", ex->reason);
+		return ex->oom ? RETRY_ON_OOM : RETRY_ON_ERROR;
+	}
+	if (!ex->exited) {
+		snprintf(es->reason, sizeof(es->reason), "signal %d (%s)", ex->signal,
+			 strsignal(ex->signal));
+		return ex->signal == SIGKILL && step->sandbox.memory ? RETRY_ON_OOM
+								     : RETRY_ON_SIGNAL;
+	}
+	if (ex->code != 0) {
+		/* a built-in says why it failed on its last line: that is the reason */
+		if (step->uses.s && es->last_msg[0])
+			snprintf(es->reason, sizeof(es->reason), "exit %d: %s", ex->code,
+				 es->last_msg);
+		else
+			snprintf(es->reason, sizeof(es->reason), "exit %d", ex->code);
+		return RETRY_ON_ERROR;
+	}
+	return 0;
+}
+
+unsigned attempt_finish(struct exec *x, size_t i, const step_exit *ex)
+{
+	struct exec_step *es = &x->s[i];
+	const dag_node *node = &x->d->nodes[i];
+	/* leftovers of the step's process group go with it (a no-op once the
+	 * runner's finish made the pid someone else's to reuse: runner.h) */
+	x->r->ops->signal(x->r, &es->proc, SIGKILL);
+	steplog_drain(x, i, 1);
+	close(es->log_fd);
+	es->log_fd = -1;
+	resource_give(&x->pool,
+		      &(resource_need){node->step->res.cpus, node->step->res.memory});
+	es->exit_code = ex->exited ? ex->code : -1;
+	unsigned cause = classify_exit(x, i, ex);
+	if (!cause && !es->cancelling) {
+		for (size_t k = 0; k < node->noutputs; k++) {
+			char *path = arena_printf(&x->mem, "%s/%s", x->p->dir, node->outputs[k]);
+			if (access(path, F_OK) < 0) {
+				snprintf(es->reason, sizeof(es->reason), "missing output %s",
+					 node->outputs[k]);
+				cause = RETRY_ON_ERROR;
+				break;
+			}
+		}
+		if (!cause && stepout_collect(x, i) < 0)
+			cause = RETRY_ON_ERROR;
+		if (!cause && reuse_record_files(x, i) < 0)
+			cause = RETRY_ON_ERROR;
+	}
+	attempt_record ar = {.attempt = es->attempt,
+			     .status = (char *)(cause || es->cancelling ? "failed" : "succeeded"),
+			     .reason = es->reason[0] ? es->reason : NULL,
+			     .exit_code = es->exit_code,
+			     .signal = ex->exited ? 0 : ex->signal,
+			     .started = es->started_wall,
+			     .finished = clock_wall(),
+			     .log_path = es->log_rel,
+			     .pid = es->proc.pid,
+			     .max_rss_kb = ex->max_rss_kb};
+	record_attempt(x, i, &ar);
+	return cause;
+}

@@ -1,0 +1,186 @@
+/*
+ * stepout.c — a step's outputs and metrics: parsed (include/sluice/stepout.h)
+ * and taken into the run (exec_int.h: stepout_collect).
+ */
+#include "sluice/stepout.h"
+
+#include "exec_int.h"
+
+#include "sluice/strmap.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+void stepout_parse_outputs(const char *text, size_t len, arena *a, char ***keys, char ***vals,
+			   size_t *n)
+{
+	strmap seen = STRMAP_INIT; /* key → its index + 1 */
+	size_t cap = 0;
+	*keys = *vals = NULL;
+	*n = 0;
+	for (const char *p = text, *end = text + len; p < end;) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *eol = nl ? nl : end;
+		size_t l = strnlen(p, (size_t)(eol - p));
+		while (l && (p[l - 1] == '\r' || p[l - 1] == '\n'))
+			l--;
+		const char *eq = memchr(p, '=', l);
+		if (eq && eq != p) {
+			char *key = arena_strndup(a, p, (size_t)(eq - p));
+			char *val = arena_strndup(a, eq + 1, l - (size_t)(eq - p) - 1);
+			size_t at = (size_t)(uintptr_t)strmap_get(&seen, key);
+			if (at) {
+				(*vals)[at - 1] = val;
+			} else {
+				if (*n == cap) {
+					size_t ncap = cap ? 2 * cap : 8;
+					*keys = arena_grow(a, *keys, sizeof(char *), cap, ncap);
+					*vals = arena_grow(a, *vals, sizeof(char *), cap, ncap);
+					cap = ncap;
+				}
+				(*keys)[*n] = key;
+				(*vals)[*n] = val;
+				strmap_put(&seen, key, (void *)(uintptr_t)(++*n));
+			}
+		}
+		p = nl ? nl + 1 : end;
+	}
+	strmap_release(&seen);
+}
+
+int stepout_parse_metrics(const char *text, size_t len, arena *a, char ***keys, double **vals,
+			  size_t *n, char *why, size_t whysize)
+{
+	*keys = NULL;
+	*vals = NULL;
+	*n = 0;
+	json_error_t je;
+	json_t *root = json_loadb(text, len, 0, &je);
+	if (!root) {
+		snprintf(why, whysize, "%s", je.text);
+		return -1;
+	}
+	size_t cap = 0;
+	struct frame {
+		json_t *obj;
+		char *prefix;
+	} stack[32];
+	int sp = 0;
+	stack[sp++] = (struct frame){root, ""};
+	while (sp) {
+		struct frame fr = stack[--sp];
+		if (!json_is_object(fr.obj))
+			continue;
+		const char *key;
+		json_t *v;
+		json_object_foreach(fr.obj, key, v)
+		{
+			char *full = *fr.prefix ? arena_printf(a, "%s.%s", fr.prefix, key)
+						: arena_strdup(a, key);
+			double num;
+			if (json_is_number(v))
+				num = json_number_value(v);
+			else if (json_is_boolean(v))
+				num = json_is_true(v);
+			else {
+				if (json_is_object(v) && sp < 32)
+					stack[sp++] = (struct frame){v, full};
+				continue;
+			}
+			if (*n == cap) {
+				size_t ncap = cap ? 2 * cap : 8;
+				*keys = arena_grow(a, *keys, sizeof(char *), cap, ncap);
+				*vals = arena_grow(a, *vals, sizeof(double), cap, ncap);
+				cap = ncap;
+			}
+			(*keys)[*n] = full;
+			(*vals)[(*n)++] = num;
+		}
+	}
+	json_decref(root);
+	return 0;
+}
+
+/* The whole file at path, NUL-terminated, malloc'd; NULL with errno. */
+static char *read_all(const char *path, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	size_t cap = 4096, n = 0;
+	char *buf = xmalloc(cap);
+	for (;;) {
+		if (n + 1 >= cap)
+			buf = xrealloc(buf, cap *= 2);
+		ssize_t r = read(fd, buf + n, cap - n - 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			int e = errno;
+			free(buf);
+			close(fd);
+			errno = e;
+			return NULL;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	close(fd);
+	buf[n] = 0;
+	*len = n;
+	return buf;
+}
+
+/* A succeeded step's record must be whole (what rerun and `show` read): a
+ * store that cannot take it fails the attempt. */
+static int store_failed(struct exec_step *es, sl_error **err)
+{
+	snprintf(es->reason, sizeof(es->reason), "state store: %s", (*err)->msg);
+	sl_error_release(err);
+	return -1;
+}
+
+int stepout_collect(struct exec *x, size_t i)
+{
+	struct exec_step *es = &x->s[i];
+	const dag_node *node = &x->d->nodes[i];
+	sl_error *err = NULL;
+	size_t len;
+	char *text = read_all(es->output_path, &len);
+	if (text) {
+		stepout_parse_outputs(text, len, &x->mem, &es->out_keys, &es->out_vals, &es->nout);
+		free(text);
+		if (store_set_outputs(x->store, x->run_id, node->name,
+				      (const char *const *)es->out_keys,
+				      (const char *const *)es->out_vals, es->nout, &err) < 0)
+			return store_failed(es, &err);
+	}
+	if (!node->metrics)
+		return 0;
+	char *path = arena_printf(&x->mem, "%s/%s", x->p->dir, node->metrics);
+	text = read_all(path, &len);
+	if (!text) {
+		snprintf(es->reason, sizeof(es->reason), "metrics %s: %s", node->metrics,
+			 errno == ENOENT ? "missing" : strerror(errno));
+		return -1;
+	}
+	char why[200];
+	int rc = stepout_parse_metrics(text, len, &x->mem, &es->met_keys, &es->met_vals,
+				       &es->nmet, why, sizeof(why));
+	free(text);
+	if (rc < 0) {
+		snprintf(es->reason, sizeof(es->reason), "metrics %s: %s", node->metrics, why);
+		return -1;
+	}
+	if (store_set_metrics(x->store, x->run_id, node->name, (const char *const *)es->met_keys,
+			      es->met_vals, es->nmet, &err) < 0)
+		return store_failed(es, &err);
+	return 0;
+}
