@@ -103,7 +103,7 @@ int main(int argc, char **argv)
 			struct pollfd pfd = {p.pidfd, POLLIN, 0};
 			poll(&pfd, 1, p.pidfd >= 0 ? -1 : 1);
 			tp = now_ms();
-			rc = r->ops->reap(r, &p, &ex, &err);
+			rc = r->ops->finish(r, &p, &ex, &err);
 			if (rc != 0)
 				break;
 		}

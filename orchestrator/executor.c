@@ -405,7 +405,7 @@ static void finish_exited(struct exec *x)
 			continue;
 		step_exit ex;
 		sl_error *err = NULL;
-		int r = x->r->ops->reap(x->r, &es->proc, &ex, &err);
+		int r = x->r->ops->finish(x->r, &es->proc, &ex, &err);
 		if (r < 0)
 			exec_warn(x, &err);
 		else if (r == 1)

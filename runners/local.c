@@ -1517,7 +1517,7 @@ static int local_reap(runner *r, step_proc *p, step_exit *ex, sl_error **err)
 	if (p->priv == &reaped)
 		return sl_error_make(err, "pid %d was reaped already", (int)p->pid);
 	if (!p->priv) {
-		int rc = lr->plain->ops->reap(lr->plain, p, ex, err);
+		int rc = lr->plain->ops->finish(lr->plain, p, ex, err);
 		if (rc == 1) {
 			ex->peak_memory = -1;
 			ex->oom = 0;

@@ -65,7 +65,7 @@ typedef struct runner_ops {
 	/* Reap a process that exited (pidfd readable or SIGCHLD seen); 1 when
 	 * reaped, 0 when still running.  The local runner also promotes the
 	 * declared outputs (on success) before it returns 1. */
-	int (*reap)(runner *r, step_proc *p, step_exit *ex, sl_error **err);
+	int (*finish)(runner *r, step_proc *p, step_exit *ex, sl_error **err);
 	void (*free)(runner *r);
 } runner_ops;
 

@@ -123,7 +123,7 @@ static void run(runner *r, struct box *b, const sandbox_config *sb, char *const 
 			if (n > 0)
 				len += (size_t)n;
 		}
-		rc = r->ops->reap(r, &p, &res->ex, &err);
+		rc = r->ops->finish(r, &p, &res->ex, &err);
 		if (rc != 0)
 			break;
 	}
@@ -301,7 +301,7 @@ START_TEST(signals_reach_the_step)
 	struct pollfd fd = {p.pidfd, POLLIN, 0};
 	ck_assert_int_eq(poll(&fd, 1, 10000), 1);
 	int rc;
-	while ((rc = r->ops->reap(r, &p, &ex, &err)) == 0)
+	while ((rc = r->ops->finish(r, &p, &ex, &err)) == 0)
 		poll(&fd, 1, 100);
 	ck_assert_int_eq(rc, 1);
 	ck_assert_int_eq(ex.exited, 0);
