@@ -49,6 +49,7 @@
 #include "sluice/builtin.h"
 #include "sluice/dataset.h"
 #include "sluice/diag.h"
+#include "sluice/fsutil.h"
 #include "sluice/strbuf.h"
 #include "sluice/util.h"
 #include "sluice/yamldoc.h"
@@ -1826,21 +1827,11 @@ static char *resolve(const builtin_args *a, const char *path)
 	return s;
 }
 
-static void mkdir_parents(const char *path)
-{
-	char *p = xstrdup(path);
-	for (char *s = strchr(p + 1, '/'); s; s = strchr(s + 1, '/')) {
-		*s = '\0';
-		mkdir(p, 0777);
-		*s = '/';
-	}
-	free(p);
-}
-
 /* Write j to path through a temporary file and a rename: never half a report. */
 static int write_json(json_t *j, const char *path, sl_error **err)
 {
-	mkdir_parents(path);
+	/* a directory that cannot be made shows up as the fopen error below */
+	(void)fs_mkdir_parents(path, 0777);
 	char *tmp = NULL;
 	if (asprintf(&tmp, "%s.tmp.%d", path, (int)getpid()) < 0)
 		return sl_error_make(err, "out of memory");
