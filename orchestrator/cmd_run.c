@@ -10,6 +10,7 @@
  * nothing can, it records a run of cached steps without parsing the YAML.
  */
 #include "sluice/cli.h"
+#include "sluice/clock.h"
 #include "sluice/dag.h"
 #include "sluice/executor.h"
 #include "sluice/noop.h"
@@ -27,7 +28,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 static int parse_jobs(const cli_args *a, int *jobs, sl_error **err)
@@ -49,13 +49,6 @@ static int parse_jobs(const cli_args *a, int *jobs, sl_error **err)
 static int is_ci(const cli_args *a)
 {
 	return cli_flag(a, "ci") || getenv("CI") != NULL;
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* runs/RUN/pipeline.yaml: the file as it was run (design.md section 6). */
@@ -141,7 +134,6 @@ static int execute(const cli_args *a, const pipeline *p, const dag *d, store *st
  * the full path must decide, -1 with *code on an error. */
 static int run_noop(const cli_args *a, const char *noop_key, int *code)
 {
-	struct timespec t0, t1;
 	sl_error *err = NULL;
 	char *abs = realpath(a->pos[0], NULL);
 	if (!abs)
@@ -163,9 +155,9 @@ static int run_noop(const cli_args *a, const char *noop_key, int *code)
 		goto out;
 	if (store_noop_get(st, noop_key, &from, &blob, &len, &err) != 1)
 		goto out;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	int64_t t0 = clock_mono_ms();
 	int same = noop_check(blob, len, &nfiles);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
+	int64_t ms = clock_mono_ms() - t0;
 	if (!same || store_get_run(st, from, &prev, &err) < 0)
 		goto out;
 	run_new rn = {prev.pipeline,
@@ -180,11 +172,10 @@ static int run_noop(const cli_args *a, const char *noop_key, int *code)
 		rc = -1;
 		goto out;
 	}
-	double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
 	fprintf(stderr,
 		"sluice: run %lld of %s: nothing to do, every step is as in run %lld (%zu files "
-		"unchanged, checked in %.0f ms)\n",
-		(long long)run_id, prev.pipeline, (long long)from, nfiles, ms);
+		"unchanged, checked in %lld ms)\n",
+		(long long)run_id, prev.pipeline, (long long)from, nfiles, (long long)ms);
 	*code = report(a, st, run_id, EXIT_OK);
 	rc = 1;
 out:
@@ -470,7 +461,7 @@ int cmd_resume(const cli_args *a)
 		goto out;
 	}
 	fprintf(stderr, "sluice: resuming run %lld of %s (%s %.0f s ago)\n", (long long)id, p->name,
-		run.status, now_s() - (run.finished > 0 ? run.finished : run.started));
+		run.status, clock_wall() - (run.finished > 0 ? run.finished : run.started));
 	exec_options opt = {.trigger = run.trigger, .resume = 1};
 	code = execute(a, p, d, st, r.r, id, &opt);
 out:
