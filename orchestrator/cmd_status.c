@@ -50,9 +50,7 @@ int cmd_status(const cli_args *a)
 	       run.status, run.trigger, s);
 	printf("  %-32s %-16s %9s %8s  %s\n", "STEP", "STATUS", "DURATION", "ATTEMPTS", "REASON");
 	for (size_t i = 0; i < n; i++) {
-		double dur = steps[i].finished > 0 && steps[i].started > 0
-				     ? steps[i].finished - steps[i].started
-				     : 0;
+		double dur = store_duration(steps[i].started, steps[i].finished);
 		printf("  %-32s %-16s %8.1fs %8d  %s\n", steps[i].name, steps[i].status, dur,
 		       steps[i].attempts, steps[i].reason ? steps[i].reason : "");
 	}

@@ -63,7 +63,7 @@ json_t *report_run_json(store *st, int64_t run_id, sl_error **err)
 		json_object_set_new(o, "status", json_string(s->status));
 		json_object_set_new(o, "reason", s->reason ? json_string(s->reason) : json_null());
 		json_object_set_new(o, "attempts", json_integer(s->attempts));
-		double dur = s->finished > 0 && s->started > 0 ? s->finished - s->started : 0;
+		double dur = store_duration(s->started, s->finished);
 		json_object_set_new(o, "duration_s", json_real(round(dur * 1000) / 1000));
 		json_object_set_new(o, "cached", json_boolean(strcmp(s->status, "cached") == 0));
 		json_object_set_new(o, "cache_key",
@@ -143,8 +143,7 @@ int report_junit(store *st, int64_t run_id, const char *path, sl_error **err)
 		failures += !strcmp(s, "failed") || !strcmp(s, "upstream_failed") ||
 			    !strcmp(s, "rejected") || !strcmp(s, "cancelled");
 		skipped += !strcmp(s, "skipped");
-		if (steps[i].finished > 0 && steps[i].started > 0)
-			total += steps[i].finished - steps[i].started;
+		total += store_duration(steps[i].started, steps[i].finished);
 	}
 	strbuf sb = STRBUF_INIT;
 	char ts[64];
@@ -158,7 +157,7 @@ int report_junit(store *st, int64_t run_id, const char *path, sl_error **err)
 		    n, failures, skipped, total, ts);
 	for (size_t i = 0; i < n; i++) {
 		step_record *s = &steps[i];
-		double dur = s->finished > 0 && s->started > 0 ? s->finished - s->started : 0;
+		double dur = store_duration(s->started, s->finished);
 		strbuf_addstr(&sb, "    <testcase classname=\"");
 		xml_escape(&sb, run.pipeline);
 		strbuf_addstr(&sb, "\" name=\"");
@@ -210,7 +209,7 @@ int report_markdown(store *st, int64_t run_id, FILE *out, sl_error **err)
 	fprintf(out, "| step | status | duration | attempts | reason |\n|---|---|---|---|---|\n");
 	for (size_t i = 0; i < n; i++) {
 		step_record *s = &steps[i];
-		double dur = s->finished > 0 && s->started > 0 ? s->finished - s->started : 0;
+		double dur = store_duration(s->started, s->finished);
 		fprintf(out, "| %s | %s | %.1fs | %d | %s |\n", s->name, s->status, dur,
 			s->attempts, s->reason ? s->reason : "");
 	}
