@@ -374,8 +374,7 @@ static int open_recorded(const cli_args *a, struct recorded *r)
 	if (parse_jobs(a, &jobs, &err) < 0)
 		return cli_fail(&err);
 	r->r = runner_local_new(); /* while sluice is small, as in cmd_run */
-	if (cli_run_id(a->pos[0], &r->id, &err) < 0 ||
-	    cli_open_existing_store(a, &r->st, &err) < 0 ||
+	if (cli_open_runs(a, &r->id, 1, &r->st, &err) < 0 ||
 	    store_get_run(r->st, r->id, &r->run, &err) < 0)
 		return cli_fail(&err);
 	return 0;

@@ -60,12 +60,10 @@ int cmd_show(const cli_args *a)
 {
 	sl_error *err = NULL;
 	int64_t id = 0;
-	if (cli_run_id(a->pos[0], &id, &err) < 0)
+	store *st = NULL;
+	if (cli_open_runs(a, &id, 1, &st, &err) < 0)
 		return cli_fail(&err);
 	const char *name = a->pos[1];
-	store *st = NULL;
-	if (cli_open_existing_store(a, &st, &err) < 0)
-		return cli_fail(&err);
 	run_info run = {0};
 	step_record *steps = NULL;
 	attempt_record *att = NULL;

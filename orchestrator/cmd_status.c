@@ -9,25 +9,12 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-/* Parse a run id argument; a usage error when it is not a positive integer. */
-int cli_run_id(const char *s, int64_t *id, sl_error **err)
-{
-	char *end;
-	long long v = strtoll(s, &end, 10);
-	if (!*s || *end || v <= 0)
-		return sl_error_usage(err, "'%s' is not a run id (runs are numbered 1, 2, ...)", s);
-	*id = v;
-	return 0;
-}
-
 int cmd_status(const cli_args *a)
 {
 	sl_error *err = NULL;
 	int64_t id = 0;
-	if (cli_run_id(a->pos[0], &id, &err) < 0)
-		return cli_fail(&err);
 	store *st = NULL;
-	if (cli_open_existing_store(a, &st, &err) < 0)
+	if (cli_open_runs(a, &id, 1, &st, &err) < 0)
 		return cli_fail(&err);
 	int code = EXIT_OK;
 	if (cli_flag(a, "json")) {
