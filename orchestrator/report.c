@@ -126,16 +126,29 @@ static void xml_escape(strbuf *sb, const char *s)
 	}
 }
 
-int report_junit(store *st, int64_t run_id, const char *path, sl_error **err)
+/* The run and its steps, for the reports that need no more; on failure nothing
+ * is left to release. */
+static int load_run(store *st, int64_t run_id, run_info *run, step_record **steps, size_t *n,
+		    sl_error **err)
 {
-	run_info run = {0};
-	step_record *steps = NULL;
-	size_t n = 0;
-	if (store_get_run(st, run_id, &run, err) < 0 ||
-	    store_get_steps(st, run_id, &steps, &n, err) < 0) {
-		run_info_release(&run);
+	*run = (run_info){0};
+	*steps = NULL;
+	*n = 0;
+	if (store_get_run(st, run_id, run, err) < 0 ||
+	    store_get_steps(st, run_id, steps, n, err) < 0) {
+		run_info_release(run);
 		return -1;
 	}
+	return 0;
+}
+
+int report_junit(store *st, int64_t run_id, const char *path, sl_error **err)
+{
+	run_info run;
+	step_record *steps;
+	size_t n;
+	if (load_run(st, run_id, &run, &steps, &n, err) < 0)
+		return -1;
 	size_t failures = 0, skipped = 0;
 	double total = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -196,14 +209,11 @@ int report_junit(store *st, int64_t run_id, const char *path, sl_error **err)
 
 int report_markdown(store *st, int64_t run_id, FILE *out, sl_error **err)
 {
-	run_info run = {0};
-	step_record *steps = NULL;
-	size_t n = 0;
-	if (store_get_run(st, run_id, &run, err) < 0 ||
-	    store_get_steps(st, run_id, &steps, &n, err) < 0) {
-		run_info_release(&run);
+	run_info run;
+	step_record *steps;
+	size_t n;
+	if (load_run(st, run_id, &run, &steps, &n, err) < 0)
 		return -1;
-	}
 	fprintf(out, "### sluice run %lld of `%s`: %s\n\n", (long long)run.id, run.pipeline,
 		run.status);
 	fprintf(out, "| step | status | duration | attempts | reason |\n|---|---|---|---|---|\n");
