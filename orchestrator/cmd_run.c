@@ -66,6 +66,17 @@ static void write_snapshot(store *st, int64_t run_id, const char *text)
 	}
 }
 
+/* Record a new run of p, loaded from path, with its params (run and rerun). */
+static int begin_run(store *st, const pipeline *p, const char *path, const char *trigger,
+		     int64_t parent, int64_t *run_id, sl_error **err)
+{
+	char *pj = pipeline_params_json(p, 0);
+	run_new rn = {p->name, path, p->dir, p->text, pj, trigger, parent};
+	int rc = store_begin_run(st, &rn, p->concurrency == CONCURRENCY_FORBID, run_id, err);
+	free(pj);
+	return rc;
+}
+
 /* --json, --junit and the GitHub summary of a finished run; returns code, or the
  * usage code when a report cannot be written. */
 static int report(const cli_args *a, store *st, int64_t run_id, int code)
@@ -257,12 +268,9 @@ int cmd_run(const cli_args *a)
 		code = cli_fail(&err);
 		goto out;
 	}
-	char *pj = pipeline_params_json(p, 0);
-	run_new rn = {p->name, a->pos[0], p->dir, p->text, pj, ci ? "ci" : "manual", 0};
+	const char *trigger = ci ? "ci" : "manual";
 	int64_t run_id;
-	int rc = store_begin_run(st, &rn, p->concurrency == CONCURRENCY_FORBID, &run_id, &err);
-	free(pj);
-	if (rc < 0) {
+	if (begin_run(st, p, a->pos[0], trigger, 0, &run_id, &err) < 0) {
 		code = cli_fail(&err);
 		goto out;
 	}
@@ -270,7 +278,7 @@ int cmd_run(const cli_args *a)
 	exec_options opt = {
 		.only = only,
 		.from = from,
-		.trigger = rn.trigger,
+		.trigger = trigger,
 		.force = cli_flag(a, "force"),
 		.noop_key = whole && noop_key_hex[0] ? noop_key_hex : NULL,
 	};
@@ -410,12 +418,8 @@ int cmd_rerun(const cli_args *a)
 		code = cli_fail(&err);
 		goto out;
 	}
-	char *pj = pipeline_params_json(p, 0);
-	run_new rn = {p->name, r.run.path, p->dir, p->text, pj, "rerun", parent};
 	int64_t run_id;
-	int rc = store_begin_run(st, &rn, p->concurrency == CONCURRENCY_FORBID, &run_id, &err);
-	free(pj);
-	if (rc < 0) {
+	if (begin_run(st, p, r.run.path, "rerun", parent, &run_id, &err) < 0) {
 		code = cli_fail(&err);
 		goto out;
 	}
