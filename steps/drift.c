@@ -652,19 +652,16 @@ static int write_report(const char *full, const char *shown, const struct colres
 	for (size_t i = 0; i < n; i++) {
 		const struct colres *r = &res[i];
 		json_t *c = json_object();
-		if (r->kind == KIND_NUMERIC) {
-			json_object_set_new(c, "kind", json_string("numeric"));
-			json_object_set_new(c, "method", json_string(r->method));
-			json_object_set_new(c, "drifted", json_boolean(r->drifted));
-			json_object_set_new(c, "psi", jnum(r->psi));
+		int numeric = r->kind == KIND_NUMERIC;
+		json_object_set_new(c, "kind", json_string(numeric ? "numeric" : "categorical"));
+		json_object_set_new(c, "method", json_string(r->method));
+		json_object_set_new(c, "drifted", json_boolean(r->drifted));
+		json_object_set_new(c, "psi", jnum(r->psi));
+		if (numeric) {
 			json_object_set_new(c, "ks_statistic", jnum(r->ks_stat));
 			json_object_set_new(c, "ks_pvalue", jnum(r->ks_p));
 			json_object_set_new(c, "wasserstein_norm", jnum(r->wass_norm));
 		} else {
-			json_object_set_new(c, "kind", json_string("categorical"));
-			json_object_set_new(c, "method", json_string(r->method));
-			json_object_set_new(c, "drifted", json_boolean(r->drifted));
-			json_object_set_new(c, "psi", jnum(r->psi));
 			json_object_set_new(c, "chi2_pvalue", jnum(r->chi2_p));
 			json_object_set_new(c, "js_distance", jnum(r->js));
 		}
