@@ -3,6 +3,7 @@
 
 #include "sluice/arena.h"
 #include "sluice/filehash.h"
+#include "sluice/fsutil.h"
 #include "sluice/hash.h"
 #include "sluice/strbuf.h"
 #include "sluice/strmap.h"
@@ -10,7 +11,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <linux/fs.h>
 #include <stdio.h>
@@ -52,42 +52,6 @@ static void remember(store *st, const char *path, const char *hex)
 		if (store_save_hash(st, path, &k, hex, &e) < 0)
 			sl_error_release(&e);
 	}
-}
-
-static int mkdir_parents(const char *path)
-{
-	char buf[PATH_MAX];
-	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	for (char *c = buf + 1; *c; c++) {
-		if (*c != '/')
-			continue;
-		*c = 0;
-		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-			return -1;
-		*c = '/';
-	}
-	return 0;
-}
-
-static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)ftw;
-	return (flag == FTW_DP ? rmdir(path) : unlink(path)) < 0 && errno != ENOENT ? -1 : 0;
-}
-
-/* rm -rf path; a missing path is fine. */
-static int remove_tree(const char *path)
-{
-	struct stat sb;
-	if (lstat(path, &sb) < 0)
-		return errno == ENOENT ? 0 : -1;
-	if (!S_ISDIR(sb.st_mode))
-		return unlink(path);
-	return nftw(path, rm_one, 32, FTW_DEPTH | FTW_PHYS);
 }
 
 /* ---- copying bytes ------------------------------------------------------------------------ */
@@ -152,7 +116,7 @@ static int put_object(store *st, const char *obj, const char *hex, const char *s
 		return 0;
 	if (store_batch_flush(st, err) < 0) /* copying may be slow: not under the lock */
 		return -1;
-	if (mkdir_parents(obj) < 0)
+	if (fs_mkdir_parents(obj, 0755) < 0)
 		return sl_error_errno(err, errno, "cache: create the directory of %s", obj);
 	char tmp[PATH_MAX];
 	int out = open_tmp(obj, tmp, sizeof(tmp));
@@ -405,7 +369,7 @@ static int fill_dir(store *st, char *text, const char *tmp, enum cache_how *how,
 		char *p = NULL;
 		if (asprintf(&p, "%s/%s", tmp, rel) < 0)
 			abort();
-		if (mkdir_parents(p) < 0) {
+		if (fs_mkdir_parents(p, 0755) < 0) {
 			rc = sl_error_errno(err, errno, "cache: mkdir for %s", p);
 		} else if (!strcmp(mode, "link")) {
 			size_t len;
@@ -462,7 +426,7 @@ int cache_restore(store *st, const char *hex, const char *dest, enum cache_how *
 	sl_error_release(&e);
 	if (store_batch_flush(st, err) < 0)
 		return -1;
-	if (mkdir_parents(dest) < 0)
+	if (fs_mkdir_parents(dest, 0755) < 0)
 		return sl_error_errno(err, errno, "cache: create the directory of %s", dest);
 	char tmp[PATH_MAX];
 	if (snprintf(tmp, sizeof(tmp), "%s.sluice-restore-XXXXXX", dest) >= (int)sizeof(tmp))
@@ -503,14 +467,13 @@ int cache_restore(store *st, const char *hex, const char *dest, enum cache_how *
 	/* a directory cannot be renamed over a file or a non-empty directory: clear dest */
 	if (rc == 0) {
 		struct stat sb;
-		if (lstat(dest, &sb) == 0 && (is_dir || S_ISDIR(sb.st_mode)) &&
-		    remove_tree(dest) < 0)
+		if (lstat(dest, &sb) == 0 && (is_dir || S_ISDIR(sb.st_mode)) && fs_rm_rf(dest) < 0)
 			rc = sl_error_errno(err, errno, "cache: remove %s", dest);
 	}
 	if (rc == 0 && rename(tmp, dest) < 0)
 		rc = sl_error_errno(err, errno, "cache: rename %s to %s", tmp, dest);
 	if (rc < 0) {
-		remove_tree(tmp);
+		fs_rm_rf(tmp);
 	} else if (is_dir) {
 		remember_dir(st, man, dest);
 	} else {

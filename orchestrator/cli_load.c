@@ -2,7 +2,8 @@
  * cli_load.c — what several commands share: read the repeated `-p key=value`
  * options, load the pipeline file with them, build its DAG, and print every
  * error found as FILE:LINE:COL: message (graph, plan, run); find and open
- * the state store (run creates it; the commands that only read refuse to).
+ * the state store (run creates it; the commands that only read refuse to);
+ * parse the run ids the reading commands name.
  */
 #include "sluice/cli.h"
 #include "sluice/dag.h"
@@ -100,4 +101,22 @@ int cli_open_existing_store(const cli_args *a, store **st, sl_error **err)
 		sl_error_wrap(err, "state directory %s", dir);
 	free(dir);
 	return rc;
+}
+
+int cli_run_id(const char *s, int64_t *id, sl_error **err)
+{
+	char *end;
+	long long v = strtoll(s, &end, 10);
+	if (!*s || *end || v <= 0)
+		return sl_error_usage(err, "'%s' is not a run id (runs are numbered 1, 2, ...)", s);
+	*id = v;
+	return 0;
+}
+
+int cli_open_runs(const cli_args *a, int64_t *ids, size_t nids, store **st, sl_error **err)
+{
+	for (size_t i = 0; i < nids; i++)
+		if (cli_run_id(a->pos[i], &ids[i], err) < 0)
+			return -1;
+	return cli_open_existing_store(a, st, err);
 }

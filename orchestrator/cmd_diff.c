@@ -80,12 +80,11 @@ static const step_record *find_step(const struct side *s, const char *name)
 int cmd_diff(const cli_args *a)
 {
 	sl_error *err = NULL;
-	int64_t ida = 0, idb = 0;
-	if (cli_run_id(a->pos[0], &ida, &err) < 0 || cli_run_id(a->pos[1], &idb, &err) < 0)
-		return cli_fail(&err);
+	int64_t ids[2] = {0, 0};
 	store *st = NULL;
-	if (cli_open_existing_store(a, &st, &err) < 0)
+	if (cli_open_runs(a, ids, 2, &st, &err) < 0)
 		return cli_fail(&err);
+	const int64_t ida = ids[0], idb = ids[1];
 	struct side A = {0}, B = {0};
 	int code = EXIT_OK;
 	if (load_side(st, ida, &A, &err) < 0 || load_side(st, idb, &B, &err) < 0) {

@@ -33,12 +33,10 @@ int cmd_logs(const cli_args *a)
 {
 	sl_error *err = NULL;
 	int64_t id = 0;
-	if (cli_run_id(a->pos[0], &id, &err) < 0)
+	store *st = NULL;
+	if (cli_open_runs(a, &id, 1, &st, &err) < 0)
 		return cli_fail(&err);
 	const char *step = a->pos[1];
-	store *st = NULL;
-	if (cli_open_existing_store(a, &st, &err) < 0)
-		return cli_fail(&err);
 	attempt_record *att = NULL;
 	size_t n = 0;
 	int code = EXIT_OK;

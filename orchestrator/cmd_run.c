@@ -10,6 +10,7 @@
  * nothing can, it records a run of cached steps without parsing the YAML.
  */
 #include "sluice/cli.h"
+#include "sluice/clock.h"
 #include "sluice/dag.h"
 #include "sluice/executor.h"
 #include "sluice/noop.h"
@@ -27,7 +28,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 static int parse_jobs(const cli_args *a, int *jobs, sl_error **err)
@@ -51,13 +51,6 @@ static int is_ci(const cli_args *a)
 	return cli_flag(a, "ci") || getenv("CI") != NULL;
 }
 
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* runs/RUN/pipeline.yaml: the file as it was run (design.md section 6). */
 static void write_snapshot(store *st, int64_t run_id, const char *text)
 {
@@ -71,6 +64,17 @@ static void write_snapshot(store *st, int64_t run_id, const char *text)
 		fputs(text, f);
 		fclose(f);
 	}
+}
+
+/* Record a new run of p, loaded from path, with its params (run and rerun). */
+static int begin_run(store *st, const pipeline *p, const char *path, const char *trigger,
+		     int64_t parent, int64_t *run_id, sl_error **err)
+{
+	char *pj = pipeline_params_json(p, 0);
+	run_new rn = {p->name, path, p->dir, p->text, pj, trigger, parent};
+	int rc = store_begin_run(st, &rn, p->concurrency == CONCURRENCY_FORBID, run_id, err);
+	free(pj);
+	return rc;
 }
 
 /* --json, --junit and the GitHub summary of a finished run; returns code, or the
@@ -141,7 +145,6 @@ static int execute(const cli_args *a, const pipeline *p, const dag *d, store *st
  * the full path must decide, -1 with *code on an error. */
 static int run_noop(const cli_args *a, const char *noop_key, int *code)
 {
-	struct timespec t0, t1;
 	sl_error *err = NULL;
 	char *abs = realpath(a->pos[0], NULL);
 	if (!abs)
@@ -163,9 +166,9 @@ static int run_noop(const cli_args *a, const char *noop_key, int *code)
 		goto out;
 	if (store_noop_get(st, noop_key, &from, &blob, &len, &err) != 1)
 		goto out;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	int64_t t0 = clock_mono_ms();
 	int same = noop_check(blob, len, &nfiles);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
+	int64_t ms = clock_mono_ms() - t0;
 	if (!same || store_get_run(st, from, &prev, &err) < 0)
 		goto out;
 	run_new rn = {prev.pipeline,
@@ -180,11 +183,10 @@ static int run_noop(const cli_args *a, const char *noop_key, int *code)
 		rc = -1;
 		goto out;
 	}
-	double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
 	fprintf(stderr,
 		"sluice: run %lld of %s: nothing to do, every step is as in run %lld (%zu files "
-		"unchanged, checked in %.0f ms)\n",
-		(long long)run_id, prev.pipeline, (long long)from, nfiles, ms);
+		"unchanged, checked in %lld ms)\n",
+		(long long)run_id, prev.pipeline, (long long)from, nfiles, (long long)ms);
 	*code = report(a, st, run_id, EXIT_OK);
 	rc = 1;
 out:
@@ -266,12 +268,9 @@ int cmd_run(const cli_args *a)
 		code = cli_fail(&err);
 		goto out;
 	}
-	char *pj = pipeline_params_json(p, 0);
-	run_new rn = {p->name, a->pos[0], p->dir, p->text, pj, ci ? "ci" : "manual", 0};
+	const char *trigger = ci ? "ci" : "manual";
 	int64_t run_id;
-	int rc = store_begin_run(st, &rn, p->concurrency == CONCURRENCY_FORBID, &run_id, &err);
-	free(pj);
-	if (rc < 0) {
+	if (begin_run(st, p, a->pos[0], trigger, 0, &run_id, &err) < 0) {
 		code = cli_fail(&err);
 		goto out;
 	}
@@ -279,7 +278,7 @@ int cmd_run(const cli_args *a)
 	exec_options opt = {
 		.only = only,
 		.from = from,
-		.trigger = rn.trigger,
+		.trigger = trigger,
 		.force = cli_flag(a, "force"),
 		.noop_key = whole && noop_key_hex[0] ? noop_key_hex : NULL,
 	};
@@ -383,8 +382,7 @@ static int open_recorded(const cli_args *a, struct recorded *r)
 	if (parse_jobs(a, &jobs, &err) < 0)
 		return cli_fail(&err);
 	r->r = runner_local_new(); /* while sluice is small, as in cmd_run */
-	if (cli_run_id(a->pos[0], &r->id, &err) < 0 ||
-	    cli_open_existing_store(a, &r->st, &err) < 0 ||
+	if (cli_open_runs(a, &r->id, 1, &r->st, &err) < 0 ||
 	    store_get_run(r->st, r->id, &r->run, &err) < 0)
 		return cli_fail(&err);
 	return 0;
@@ -420,12 +418,8 @@ int cmd_rerun(const cli_args *a)
 		code = cli_fail(&err);
 		goto out;
 	}
-	char *pj = pipeline_params_json(p, 0);
-	run_new rn = {p->name, r.run.path, p->dir, p->text, pj, "rerun", parent};
 	int64_t run_id;
-	int rc = store_begin_run(st, &rn, p->concurrency == CONCURRENCY_FORBID, &run_id, &err);
-	free(pj);
-	if (rc < 0) {
+	if (begin_run(st, p, r.run.path, "rerun", parent, &run_id, &err) < 0) {
 		code = cli_fail(&err);
 		goto out;
 	}
@@ -470,7 +464,7 @@ int cmd_resume(const cli_args *a)
 		goto out;
 	}
 	fprintf(stderr, "sluice: resuming run %lld of %s (%s %.0f s ago)\n", (long long)id, p->name,
-		run.status, now_s() - (run.finished > 0 ? run.finished : run.started));
+		run.status, clock_wall() - (run.finished > 0 ? run.finished : run.started));
 	exec_options opt = {.trigger = run.trigger, .resume = 1};
 	code = execute(a, p, d, st, r.r, id, &opt);
 out:

@@ -50,7 +50,7 @@ int cmd_runs(const cli_args *a)
 		for (size_t i = 0; i < n; i++) {
 			char s[64];
 			report_iso_time(runs[i].started, s, sizeof(s));
-			double dur = runs[i].finished > 0 ? runs[i].finished - runs[i].started : 0;
+			double dur = store_duration(runs[i].started, runs[i].finished);
 			printf("%-6lld %-20s %-12s %-8s %-24s %.1fs\n", (long long)runs[i].id,
 			       runs[i].pipeline, runs[i].status, runs[i].trigger, s, dur);
 		}

@@ -60,12 +60,10 @@ int cmd_show(const cli_args *a)
 {
 	sl_error *err = NULL;
 	int64_t id = 0;
-	if (cli_run_id(a->pos[0], &id, &err) < 0)
+	store *st = NULL;
+	if (cli_open_runs(a, &id, 1, &st, &err) < 0)
 		return cli_fail(&err);
 	const char *name = a->pos[1];
-	store *st = NULL;
-	if (cli_open_existing_store(a, &st, &err) < 0)
-		return cli_fail(&err);
 	run_info run = {0};
 	step_record *steps = NULL;
 	attempt_record *att = NULL;
@@ -129,8 +127,8 @@ int cmd_show(const cli_args *a)
 				      att[i].exit_code >= 0 ? json_integer(att[i].exit_code)
 							    : json_null(),
 				      "started", t0, "duration_s",
-				      att[i].finished > 0 ? att[i].finished - att[i].started : 0.0,
-				      "log", att[i].log_path ? att[i].log_path : "", "max_rss_kb",
+				      store_duration(att[i].started, att[i].finished), "log",
+				      att[i].log_path ? att[i].log_path : "", "max_rss_kb",
 				      (json_int_t)att[i].max_rss_kb));
 	}
 	json_object_set_new(doc, "attempts", ja);
@@ -190,7 +188,7 @@ int cmd_show(const cli_args *a)
 		printf("  attempt %d  %s%s%s, %.1fs, max RSS %lld KB, log %s/%s\n", att[i].attempt,
 		       att[i].status ? att[i].status : "", att[i].reason ? " — " : "",
 		       att[i].reason ? att[i].reason : "",
-		       att[i].finished > 0 ? att[i].finished - att[i].started : 0.0,
+		       store_duration(att[i].started, att[i].finished),
 		       (long long)att[i].max_rss_kb, store_dir(st),
 		       att[i].log_path ? att[i].log_path : "");
 	for (size_t i = 0; i < nfiles; i++)

@@ -9,25 +9,12 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-/* Parse a run id argument; a usage error when it is not a positive integer. */
-int cli_run_id(const char *s, int64_t *id, sl_error **err)
-{
-	char *end;
-	long long v = strtoll(s, &end, 10);
-	if (!*s || *end || v <= 0)
-		return sl_error_usage(err, "'%s' is not a run id (runs are numbered 1, 2, ...)", s);
-	*id = v;
-	return 0;
-}
-
 int cmd_status(const cli_args *a)
 {
 	sl_error *err = NULL;
 	int64_t id = 0;
-	if (cli_run_id(a->pos[0], &id, &err) < 0)
-		return cli_fail(&err);
 	store *st = NULL;
-	if (cli_open_existing_store(a, &st, &err) < 0)
+	if (cli_open_runs(a, &id, 1, &st, &err) < 0)
 		return cli_fail(&err);
 	int code = EXIT_OK;
 	if (cli_flag(a, "json")) {
@@ -50,9 +37,7 @@ int cmd_status(const cli_args *a)
 	       run.status, run.trigger, s);
 	printf("  %-32s %-16s %9s %8s  %s\n", "STEP", "STATUS", "DURATION", "ATTEMPTS", "REASON");
 	for (size_t i = 0; i < n; i++) {
-		double dur = steps[i].finished > 0 && steps[i].started > 0
-				     ? steps[i].finished - steps[i].started
-				     : 0;
+		double dur = store_duration(steps[i].started, steps[i].finished);
 		printf("  %-32s %-16s %8.1fs %8d  %s\n", steps[i].name, steps[i].status, dur,
 		       steps[i].attempts, steps[i].reason ? steps[i].reason : "");
 	}

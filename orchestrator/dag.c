@@ -10,6 +10,7 @@
 #include "sluice/dag.h"
 
 #include "sluice/builtin.h"
+#include "sluice/minheap.h"
 #include "sluice/strbuf.h"
 #include "sluice/strmap.h"
 #include "sluice/util.h"
@@ -373,38 +374,6 @@ static void link_files(struct builder *b)
 
 /* ---- order and cycles ----------------------------------------------------- */
 
-static void heap_push(size_t *h, size_t *n, size_t v)
-{
-	size_t i = (*n)++;
-	h[i] = v;
-	while (i > 0 && h[(i - 1) / 2] > h[i]) {
-		size_t p = (i - 1) / 2, t = h[p];
-		h[p] = h[i];
-		h[i] = t;
-		i = p;
-	}
-}
-
-static size_t heap_pop(size_t *h, size_t *n)
-{
-	size_t top = h[0];
-	h[0] = h[--(*n)];
-	for (size_t i = 0;;) {
-		size_t l = 2 * i + 1, r = l + 1, m = i;
-		if (l < *n && h[l] < h[m])
-			m = l;
-		if (r < *n && h[r] < h[m])
-			m = r;
-		if (m == i)
-			break;
-		size_t t = h[m];
-		h[m] = h[i];
-		h[i] = t;
-		i = m;
-	}
-	return top;
-}
-
 /* Report one cycle among the nodes left with unmet dependencies. */
 static void report_cycle(struct builder *b, const size_t *indeg)
 {
@@ -455,28 +424,28 @@ static int topo_order(struct builder *b)
 {
 	dag *d = b->d;
 	size_t *indeg = xcalloc(d->n + 1, sizeof(size_t));
-	size_t *heap = xmalloc((d->n + 1) * sizeof(size_t));
-	size_t hn = 0, done = 0;
+	minheap heap = {xmalloc((d->n + 1) * sizeof(size_t)), 0};
+	size_t done = 0;
 	for (size_t i = 0; i < d->n; i++) {
 		indeg[i] = d->nodes[i].ndeps;
 		if (!indeg[i])
-			heap_push(heap, &hn, i);
+			minheap_push(&heap, i);
 	}
 	d->order = arena_alloc(&d->mem, sizeof(size_t) * (d->n + 1));
-	while (hn) {
-		size_t i = heap_pop(heap, &hn);
+	while (heap.n) {
+		size_t i = minheap_pop(&heap);
 		d->order[done++] = i;
 		for (size_t k = 0; k < d->nodes[i].nrdeps; k++) {
 			size_t r = d->nodes[i].rdeps[k];
 			if (--indeg[r] == 0)
-				heap_push(heap, &hn, r);
+				minheap_push(&heap, r);
 		}
 	}
 	int ok = done == d->n;
 	if (!ok)
 		report_cycle(b, indeg);
 	free(indeg);
-	free(heap);
+	free(heap.v);
 	return ok ? 0 : -1;
 }
 

@@ -63,7 +63,7 @@ json_t *report_run_json(store *st, int64_t run_id, sl_error **err)
 		json_object_set_new(o, "status", json_string(s->status));
 		json_object_set_new(o, "reason", s->reason ? json_string(s->reason) : json_null());
 		json_object_set_new(o, "attempts", json_integer(s->attempts));
-		double dur = s->finished > 0 && s->started > 0 ? s->finished - s->started : 0;
+		double dur = store_duration(s->started, s->finished);
 		json_object_set_new(o, "duration_s", json_real(round(dur * 1000) / 1000));
 		json_object_set_new(o, "cached", json_boolean(strcmp(s->status, "cached") == 0));
 		json_object_set_new(o, "cache_key",
@@ -126,16 +126,29 @@ static void xml_escape(strbuf *sb, const char *s)
 	}
 }
 
-int report_junit(store *st, int64_t run_id, const char *path, sl_error **err)
+/* The run and its steps, for the reports that need no more; on failure nothing
+ * is left to release. */
+static int load_run(store *st, int64_t run_id, run_info *run, step_record **steps, size_t *n,
+		    sl_error **err)
 {
-	run_info run = {0};
-	step_record *steps = NULL;
-	size_t n = 0;
-	if (store_get_run(st, run_id, &run, err) < 0 ||
-	    store_get_steps(st, run_id, &steps, &n, err) < 0) {
-		run_info_release(&run);
+	*run = (run_info){0};
+	*steps = NULL;
+	*n = 0;
+	if (store_get_run(st, run_id, run, err) < 0 ||
+	    store_get_steps(st, run_id, steps, n, err) < 0) {
+		run_info_release(run);
 		return -1;
 	}
+	return 0;
+}
+
+int report_junit(store *st, int64_t run_id, const char *path, sl_error **err)
+{
+	run_info run;
+	step_record *steps;
+	size_t n;
+	if (load_run(st, run_id, &run, &steps, &n, err) < 0)
+		return -1;
 	size_t failures = 0, skipped = 0;
 	double total = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -143,8 +156,7 @@ int report_junit(store *st, int64_t run_id, const char *path, sl_error **err)
 		failures += !strcmp(s, "failed") || !strcmp(s, "upstream_failed") ||
 			    !strcmp(s, "rejected") || !strcmp(s, "cancelled");
 		skipped += !strcmp(s, "skipped");
-		if (steps[i].finished > 0 && steps[i].started > 0)
-			total += steps[i].finished - steps[i].started;
+		total += store_duration(steps[i].started, steps[i].finished);
 	}
 	strbuf sb = STRBUF_INIT;
 	char ts[64];
@@ -158,7 +170,7 @@ int report_junit(store *st, int64_t run_id, const char *path, sl_error **err)
 		    n, failures, skipped, total, ts);
 	for (size_t i = 0; i < n; i++) {
 		step_record *s = &steps[i];
-		double dur = s->finished > 0 && s->started > 0 ? s->finished - s->started : 0;
+		double dur = store_duration(s->started, s->finished);
 		strbuf_addstr(&sb, "    <testcase classname=\"");
 		xml_escape(&sb, run.pipeline);
 		strbuf_addstr(&sb, "\" name=\"");
@@ -197,20 +209,17 @@ int report_junit(store *st, int64_t run_id, const char *path, sl_error **err)
 
 int report_markdown(store *st, int64_t run_id, FILE *out, sl_error **err)
 {
-	run_info run = {0};
-	step_record *steps = NULL;
-	size_t n = 0;
-	if (store_get_run(st, run_id, &run, err) < 0 ||
-	    store_get_steps(st, run_id, &steps, &n, err) < 0) {
-		run_info_release(&run);
+	run_info run;
+	step_record *steps;
+	size_t n;
+	if (load_run(st, run_id, &run, &steps, &n, err) < 0)
 		return -1;
-	}
 	fprintf(out, "### sluice run %lld of `%s`: %s\n\n", (long long)run.id, run.pipeline,
 		run.status);
 	fprintf(out, "| step | status | duration | attempts | reason |\n|---|---|---|---|---|\n");
 	for (size_t i = 0; i < n; i++) {
 		step_record *s = &steps[i];
-		double dur = s->finished > 0 && s->started > 0 ? s->finished - s->started : 0;
+		double dur = store_duration(s->started, s->finished);
 		fprintf(out, "| %s | %s | %.1fs | %d | %s |\n", s->name, s->status, dur,
 			s->attempts, s->reason ? s->reason : "");
 	}

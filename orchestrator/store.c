@@ -78,6 +78,7 @@
 #include "sluice/store.h"
 
 #include "sluice/arena.h"
+#include "sluice/clock.h"
 #include "sluice/strbuf.h"
 
 #include <errno.h>
@@ -89,7 +90,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #define BUSY_TIMEOUT_MS 10000
@@ -411,13 +411,6 @@ struct store {
 };
 
 /* ---- small helpers ---------------------------------------------------------------------- */
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* This machine's name, or "unknown" (still the same on every call, so liveness works). */
 static const char *host_name(char *buf, size_t size)
@@ -780,7 +773,7 @@ static int migrate(store *st, sl_error **err)
 				       (long long)v + 1);
 		char sql[128];
 		snprintf(sql, sizeof(sql), "INSERT INTO schema_version VALUES (%lld, %.3f)",
-			 (long long)v + 1, now_s());
+			 (long long)v + 1, clock_wall());
 		if (sqlite3_exec(st->db, sql, NULL, NULL, NULL) != SQLITE_OK ||
 		    sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
 			return db_fail(st, err, "open %s/state.db: migration %lld", st->dir,
@@ -1024,7 +1017,7 @@ int store_begin_run(store *st, const run_new *r, int forbid_concurrent, int64_t 
 	    bind_text(s, 3, r->workspace) || bind_text(s, 4, r->snapshot) ||
 	    bind_text(s, 5, r->params_json) ||
 	    bind_text(s, 6, r->trigger ? r->trigger : "manual") ||
-	    bind_int(s, 7, r->parent_id, 0) || sqlite3_bind_double(s, 8, now_s()) ||
+	    bind_int(s, 7, r->parent_id, 0) || sqlite3_bind_double(s, 8, clock_wall()) ||
 	    bind_text(s, 9, host_name(host, sizeof(host))) || sqlite3_bind_int64(s, 10, self) ||
 	    sqlite3_bind_int64(s, 11, proc_start_time(self)) || exec_stmt(s) < 0)
 		return db_fail(st, err, "begin run");
@@ -1061,7 +1054,7 @@ int store_finish_run(store *st, int64_t id, const char *status, int exit_code, s
 		return db_fail(st, err, "finish run %lld", (long long)id);
 	sqlite3_stmt *s = stmt(st, ST_RUN_FINISH);
 	if (!s || sqlite3_bind_int64(s, 1, id) || bind_text(s, 2, status) ||
-	    sqlite3_bind_int64(s, 3, exit_code) || sqlite3_bind_double(s, 4, now_s()) ||
+	    sqlite3_bind_int64(s, 3, exit_code) || sqlite3_bind_double(s, 4, clock_wall()) ||
 	    exec_stmt(s) < 0)
 		return db_fail(st, err, "finish run %lld", (long long)id);
 	if (sqlite3_changes(st->db) == 0) {
@@ -1709,9 +1702,10 @@ int store_record_noop_run(store *st, const run_new *r, int64_t same_as, int64_t 
 	if (!s || bind_text(s, 1, r->pipeline) || bind_text(s, 2, r->path) ||
 	    bind_text(s, 3, r->workspace) || bind_text(s, 4, r->params_json) ||
 	    bind_text(s, 5, r->trigger ? r->trigger : "manual") ||
-	    sqlite3_bind_double(s, 6, now_s()) || bind_text(s, 7, host_name(host, sizeof(host))) ||
-	    sqlite3_bind_int64(s, 8, self) || sqlite3_bind_int64(s, 9, proc_start_time(self)) ||
-	    sqlite3_bind_int64(s, 10, same_as) || exec_stmt(s) < 0)
+	    sqlite3_bind_double(s, 6, clock_wall()) ||
+	    bind_text(s, 7, host_name(host, sizeof(host))) || sqlite3_bind_int64(s, 8, self) ||
+	    sqlite3_bind_int64(s, 9, proc_start_time(self)) || sqlite3_bind_int64(s, 10, same_as) ||
+	    exec_stmt(s) < 0)
 		return db_fail(st, err, "record a no-op run");
 	*id = sqlite3_last_insert_rowid(st->db);
 	if (tx_commit(st) < 0)

@@ -35,6 +35,7 @@
 #include "sluice/arena.h"
 #include "sluice/builtin.h"
 #include "sluice/dataset.h"
+#include "sluice/fsutil.h"
 #include "sluice/stats.h"
 #include "sluice/strbuf.h"
 #include "sluice/strmap.h"
@@ -640,23 +641,6 @@ static json_t *jnum(double v)
 	return isfinite(v) ? json_real(v) : json_null();
 }
 
-static int mkdir_parents(const char *path)
-{
-	char *p = xstrdup(path);
-	for (char *s = strchr(p + 1, '/'); s; s = strchr(s + 1, '/')) {
-		*s = '\0';
-		if (mkdir(p, 0777) < 0 && errno != EEXIST) {
-			int e = errno;
-			free(p);
-			errno = e;
-			return -1;
-		}
-		*s = '/';
-	}
-	free(p);
-	return 0;
-}
-
 static int write_report(const char *full, const char *shown, const struct colres *res, size_t n,
 			int drifted, double share, double threshold_share, sl_error **err)
 {
@@ -668,19 +652,16 @@ static int write_report(const char *full, const char *shown, const struct colres
 	for (size_t i = 0; i < n; i++) {
 		const struct colres *r = &res[i];
 		json_t *c = json_object();
-		if (r->kind == KIND_NUMERIC) {
-			json_object_set_new(c, "kind", json_string("numeric"));
-			json_object_set_new(c, "method", json_string(r->method));
-			json_object_set_new(c, "drifted", json_boolean(r->drifted));
-			json_object_set_new(c, "psi", jnum(r->psi));
+		int numeric = r->kind == KIND_NUMERIC;
+		json_object_set_new(c, "kind", json_string(numeric ? "numeric" : "categorical"));
+		json_object_set_new(c, "method", json_string(r->method));
+		json_object_set_new(c, "drifted", json_boolean(r->drifted));
+		json_object_set_new(c, "psi", jnum(r->psi));
+		if (numeric) {
 			json_object_set_new(c, "ks_statistic", jnum(r->ks_stat));
 			json_object_set_new(c, "ks_pvalue", jnum(r->ks_p));
 			json_object_set_new(c, "wasserstein_norm", jnum(r->wass_norm));
 		} else {
-			json_object_set_new(c, "kind", json_string("categorical"));
-			json_object_set_new(c, "method", json_string(r->method));
-			json_object_set_new(c, "drifted", json_boolean(r->drifted));
-			json_object_set_new(c, "psi", jnum(r->psi));
 			json_object_set_new(c, "chi2_pvalue", jnum(r->chi2_p));
 			json_object_set_new(c, "js_distance", jnum(r->js));
 		}
@@ -692,7 +673,7 @@ static int write_report(const char *full, const char *shown, const struct colres
 	strbuf tmp = STRBUF_INIT;
 	strbuf_addf(&tmp, "%s.tmp.%ld", full, (long)getpid());
 	int rc = 0;
-	if (mkdir_parents(full) < 0) {
+	if (fs_mkdir_parents(full, 0777) < 0) {
 		rc = sl_error_errno(err, errno, "report %s: creating its directory", shown);
 		goto out;
 	}

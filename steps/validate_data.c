@@ -47,8 +47,10 @@
  */
 #include "sluice/arena.h"
 #include "sluice/builtin.h"
+#include "sluice/clock.h"
 #include "sluice/dataset.h"
 #include "sluice/diag.h"
+#include "sluice/fsutil.h"
 #include "sluice/strbuf.h"
 #include "sluice/util.h"
 #include "sluice/yamldoc.h"
@@ -1826,21 +1828,11 @@ static char *resolve(const builtin_args *a, const char *path)
 	return s;
 }
 
-static void mkdir_parents(const char *path)
-{
-	char *p = xstrdup(path);
-	for (char *s = strchr(p + 1, '/'); s; s = strchr(s + 1, '/')) {
-		*s = '\0';
-		mkdir(p, 0777);
-		*s = '/';
-	}
-	free(p);
-}
-
 /* Write j to path through a temporary file and a rename: never half a report. */
 static int write_json(json_t *j, const char *path, sl_error **err)
 {
-	mkdir_parents(path);
+	/* a directory that cannot be made shows up as the fopen error below */
+	(void)fs_mkdir_parents(path, 0777);
 	char *tmp = NULL;
 	if (asprintf(&tmp, "%s.tmp.%d", path, (int)getpid()) < 0)
 		return sl_error_make(err, "out of memory");
@@ -1876,13 +1868,6 @@ static char *default_profile(const char *report)
 		s = NULL;
 	}
 	return s ? s : xstrdup("profile.json");
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* ---- the step --------------------------------------------------------------------------- */
@@ -2060,7 +2045,7 @@ int builtin_validate_data_run(const builtin_args *args, sl_error **err)
 
 	if (load_suite(exp_path, exp_arg, &s, err) < 0)
 		goto out;
-	double t0 = now_s();
+	int64_t t0 = clock_mono_ms();
 	if (dataset_open(data_path, fmt, &r, err) < 0)
 		goto out;
 	const char *fmt_name = dataset_format_of(r) == DATASET_JSONL ? "jsonl" : "csv";
@@ -2082,7 +2067,7 @@ int builtin_validate_data_run(const builtin_args *args, sl_error **err)
 	if (got < 0)
 		goto out;
 	uint64_t bytes = dataset_offset(r);
-	double secs = now_s() - t0;
+	double secs = (double)(clock_mono_ms() - t0) / 1e3;
 	finish_uniques(&v);
 
 	/* the report */

@@ -85,6 +85,13 @@ int cli_open_store(const cli_args *a, const char *workspace, struct store **st, 
 /* The same for commands that only read (runs, status, logs, show, diff): from
  * the current directory, and a usage error when no state directory exists. */
 int cli_open_existing_store(const cli_args *a, struct store **st, sl_error **err);
+/* Parse a run id; a usage error unless a positive integer. */
+int cli_run_id(const char *s, int64_t *id, sl_error **err);
+/* The opening of the commands that read recorded runs (status, logs, show, diff,
+ * rerun, resume): the run ids in pos[0..nids), then the existing store, as
+ * cli_open_existing_store.  0, or -1 with the first error (a bad id before a
+ * missing state directory). */
+int cli_open_runs(const cli_args *a, int64_t *ids, size_t nids, struct store **st, sl_error **err);
 
 /* The commands. */
 int cmd_run(const cli_args *a);
@@ -97,8 +104,6 @@ int cmd_status(const cli_args *a);
 int cmd_logs(const cli_args *a);
 int cmd_diff(const cli_args *a);
 int cmd_show(const cli_args *a);
-/* Parse a run id; a usage error unless a positive integer. */
-int cli_run_id(const char *s, int64_t *id, sl_error **err);
 int cmd_validate(const cli_args *a);
 int cmd_graph(const cli_args *a);
 int cmd_step(const cli_args *a);

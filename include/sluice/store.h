@@ -88,6 +88,13 @@ int store_list_runs(store *st, const char *pipeline, size_t limit, run_info **ou
 void run_info_release(run_info *r);
 void run_info_free_array(run_info *r, size_t n);
 
+/* Seconds from started to finished, as recorded for a run, a step or an attempt;
+ * 0 while either is unknown (0: not started, or still running). */
+static inline double store_duration(double started, double finished)
+{
+	return started > 0 && finished > 0 ? finished - started : 0;
+}
+
 /* ---- steps and attempts ------------------------------------------------------ */
 
 typedef struct step_record {

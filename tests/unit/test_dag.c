@@ -23,7 +23,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-	tu_rm_rf(ws);
+	ck_assert_int_eq(fs_rm_rf(ws), 0);
 }
 
 static const plan_entry *entry(plan_entry *e, size_t n, const char *name)
@@ -90,7 +90,7 @@ END_TEST
 
 START_TEST(plan_without_state)
 {
-	tu_write_at(ws, "raw.txt", "1\n");
+	tu_write(tu_path(ws, "raw.txt"), "1\n");
 	runner *r = runner_fake_new();
 	struct tu_run run;
 	tu_execute(&run, ws, chain, NULL, r, (exec_options){0});
@@ -106,7 +106,7 @@ END_TEST
 
 START_TEST(plan_after_runs)
 {
-	tu_write_at(ws, "raw.txt", "1\n");
+	tu_write(tu_path(ws, "raw.txt"), "1\n");
 	runner *r = runner_fake_new();
 	struct tu_run run;
 	tu_execute(&run, ws, chain, NULL, r, (exec_options){0});
@@ -119,14 +119,14 @@ START_TEST(plan_after_runs)
 	ck_assert_int_eq(entry(e, run.d->n, "eval")->cached_from, 1);
 	plan_entries_free(e, run.d->n);
 	/* a changed input: prep says which, and what follows waits to know */
-	tu_write_at(ws, "raw.txt", "2\n");
+	tu_write(tu_path(ws, "raw.txt"), "2\n");
 	e = plan(&run, run.st, (exec_options){0});
 	ck_plan(e, run.d->n, "prep", "run", "input raw.txt changed (sha256 ");
 	ck_plan(e, run.d->n, "train", "run", "after upstream prep runs");
 	ck_assert_str_eq(entry(e, run.d->n, "train")->cache_key, "");
 	plan_entries_free(e, run.d->n);
 	/* rerun --step train: train and what follows run, prep stays cached */
-	tu_write_at(ws, "raw.txt", "1\n");
+	tu_write(tu_path(ws, "raw.txt"), "1\n");
 	e = plan(&run, run.st, (exec_options){.force_step = "train"});
 	ck_plan(e, run.d->n, "prep", "cached", "nothing changed");
 	ck_plan(e, run.d->n, "train", "run", "forced (--step train)");
@@ -180,9 +180,5 @@ int main(void)
 	tcase_add_test(tc, plan_after_runs);
 	tcase_add_test(tc, plan_of_a_run_time_template);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return tu_run_suite(s);
 }

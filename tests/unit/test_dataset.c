@@ -5,6 +5,7 @@
  * reads are covered; the answer must not depend on the read size.
  */
 #include "sluice/dataset.h"
+#include "testutil.h"
 
 #include <check.h>
 #include <stdio.h>
@@ -292,13 +293,11 @@ START_TEST(files_and_formats)
 	ck_assert_int_eq(f, DATASET_AUTO);
 	ck_assert_int_eq(dataset_format_parse("parquet", &f), -1);
 
-	char dir[] = "/tmp/sluice-test-dataset.XXXXXX";
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-	char path[256];
+	char dir[PATH_MAX];
+	tu_mkdtemp(dir, sizeof(dir), "sluice-test-dataset");
+	char path[PATH_MAX + 32];
 	snprintf(path, sizeof(path), "%s/d.ndjson", dir);
-	FILE *fp = fopen(path, "w");
-	fputs("{\"x\": 1, \"y\": \"a\"}\n{\"x\": 2}\n", fp);
-	fclose(fp);
+	tu_write(path, "{\"x\": 1, \"y\": \"a\"}\n{\"x\": 2}\n");
 	dataset_reader *r;
 	sl_error *err = NULL;
 	ck_assert_int_eq(dataset_open(path, DATASET_AUTO, &r, &err), 0);
@@ -315,9 +314,7 @@ START_TEST(files_and_formats)
 
 	/* the same content named .csv is read as CSV unless told */
 	snprintf(path, sizeof(path), "%s/d.csv", dir);
-	fp = fopen(path, "w");
-	fputs("{\"x\": 1}\n", fp);
-	fclose(fp);
+	tu_write(path, "{\"x\": 1}\n");
 	ck_assert_int_eq(dataset_open(path, DATASET_JSONL, &r, &err), 0);
 	ck_assert_int_eq(dataset_ncols(r), 1);
 	dataset_close(r);
@@ -470,9 +467,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return tu_run_suite(suite());
 }

@@ -16,12 +16,14 @@
 #include "testutil.h"
 
 #include <check.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 static char ws[256];
+static char rbuf[4096];
 
 static void setup(void)
 {
@@ -30,7 +32,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-	tu_rm_rf(ws);
+	ck_assert_int_eq(fs_rm_rf(ws), 0);
 }
 
 #define ck_status(run, name, want) ck_assert_str_eq(tu_step(run, name)->status, want)
@@ -57,7 +59,7 @@ START_TEST(chain_succeeds_in_order)
 	ck_assert_str_eq(runner_fake_event(r, 0)->name, "a");
 	ck_assert_str_eq(runner_fake_event(r, 1)->name, "b");
 	ck_assert_int_eq(runner_fake_max_running(r), 1);
-	ck_assert_str_eq(tu_read(ws, "b.txt"), "output of b\n");
+	ck_assert_str_eq(tu_read(tu_path(ws, "b.txt"), rbuf, sizeof(rbuf)), "output of b\n");
 	tu_run_done(&run);
 	r->ops->free(r);
 }
@@ -459,8 +461,8 @@ START_TEST(cache_decisions)
 			   "  train: {run: 'true', inputs: [data.csv], outputs: [model.bin]}\n"
 			   "  eval: {run: 'true', inputs: [model.bin]}\n"
 			   "  always: {run: 'true', cache: false}\n";
-	char raw[600];
-	snprintf(raw, sizeof(raw), "%s/raw.txt", ws);
+	char raw[PATH_MAX];
+	snprintf(raw, sizeof(raw), "%s", tu_path(ws, "raw.txt"));
 	tu_write(raw, "1,2,3\n");
 	runner *r = runner_fake_new();
 	struct tu_run run;
@@ -494,7 +496,7 @@ START_TEST(cache_decisions)
 	ck_assert_int_eq(unlink(path), 0);
 	tu_execute(&run, ws, yaml, NULL, r, (exec_options){0});
 	ck_status(&run, "prep", "cached");
-	ck_assert_str_eq(tu_read(ws, "data.csv"), "output of prep\n");
+	ck_assert_str_eq(tu_read(tu_path(ws, "data.csv"), rbuf, sizeof(rbuf)), "output of prep\n");
 	ck_assert_uint_eq(runner_fake_nevents(r), 8);
 	tu_run_done(&run);
 
@@ -561,9 +563,5 @@ int main(void)
 	tcase_add_test(tc, cache_decisions);
 	tcase_add_test(tc, changed_output_reruns_downstream);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return tu_run_suite(s);
 }

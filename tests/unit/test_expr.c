@@ -6,6 +6,7 @@
  * its own arena, released by the fixture, so ASan's leak checker sees a clean exit.
  */
 #include "sluice/expr.h"
+#include "testutil.h"
 
 #include <check.h>
 #include <math.h>
@@ -714,9 +715,5 @@ static Suite *expr_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(expr_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return tu_run_suite(expr_suite());
 }

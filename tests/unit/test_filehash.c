@@ -1,6 +1,7 @@
 /* Unit tests: content hashes of files and directories, and the stat cache. */
 #include "sluice/filehash.h"
 #include "sluice/store.h"
+#include "testutil.h"
 
 #include <check.h>
 #include <stdio.h>
@@ -13,21 +14,14 @@ static char dir[256];
 
 static void put(const char *rel, const char *text)
 {
-	char p[512];
-	snprintf(p, sizeof(p), "%s/%s", dir, rel);
-	FILE *f = fopen(p, "w");
-	ck_assert_ptr_nonnull(f);
-	fputs(text, f);
-	fclose(f);
+	tu_write(tu_path(dir, rel), text);
 }
 
 static const char *hash_of(store *st, const char *rel, uint64_t *size)
 {
 	static char hex[SHA256_HEX_LEN + 1];
-	char p[512];
-	snprintf(p, sizeof(p), "%s/%s", dir, rel);
 	sl_error *err = NULL;
-	int rc = filehash_path(st, p, hex, size, &err);
+	int rc = filehash_path(st, tu_path(dir, rel), hex, size, &err);
 	ck_assert_msg(rc == 0, "%s", err ? err->msg : "");
 	return hex;
 }
@@ -35,24 +29,18 @@ static const char *hash_of(store *st, const char *rel, uint64_t *size)
 static void setup(void)
 {
 	umask(022); /* the manifest test expects files made with mode 644 */
-	snprintf(dir, sizeof(dir), "/tmp/sluice-filehash.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
+	tu_mkdtemp(dir, sizeof(dir), "sluice-filehash");
 }
 
 static void teardown(void)
 {
-	char cmd[300];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	ck_assert_int_eq(WEXITSTATUS(system(cmd)), 0);
+	ck_assert_int_eq(fs_rm_rf(dir), 0);
 }
 
 START_TEST(file_hash_and_cache)
 {
-	char sdir[300];
-	snprintf(sdir, sizeof(sdir), "%s/.sluice", dir);
-	store *st = NULL;
+	store *st = tu_store_open(tu_path(dir, ".sluice"));
 	sl_error *err = NULL;
-	ck_assert_int_eq(store_open(sdir, &st, &err), 0);
 	put("a.txt", "hello\n");
 	uint64_t size = 0;
 	/* sha256("hello\n") */
@@ -145,9 +133,5 @@ int main(void)
 	tcase_add_test(tc, file_hash_and_cache);
 	tcase_add_test(tc, directory_manifest);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return tu_run_suite(s);
 }

@@ -1,6 +1,7 @@
 /* Unit tests: the pipeline loader (typing, defaults, overrides, errors) and the DAG. */
 #include "sluice/dag.h"
 #include "sluice/pipeline.h"
+#include "testutil.h"
 
 #include <check.h>
 #include <stdio.h>
@@ -280,9 +281,5 @@ int main(void)
 	tcase_add_test(tg, dag_matrix);
 	tcase_add_test(tg, dag_cycle_names_whole_cycle);
 	suite_add_tcase(s, tg);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return tu_run_suite(s);
 }

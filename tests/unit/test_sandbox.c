@@ -7,11 +7,11 @@
  */
 #include "sluice/runner.h"
 #include "sluice/sandbox.h"
+#include "testutil.h"
 
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -23,15 +23,6 @@
 
 /* ---- helpers ---------------------------------------------------------------------------- */
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	chmod(path, 0700);
-	return remove(path);
-}
-
 struct box {
 	char ws[PATH_MAX];
 	char state[PATH_MAX + 16];
@@ -40,23 +31,16 @@ struct box {
 
 static void box_init(struct box *b)
 {
-	snprintf(b->ws, sizeof(b->ws), "%s/sluice-sbx.XXXXXX",
-		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-	ck_assert_ptr_nonnull(mkdtemp(b->ws));
+	tu_mkdtemp(b->ws, sizeof(b->ws), "sluice-sbx");
 	snprintf(b->state, sizeof(b->state), "%s/.sluice", b->ws);
 	ck_assert_int_eq(mkdir(b->state, 0755), 0);
-	char p[PATH_MAX + 64];
-	snprintf(p, sizeof(p), "%s/params.json", b->state);
-	FILE *f = fopen(p, "w");
-	ck_assert_ptr_nonnull(f);
-	fputs("{\"n\": 3}\n", f);
-	fclose(f);
+	tu_write(tu_path(b->state, "params.json"), "{\"n\": 3}\n");
 	b->n = 0;
 }
 
 static void box_release(struct box *b)
 {
-	nftw(b->ws, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	fs_rm_rf(b->ws);
 }
 
 static int can_sandbox(runner *r)
@@ -138,19 +122,6 @@ static void run(runner *r, struct box *b, const sandbox_config *sb, char *const 
 		ck_assert_int_eq(r->ops->signal(r, &p, SIGKILL), 0);
 }
 
-static char *read_file(const char *dir, const char *name, char *buf, size_t size)
-{
-	char path[PATH_MAX * 2];
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return NULL;
-	size_t n = fread(buf, 1, size - 1, f);
-	buf[n] = 0;
-	fclose(f);
-	return buf;
-}
-
 /* ---- tests ------------------------------------------------------------------------------ */
 
 START_TEST(stage_names_round_trip)
@@ -225,11 +196,11 @@ START_TEST(isolated_step_and_promoted_output)
 	ck_assert_ptr_nonnull(strstr(res.log, "usr-ro"));
 	ck_assert_ptr_nonnull(strstr(res.log, "sandbox: 1 undeclared write dropped: junk.txt"));
 	char buf[256];
-	ck_assert_ptr_nonnull(read_file(b.ws, "out/o.txt", buf, sizeof(buf)));
+	ck_assert_ptr_nonnull(tu_read(tu_path(b.ws, "out/o.txt"), buf, sizeof(buf)));
 	ck_assert_str_eq(buf, "yes\n");
-	ck_assert_ptr_null(read_file(b.ws, "junk.txt", buf, sizeof(buf)));
+	ck_assert_ptr_null(tu_read(tu_path(b.ws, "junk.txt"), buf, sizeof(buf)));
 	/* $SLUICE_OUTPUT is readable on the host after the exit */
-	ck_assert_ptr_nonnull(read_file(b.state, "a1/output", buf, sizeof(buf)));
+	ck_assert_ptr_nonnull(tu_read(tu_path(b.state, "a1/output"), buf, sizeof(buf)));
 	ck_assert_str_eq(buf, "k=v\n");
 	box_release(&b);
 	r->ops->free(r);
@@ -254,7 +225,7 @@ START_TEST(failed_and_lazy_steps_leave_nothing)
 	ck_assert_int_eq(res.ex.code, 3);
 	ck_assert_str_eq(res.ex.reason, "");
 	char buf[64];
-	ck_assert_ptr_null(read_file(b.ws, "o.txt", buf, sizeof(buf)));
+	ck_assert_ptr_null(tu_read(tu_path(b.ws, "o.txt"), buf, sizeof(buf)));
 	char *lazy_argv[] = {"/bin/true", NULL};
 	run(r, &b, &sb, lazy_argv, outs, 1, &res);
 	ck_assert_int_eq(res.ex.code, 0);
@@ -358,7 +329,7 @@ START_TEST(sandbox_none_is_a_plain_process)
 	ck_assert_int_eq(res.ex.peak_memory, -1);
 	ck_assert_ptr_nonnull(strstr(res.log, "NoNewPrivs:\t0"));
 	char buf[64];
-	ck_assert_ptr_nonnull(read_file(b.ws, "plain.txt", buf, sizeof(buf)));
+	ck_assert_ptr_nonnull(tu_read(tu_path(b.ws, "plain.txt"), buf, sizeof(buf)));
 	/* NULL settings (registry built-ins) are plain too */
 	run(r, &b, NULL, argv, NULL, 0, &res);
 	ck_assert_int_eq(res.ex.code, 0);
@@ -409,9 +380,5 @@ int main(void)
 	tcase_add_test(tc, sandbox_none_is_a_plain_process);
 	tcase_add_test(tc, memory_limit_is_a_reason);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return tu_run_suite(s);
 }

@@ -6,6 +6,7 @@
  * generated data sets end to end.
  */
 #include "sluice/stats.h"
+#include "testutil.h"
 
 #include <check.h>
 #include <math.h>
@@ -293,9 +294,5 @@ int main(void)
 	tcase_add_test(tc, incomplete_gamma_and_chisquare);
 	tcase_add_test(tc, distances);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return tu_run_suite(s);
 }

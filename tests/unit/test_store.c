@@ -4,10 +4,10 @@
  * (fork), and the database is checked behind the store's back with plain sqlite3.
  */
 #include "sluice/store.h"
+#include "testutil.h"
 
 #include <check.h>
 #include <errno.h>
-#include <ftw.h>
 #include <limits.h>
 #include <math.h>
 #include <signal.h>
@@ -22,30 +22,16 @@
 
 /* ---- helpers ---------------------------------------------------------------------------- */
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static void rm_rf(const char *path)
-{
-	nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
 /* A fresh temporary directory; free with done_tmp. */
 static char *make_tmp(void)
 {
-	char *t = strdup("/tmp/sluice-store-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(t));
-	return t;
+	char t[PATH_MAX];
+	return strdup(tu_mkdtemp(t, sizeof(t), "sluice-store"));
 }
 
 static void done_tmp(char *t)
 {
-	rm_rf(t);
+	fs_rm_rf(t);
 	free(t);
 }
 
@@ -56,19 +42,9 @@ static char *join(const char *a, const char *b)
 	return s;
 }
 
-static store *open_ok(const char *dir)
+static int64_t begin_ok(store *st, const char *name, const char *workspace, int forbid)
 {
-	store *st = NULL;
-	sl_error *err = NULL;
-	int rc = store_open(dir, &st, &err);
-	ck_assert_msg(rc == 0, "store_open: %s", err ? err->msg : "?");
-	ck_assert_ptr_nonnull(st);
-	return st;
-}
-
-static int64_t begin_ok(store *st, const char *pipeline, const char *workspace, int forbid)
-{
-	run_new r = {.pipeline = pipeline,
+	run_new r = {.pipeline = name,
 		     .path = "pipeline.yaml",
 		     .workspace = workspace,
 		     .snapshot = "name: x\n",
@@ -170,7 +146,7 @@ START_TEST(open_creates_layout_and_migrates_once)
 	char *tmp = make_tmp();
 	char *dir = join(tmp, "a/b/.sluice");
 	umask(022);
-	store *st = open_ok(dir);
+	store *st = tu_store_open(dir);
 	ck_assert_str_eq(store_dir(st), dir);
 	store_close(st);
 
@@ -185,7 +161,7 @@ START_TEST(open_creates_layout_and_migrates_once)
 	}
 
 	/* Opening again applies nothing twice. */
-	st = open_ok(dir);
+	st = tu_store_open(dir);
 	store_close(st);
 	sqlite3 *db = raw_open(dir);
 	ck_assert_int_eq(raw_int(db, "SELECT max(version) FROM schema_version"), 3);
@@ -278,7 +254,7 @@ END_TEST
 START_TEST(begin_get_finish_run)
 {
 	char *tmp = make_tmp();
-	store *st = open_ok(tmp);
+	store *st = tu_store_open(tmp);
 	sl_error *err = NULL;
 	int64_t id = begin_ok(st, "churn", "/ws", 1);
 
@@ -353,7 +329,7 @@ END_TEST
 START_TEST(list_runs_newest_first)
 {
 	char *tmp = make_tmp();
-	store *st = open_ok(tmp);
+	store *st = tu_store_open(tmp);
 	sl_error *err = NULL;
 	const char *names[] = {"a", "b", "a", "b", "a"};
 	int64_t ids[5];
@@ -477,7 +453,7 @@ END_TEST
 START_TEST(live_run_refuses_concurrent_start)
 {
 	char *tmp = make_tmp();
-	store *st = open_ok(tmp);
+	store *st = tu_store_open(tmp);
 	sl_error *err = NULL;
 	int64_t first = begin_ok(st, "churn", "/ws", 1);
 
@@ -542,7 +518,7 @@ START_TEST(dead_orchestrator_is_interrupted)
 	read_all(fds[0], &dead, sizeof(dead));
 	close(fds[0]);
 	ck_assert_int_eq(child_status(pid), 0);
-	store *st = open_ok(tmp);
+	store *st = tu_store_open(tmp);
 
 	run_info r;
 	ck_assert_int_eq(store_get_run(st, dead, &r, &err), 0);
@@ -616,7 +592,7 @@ START_TEST(live_orchestrator_in_other_process)
 	int64_t live = 0;
 	read_all(fds[0], &live, sizeof(live));
 	close(fds[0]);
-	store *st = open_ok(tmp); /* only now: see dead_orchestrator_is_interrupted */
+	store *st = tu_store_open(tmp); /* only now: see dead_orchestrator_is_interrupted */
 
 	run_info r;
 	ck_assert_int_eq(store_get_run(st, live, &r, &err), 0);
@@ -648,7 +624,7 @@ START_TEST(concurrent_starts_one_winner)
 {
 	enum { N = 4 };
 	char *tmp = make_tmp();
-	store_close(open_ok(tmp)); /* the schema exists before the race */
+	store_close(tu_store_open(tmp)); /* the schema exists before the race */
 	int go[2], res[2], hold[2];
 	ck_assert_int_eq(pipe(go), 0);
 	ck_assert_int_eq(pipe(res), 0);
@@ -705,7 +681,7 @@ END_TEST
 START_TEST(steps_in_position_order)
 {
 	char *tmp = make_tmp();
-	store *st = open_ok(tmp);
+	store *st = tu_store_open(tmp);
 	sl_error *err = NULL;
 	int64_t run = begin_ok(st, "churn", "/ws", 0);
 
@@ -788,7 +764,7 @@ END_TEST
 START_TEST(attempts_and_foreign_keys)
 {
 	char *tmp = make_tmp();
-	store *st = open_ok(tmp);
+	store *st = tu_store_open(tmp);
 	sl_error *err = NULL;
 	int64_t run = begin_ok(st, "churn", "/ws", 0);
 	put_step_ok(st, run, "train", 0);
@@ -881,7 +857,7 @@ END_TEST
 START_TEST(metrics_and_outputs_replace)
 {
 	char *tmp = make_tmp();
-	store *st = open_ok(tmp);
+	store *st = tu_store_open(tmp);
 	sl_error *err = NULL;
 	int64_t run = begin_ok(st, "churn", "/ws", 0);
 	put_step_ok(st, run, "z_first", 0);
@@ -965,7 +941,7 @@ END_TEST
 START_TEST(output_files)
 {
 	char *tmp = make_tmp();
-	store *st = open_ok(tmp);
+	store *st = tu_store_open(tmp);
 	sl_error *err = NULL;
 	int64_t run = begin_ok(st, "churn", "/ws", 0);
 	put_step_ok(st, run, "train", 1);
@@ -1002,17 +978,17 @@ END_TEST
 
 /* ---- processes sharing one store --------------------------------------------------------- */
 
-static int write_many(store *st, const char *pipeline, int n)
+static int write_many(store *st, const char *name, int n)
 {
 	for (int i = 0; i < n; i++) {
-		run_new r = {.pipeline = pipeline, .workspace = "/ws", .trigger = "manual"};
+		run_new r = {.pipeline = name, .workspace = "/ws", .trigger = "manual"};
 		int64_t id = 0;
 		sl_error *err = NULL;
 		step_record s = step_rec("step", 0);
 		if (store_begin_run(st, &r, 0, &id, &err) < 0 ||
 		    store_put_step(st, id, &s, &err) < 0 ||
 		    store_finish_run(st, id, "succeeded", 0, &err) < 0) {
-			fprintf(stderr, "%s: %s\n", pipeline, err ? err->msg : "?");
+			fprintf(stderr, "%s: %s\n", name, err ? err->msg : "?");
 			sl_error_release(&err);
 			return -1;
 		}
@@ -1041,8 +1017,8 @@ START_TEST(two_processes_write_concurrently)
 		_exit(rc < 0 ? 1 : 0);
 	}
 	close(go[0]);
-	store *st = open_ok(tmp); /* after the fork; both may create the schema */
-	close(go[1]);             /* start together */
+	store *st = tu_store_open(tmp); /* after the fork; both may create the schema */
+	close(go[1]);                   /* start together */
 	int rc = write_many(st, "parent", N);
 	ck_assert_int_eq(rc, 0);
 	ck_assert_int_eq(child_status(pid), 0);
@@ -1120,9 +1096,5 @@ int main(void)
 	tcase_add_test(tc, two_processes_write_concurrently);
 	tcase_add_test(tc, release_is_null_safe);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return tu_run_suite(s);
 }

@@ -2,6 +2,7 @@
 #include "sluice/arena.h"
 #include "sluice/strmap.h"
 #include "sluice/util.h"
+#include "testutil.h"
 
 #include <check.h>
 #include <stdio.h>
@@ -134,9 +135,5 @@ int main(void)
 	tcase_add_test(tc, paths);
 	tcase_add_test(tc, map_and_arena);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return tu_run_suite(s);
 }

@@ -7,9 +7,9 @@
  * (numpy's quantiles, pandas' std), and the step's outputs and exit kinds.
  */
 #include "sluice/builtin.h"
+#include "testutil.h"
 
 #include <check.h>
-#include <ftw.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -21,38 +21,22 @@ static char dir[64];
 
 static void setup(void)
 {
-	snprintf(dir, sizeof(dir), "/tmp/sluice-test-vd.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-}
-
-static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
+	tu_mkdtemp(dir, sizeof(dir), "sluice-test-vd");
 }
 
 static void teardown(void)
 {
-	ck_assert_int_eq(nftw(dir, remove_one, 16, FTW_DEPTH | FTW_PHYS), 0);
+	ck_assert_int_eq(fs_rm_rf(dir), 0);
 }
 
 static char *path_of(const char *name)
 {
-	static char buf[4][256];
-	static int i;
-	i = (i + 1) % 4;
-	snprintf(buf[i], sizeof(buf[i]), "%s/%s", dir, name);
-	return buf[i];
+	return tu_path(dir, name);
 }
 
 static void write_file(const char *name, const char *text)
 {
-	FILE *f = fopen(path_of(name), "w");
-	ck_assert_ptr_nonnull(f);
-	fputs(text, f);
-	fclose(f);
+	tu_write(path_of(name), text);
 }
 
 /* Run the step with key=value pairs (NULL-terminated); relative paths are in dir. */
@@ -126,14 +110,9 @@ static double num(json_t *o, const char *key)
 
 static char *read_text(const char *name)
 {
-	FILE *f = fopen(path_of(name), "r");
-	if (!f)
-		return strdup("");
 	static char buf[4096];
-	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-	buf[n] = '\0';
-	fclose(f);
-	return strdup(buf);
+	const char *text = tu_read(path_of(name), buf, sizeof(buf));
+	return strdup(text ? text : "");
 }
 
 START_TEST(all_pass)
@@ -649,9 +628,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return tu_run_suite(suite());
 }
