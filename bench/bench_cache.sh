@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The caching work's speed targets (design.md sections 5 and 11), each next to
+# The caching work's speed targets (docs/caching.md and docs/benchmarks.md), each next to
 # a baseline measured in the same invocation:
 # 1. No-op rerun of the generated 10,000-step DAG (every step cached: the
 #    no-op fast path) next to ninja's and make's no-op builds of the same DAG.

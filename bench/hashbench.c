@@ -1,5 +1,5 @@
 /*
- * hashbench.c — times sluice's own hashing code (design.md sections 5 and 11)
+ * hashbench.c — times sluice's own hashing code (docs/caching.md and docs/benchmarks.md)
  * for bench/bench_cache.sh, which prints it next to openssl and sha256sum.
  *
  *   hashbench sha256 FILE [REPEAT]

@@ -1,6 +1,8 @@
 /* minheap.c — see include/sluice/minheap.h. */
 #include "sluice/minheap.h"
 
+#include "sluice/error.h"
+
 void minheap_push(minheap *h, size_t x)
 {
 	size_t k = h->n++;
@@ -15,6 +17,8 @@ void minheap_push(minheap *h, size_t x)
 
 size_t minheap_pop(minheap *h)
 {
+	if (!h->n)
+		SL_BUG("minheap_pop on an empty heap");
 	size_t *v = h->v, top = v[0];
 	v[0] = v[--h->n];
 	for (size_t k = 0;;) {

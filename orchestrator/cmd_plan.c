@@ -3,7 +3,7 @@
  * what a run would do, in which order, without running anything: each step
  * instance with its wave (steps of one wave may run side by side), what it
  * waits for, whether it would run, be taken from the cache or be skipped,
- * and why (design.md section 7).  Reads the state store when there is one;
+ * and why (docs/cli.md).  Reads the state store when there is one;
  * never creates it.
  */
 #include "sluice/cli.h"

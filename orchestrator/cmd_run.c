@@ -1,6 +1,6 @@
 /*
  * cmd_run.c — the commands that execute: `sluice run FILE`, `sluice rerun
- * RUN` and `sluice resume RUN` (design.md sections 5 and 7).  They share
+ * RUN` and `sluice resume RUN` (docs/caching.md and docs/cli.md).  They share
  * one path: record (or take over) a run, execute it, finish it, and report
  * it (progress on stderr; with --json one document on stdout; --junit FILE;
  * a Markdown summary to $GITHUB_STEP_SUMMARY when set).
@@ -51,7 +51,7 @@ static int is_ci(const cli_args *a)
 	return cli_flag(a, "ci") || getenv("CI") != NULL;
 }
 
-/* runs/RUN/pipeline.yaml: the file as it was run (design.md section 6). */
+/* runs/RUN/pipeline.yaml: the file as it was run (docs/state.md). */
 static void write_snapshot(store *st, int64_t run_id, const char *text)
 {
 	char path[PATH_MAX];

@@ -171,7 +171,7 @@ int cmd_show(const cli_args *a)
 	printf("  cache key  %s\n", s->cache_key ? s->cache_key : "(none: the step was not keyed)");
 	printf("  env hash   %s\n", s->env_hash ? s->env_hash : "(none)");
 	if (parts) {
-		/* the parts the env hash was made of, as `show` promises (design.md section 7) */
+		/* the parts the env hash was made of, as `show` promises (docs/cli.md) */
 		const char *k;
 		json_t *v;
 		json_object_foreach(json_object_get(parts, "env"), k, v)

@@ -151,6 +151,9 @@ void exec_set_state(struct exec *x, size_t i, enum step_state s)
 {
 	struct exec_step *es = &x->s[i];
 	int was_done = step_state_done(es->state);
+	if (was_done && !step_state_done(s))
+		SL_BUG("step %s: %s after %s", x->d->nodes[i].name, step_state_names[s],
+		       step_state_names[es->state]);
 	es->state = s;
 	if (s == ST_RUNNING || s == ST_WAITING)
 		active_add(x, i);
@@ -344,6 +347,9 @@ static void attempt_ended(struct exec *x, size_t i, const step_exit *ex)
 {
 	struct exec_step *es = &x->s[i];
 	const pstep *step = x->d->nodes[i].step;
+	if (es->state != ST_RUNNING)
+		SL_BUG("step %s finished while %s", x->d->nodes[i].name,
+		       step_state_names[es->state]);
 	unsigned cause = attempt_finish(x, i, ex);
 	if (es->cancelling) {
 		exec_set_state(x, i, ST_CANCELLED);

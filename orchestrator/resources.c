@@ -1,6 +1,7 @@
 /* resources.c — see include/sluice/resources.h. */
 #include "sluice/resources.h"
 
+#include "sluice/error.h"
 #include "sluice/util.h"
 
 #include <stdio.h>
@@ -59,6 +60,8 @@ void resource_take(resource_pool *p, const resource_need *need)
 
 void resource_give(resource_pool *p, const resource_need *need)
 {
+	if (p->running <= 0)
+		SL_BUG("resource_give with no step running");
 	p->running--;
 	p->cpus_used -= need->cpus;
 	p->mem_used -= need->memory;

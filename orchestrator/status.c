@@ -44,7 +44,7 @@ void status_warn(status_printer *sp, sl_error **err)
 {
 	if (*err)
 		status_clear(sp);
-	sl_error_warn(sp->out, err);
+	sl_error_warn(sp->out ? sp->out : stderr, err);
 }
 
 void status_live(status_printer *sp, size_t done, size_t total, const status_running *run,

@@ -119,7 +119,7 @@ static char **builtin_argv(struct exec *x, size_t i)
 		strbuf_addf(&cmd, " %s=%s", step->with->keys[w], val);
 	}
 	/* A data step that declares a JSON output but names no report
-	 * writes its report there (design.md's example does just that). */
+	 * writes its report there (the example in docs/pipeline-reference.md does just that). */
 	const builtin_step *b = builtin_find(step->uses.s);
 	int takes_report = 0;
 	for (const char *const *key = b ? b->keys : NULL; key && *key; key++)

@@ -65,7 +65,7 @@
  *   noop_index (key PK) run_id <- runs, files BLOB   (migration 2)
  *
  *   file_hashes (path PK)  size, mtime_ns, inode, ctime_ns, sha256
- *                          the stat cache for content hashes (design.md 5)
+ *                          the stat cache for content hashes (docs/caching.md)
  *
  * A schema change is a new entry at the end of migrations[]; an entry is
  * never edited once released.  Each runs in its own transaction together

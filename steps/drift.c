@@ -1,5 +1,5 @@
 /*
- * drift.c — the `drift` built-in (design.md section 8, issue 6): compare a
+ * drift.c — the `drift` built-in (docs/steps/drift.md): compare a
  * current dataset with a reference, column by column, and decide whether
  * the dataset drifted, as Evidently's defaults do, with scipy's numbers.
  *

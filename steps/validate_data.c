@@ -1,8 +1,8 @@
 /*
- * validate_data.c — the `validate-data` built-in (design.md section 8,
- * issue 6): check a CSV or JSON Lines file against an expectations file,
- * write a report in Great Expectations' shape and a per-column profile.
- * User documentation: docs/steps/validate-data.md.
+ * validate_data.c — the `validate-data` built-in: check a CSV or JSON Lines
+ * file against an expectations file, write a report in Great Expectations'
+ * shape and a per-column profile.  User documentation:
+ * docs/steps/validate-data.md.
  *
  * One pass over the data, read in batches of rows and worked on column by
  * column.  Each value goes through see_value(), which updates the column's

@@ -1,5 +1,5 @@
 /*
- * builtin.h — the table of built-in steps (`uses: NAME`, design.md section 8).
+ * builtin.h — the table of built-in steps (`uses: NAME`, docs/steps/).
  *
  * A built-in runs as a child process like any other step: the engine starts
  * `sluice step NAME --with key=value ...`, so logs, timeouts and retries

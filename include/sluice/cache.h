@@ -1,5 +1,5 @@
 /*
- * cache.h — the content-addressed store of step outputs, design.md section 5:
+ * cache.h — the content-addressed store of step outputs, docs/caching.md:
  * `.sluice/cache/ab/cdef…` holds the bytes whose SHA-256 is abcdef…, read-only.
  *
  * A regular file is one object.  A directory is its manifest (the text

@@ -4,7 +4,7 @@
  * Each command is one `cmd_<verb>` in orchestrator/cmd_<verb>.c, declared
  * here, with its options in one place; `--help`, `sluice help CMD` and the
  * "did you mean" for unknown commands and options are made from the table.
- * A command returns the process exit code (design.md section 7).
+ * A command returns the process exit code (docs/cli.md).
  */
 #ifndef SLUICE_CLI_H
 #define SLUICE_CLI_H

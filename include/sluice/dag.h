@@ -1,5 +1,5 @@
 /*
- * dag.h — the pipeline as a graph of step instances (design.md section 3).
+ * dag.h — the pipeline as a graph of step instances (docs/pipeline-reference.md).
  *
  * dag_build() expands matrices into instances (`train[lr=0.1,depth=4]`),
  * resolves the templates of inputs, outputs and metrics with what is known

@@ -1,21 +1,31 @@
 /*
  * executor.h — runs a planned DAG: one thread, one event loop (epoll over
- * pidfds, log pipes, a signalfd and deadlines), design.md sections 4 and 10.
+ * pidfds, log pipes, a signalfd and timers); docs/running.md for what a
+ * user sees, docs/architecture.md for the files (orchestrator/exec_int.h
+ * lists them).
  *
- * The step life cycle (each arrow names the function that makes it):
+ * The step life cycle, drawn once; each arrow names the function that
+ * makes it (executor.c unless named otherwise):
  *
- *   pending --when false--------------------------> skipped      (consider)
- *   pending --same cache key, outputs in cache----> cached       (consider, reuse)
- *   pending --a dependency failed-----------------> upstream_failed (propagate)
- *   pending --deps done, slots + cpus free--------> running      (start_attempt)
- *   running --exit 0, outputs present-------------> succeeded    (finish_attempt)
- *   running --error/timeout/signal, retries left--> waiting      (finish_attempt)
- *   waiting --backoff elapsed---------------------> running      (start_attempt)
- *   running --no retries left---------------------> failed       (finish_attempt)
- *   any unfinished --SIGINT/SIGTERM---------------> cancelled    (cancel_all)
+ *   pending --not selected (--only/--from)---------> skipped         consider
+ *   pending --`when` false-------------------------> skipped         consider
+ *   pending --same cache key, outputs in cache-----> cached          consider, reuse_lookup
+ *   pending --a dependency failed------------------> upstream_failed propagate_failure
+ *   pending --cannot start (template, too big)-----> failed          exec_fail_now
+ *   pending --deps done, a slot, cpus, memory------> running         attempt_start (attempt.c)
+ *   running --exit 0, outputs present, recorded----> succeeded       attempt_ended
+ *   running --error/timeout/signal, retries left---> waiting         attempt_ended
+ *   waiting --backoff elapsed, it fits-------------> running         schedule, attempt_start
+ *   running --no retries left----------------------> failed          attempt_ended
+ *   running --SIGINT/SIGTERM, --fail-fast----------> cancelled       cancel_all, attempt_ended
+ *   pending, waiting --SIGINT/SIGTERM, --fail-fast-> cancelled       cancel_all
  *
- * Every transition is written to the store in its own transaction before
- * the loop goes on, so a killed orchestrator leaves a consistent record.
+ * What the run changes in the store is written in one transaction per turn
+ * of the event loop (store_batch_*), committed before the loop waits, and
+ * flushed before slow hashing or copying: a killed orchestrator loses at
+ * most the turn in progress and leaves a consistent record that `sluice
+ * resume` continues.  A succeeded step always has its outputs in the cache
+ * and its files recorded: it is marked succeeded only after both.
  */
 #ifndef SLUICE_EXECUTOR_H
 #define SLUICE_EXECUTOR_H
@@ -38,8 +48,8 @@ typedef struct exec_options {
 	const char *only; /* run just this step (instance or step name) */
 	const char *from; /* run this step and everything downstream */
 	const char *trigger;
-	FILE *out; /* progress (stderr); NULL: silent */
-	/* the cache (design.md section 5) */
+	FILE *out; /* progress (stderr); NULL: no progress, and warnings go to stderr */
+	/* the cache (docs/caching.md) */
 	int force;              /* --force: nothing is taken from the cache */
 	const char *force_step; /* rerun --step: this step and its downstream run again */
 	int64_t parent_run;     /* rerun: the parent's results are preferred */
@@ -61,11 +71,16 @@ typedef struct exec_step_result {
 
 typedef struct exec_result {
 	const char *status;      /* succeeded | failed | rejected | cancelled */
-	int exit_code;           /* design.md section 7 */
+	int exit_code;           /* docs/cli.md */
 	exec_step_result *steps; /* in topological order; freed by exec_result_release */
 	size_t nsteps;
 } exec_result;
 
+/* Run the steps of run_id (recorded by store_begin_run, or adopted for
+ * opt->resume) through r.  0 when the run went its course, whatever its
+ * steps did: res says how it ended (res->exit_code is the CLI's).  -1 with
+ * err when the run could not be carried out (the event loop, the store);
+ * res is filled even then, and is released with exec_result_release. */
 int executor_run(const pipeline *p, const dag *d, store *st, runner *r, int64_t run_id,
 		 const exec_options *opt, exec_result *res, sl_error **err);
 void exec_result_release(exec_result *res);

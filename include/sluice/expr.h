@@ -1,5 +1,5 @@
 /*
- * expr.h — the `${{ ... }}` expression language (design.md section 3).
+ * expr.h — the `${{ ... }}` expression language (docs/pipeline-reference.md).
  *
  * Grammar (lowest to highest precedence), as in GitHub Actions:
  *     expr    := or

@@ -1,5 +1,5 @@
 /*
- * filehash.h — content hashes of workspace paths (design.md section 5).
+ * filehash.h — content hashes of workspace paths (docs/caching.md).
  *
  * A regular file hashes as the SHA-256 of its bytes, looked up first in the
  * store's stat cache by (path, size, mtime_ns, inode, ctime_ns), so an

@@ -1,8 +1,8 @@
 /*
  * noop.h — the no-op index: how a second `sluice run` of an unchanged
- * pipeline finds out in milliseconds that nothing needs to run (design.md
- * section 11: "a parsed plan cached by the pipeline file's hash brings a
- * no-op near the stat floor"; ninja's .ninja_log plays the same part).
+ * pipeline finds out in milliseconds that nothing needs to run (a no-op
+ * near the stat floor, docs/benchmarks.md; ninja's .ninja_log plays the
+ * same part).
  *
  * After a run in which every step succeeded or was cached, the executor
  * records under a key made of everything that decides a run besides files

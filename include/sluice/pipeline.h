@@ -1,6 +1,6 @@
 /*
  * pipeline.h — the pipeline model: a pipeline.yaml parsed into typed structs
- * (design.md section 3).  Every value keeps the line and column it came from,
+ * (docs/pipeline-reference.md).  Every value keeps the line and column it came from,
  * so any later check can point at it.
  *
  * The loader reports every error it finds (up to DIAG_MAX) as

@@ -1,6 +1,6 @@
 /*
  * report.h — a run as documents for machines and people: the `--json`
- * document of design.md section 7, JUnit XML (one <testcase> per step) and
+ * document of docs/cli.md, JUnit XML (one <testcase> per step) and
  * a Markdown summary (for $GITHUB_STEP_SUMMARY).  Everything is read back
  * from the store, so `sluice status RUN --json` prints the same document as
  * the `sluice run --json` that made it.

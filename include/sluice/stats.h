@@ -1,5 +1,5 @@
 /*
- * stats.h — the statistics of the drift step (design.md section 8, issue 6):
+ * stats.h — the statistics of the drift step (docs/steps/drift.md):
  * pure numeric functions on arrays of doubles and category counts, each
  * matching a scipy/numpy function to well within 1e-6 relative (the tests
  * compare against Debian's scipy 1.10).

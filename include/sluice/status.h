@@ -5,7 +5,8 @@
  * pipe, --ci) only the plain lines, `[3/7] train succeeded in 4.2s`.
  *
  * The printer knows nothing of the executor: it is handed counts, names
- * and start times.  A NULL stream makes every call a no-op.
+ * and start times.  A NULL stream makes every call a no-op but
+ * status_warn, which then warns on stderr: no warning is lost.
  */
 #ifndef SLUICE_STATUS_H
 #define SLUICE_STATUS_H
@@ -34,7 +35,8 @@ void status_step(status_printer *sp, size_t done, size_t total, const char *name
 		 const char *text);
 /* Any other line ("sluice: ..."), printf-style. */
 void status_note(status_printer *sp, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* "sluice: warning: MSG", then the error is released. */
+/* "sluice: warning: MSG" (on stderr when the stream is NULL), then the
+ * error is released. */
 void status_warn(status_printer *sp, sl_error **err);
 
 /* Redraw the live line with up to four of the running steps (live only). */

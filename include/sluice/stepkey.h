@@ -1,6 +1,6 @@
 /*
  * stepkey.h — a step's env hash and cache key, and the sentence that says
- * why a step runs again (design.md section 5).
+ * why a step runs again (docs/caching.md).
  *
  *   env hash  = SHA-256 over the sorted final environment (SLUICE_RUN_ID and
  *               SLUICE_ATTEMPT left out; the per-attempt scratch paths HOME,
@@ -13,9 +13,10 @@
  *               `with`), the input hashes sorted by path, the declared
  *               output paths, and the env hash.
  *
- * The declared outputs enter the key as well as design.md's three parts: two
+ * The declared outputs enter the key as well as the other three parts: two
  * steps with the same command and inputs but different declared outputs
- * would otherwise share a cache entry whose files only one of them names.
+ * would otherwise share a cache entry whose files only one of them names
+ * (docs/caching.md).
  *
  * The parts are kept as a JSON object (env_json in the store) so that `show`
  * can print them and a later run can say which one changed.

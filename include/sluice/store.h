@@ -1,10 +1,12 @@
 /*
  * store.h — the state store: `.sluice/state.db` (SQLite, WAL, foreign keys
  * on, synchronous=NORMAL, a busy timeout so several sluice processes share
- * it), design.md sections 5-6.
+ * it), docs/caching.md and docs/state.md.
  *
- * Every state change is one transaction, so a `kill -9` of sluice at any
- * moment leaves a consistent database.  The schema has a version table and
+ * Every change is one transaction, or, inside a batch (below: the
+ * executor's turn of its event loop), one savepoint of the batch's
+ * transaction, so a `kill -9` of sluice at any moment leaves a consistent
+ * database.  The schema has a version table and
  * ordered migrations; opening a newer database than this binary knows is an
  * error, an older one is migrated.
  *
@@ -174,7 +176,7 @@ int store_set_inputs(store *st, int64_t run_id, const char *step, const file_rec
 int store_get_inputs(store *st, int64_t run_id, const char *step, file_record **out, size_t *n,
 		     sl_error **err);
 
-/* ---- the cache's questions (design.md section 5) ---------------------------------- */
+/* ---- the cache's questions (docs/caching.md) ---------------------------------- */
 
 /* Steps that succeeded (or were cached) with this cache key, outside run not_run:
  * those of prefer_run first (a rerun's parent), then the newest; at most 8. */
@@ -206,7 +208,7 @@ int store_record_noop_run(store *st, const run_new *r, int64_t same_as, int64_t 
 			  sl_error **err);
 void file_record_free_array(file_record *f, size_t n);
 
-/* ---- the stat cache of content hashes (design.md section 5) ------------------------ */
+/* ---- the stat cache of content hashes (docs/caching.md) ------------------------ */
 
 /* What must not have changed for a recorded hash to stand for the file. */
 typedef struct file_stat_key {

@@ -63,7 +63,7 @@ r = s["check"]["reason"]
 assert s["check"]["status"] == "failed" and "expect_column_values_to_be_in_set" in r and "plan" in r, r
 assert s["retrain"]["status"] == "cached", s["retrain"]  # its input did not change
 PY
-# no `report` in with: the first declared .json output is the report (as in design.md's example)
+# no `report` in with: the first declared .json output is the report (as in the example of docs/pipeline-reference.md)
 cat > implicit.yaml <<'YAML'
 name: implicit
 steps:

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The content-addressed cache end to end (design.md section 5): a second run of an
+# The content-addressed cache end to end (docs/caching.md): a second run of an
 # unchanged pipeline runs nothing and says so; plan and the log say why a step
 # runs; early cut-off; cache: false; --force; deleted or changed outputs are
 # restored; env changes; show prints hashes, the env hash parts and the key; gc.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# rerun and resume (design.md section 5): a user fixes a failed step and `rerun`
+# rerun and resume (docs/caching.md): a user fixes a failed step and `rerun`
 # runs exactly that step and what depends on it; --step forces one; --current
 # takes the file as it is now; after kill -9 of sluice, `resume` kills what the
 # dead run left behind and finishes it with nothing run twice; Ctrl-C too.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Crash consistency (design.md sections 5 and 10): start a run of a 50-step
+# Crash consistency (docs/caching.md and docs/architecture.md): start a run of a 50-step
 # pipeline, kill -9 sluice at a random moment, `sluice resume` it; repeat with
 # CRASH_ITERATIONS (default 50) seeds.  After every kill:
 #   - PRAGMA integrity_check is ok (and foreign_key_check is empty);
