@@ -67,11 +67,13 @@ int stepout_parse_metrics(const char *text, size_t len, arena *a, char ***keys, 
 		return -1;
 	}
 	size_t cap = 0;
+	/* objects still to walk, with their key prefix: a stack on the heap, so
+	 * neither width nor depth is cut (jansson bounds the depth it parses) */
 	struct frame {
 		json_t *obj;
 		char *prefix;
-	} stack[32];
-	int sp = 0;
+	} *stack = xmalloc(8 * sizeof(*stack));
+	size_t sp = 0, scap = 8;
 	stack[sp++] = (struct frame){root, ""};
 	while (sp) {
 		struct frame fr = stack[--sp];
@@ -89,8 +91,11 @@ int stepout_parse_metrics(const char *text, size_t len, arena *a, char ***keys, 
 			else if (json_is_boolean(v))
 				num = json_is_true(v);
 			else {
-				if (json_is_object(v) && sp < 32)
+				if (json_is_object(v)) {
+					if (sp == scap)
+						stack = xrealloc(stack, (scap *= 2) * sizeof(*stack));
 					stack[sp++] = (struct frame){v, full};
+				}
 				continue;
 			}
 			if (*n == cap) {
@@ -103,6 +108,7 @@ int stepout_parse_metrics(const char *text, size_t len, arena *a, char ***keys, 
 			(*vals)[(*n)++] = num;
 		}
 	}
+	free(stack);
 	json_decref(root);
 	return 0;
 }

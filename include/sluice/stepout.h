@@ -19,9 +19,9 @@ void stepout_parse_outputs(const char *text, size_t len, arena *a, char ***keys,
 			   size_t *n);
 
 /* The metrics object flattened: {"a": {"b": 1}} gives a.b = 1; true and
- * false count as 1 and 0; strings, arrays and null are left out, and so is
- * what is nested deeper than 32 objects.  0, or -1 with the JSON error in
- * why when text is not a JSON object or array. */
+ * false count as 1 and 0; strings, arrays and null are left out.  0 (and
+ * no metrics when it is not an object), or -1 with the JSON parser's error
+ * in why. */
 int stepout_parse_metrics(const char *text, size_t len, arena *a, char ***keys, double **vals,
 			  size_t *n, char *why, size_t whysize);
 
