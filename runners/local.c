@@ -39,13 +39,13 @@
 #include "sluice/sandbox.h"
 
 #include "sluice/arena.h"
+#include "sluice/fsutil.h"
 #include "sluice/strbuf.h"
 #include "sluice/util.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <linux/capability.h>
 #include <linux/sched.h>
@@ -211,29 +211,6 @@ static __attribute__((noreturn)) void child_fail(const struct plan *pl, int fd, 
 		if ((call) < 0)                                                                    \
 			child_fail((pl), (fd), (stage), errno);                                    \
 	} while (0)
-
-/* mkdir -p inside a fresh tmpfs, with a stack buffer. */
-static int mkdir_all(const char *path)
-{
-	char buf[PATH_MAX];
-	size_t n = strlen(path);
-	if (n >= sizeof(buf)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	memcpy(buf, path, n + 1);
-	for (char *s = buf + 1; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = 0;
-		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-			return -1;
-		*s = '/';
-	}
-	if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-		return -1;
-	return 0;
-}
 
 static int touch(const char *path, mode_t mode)
 {
@@ -449,9 +426,9 @@ static __attribute__((noreturn)) void init_main(const struct plan *pl)
 		 * read-only */
 		STAGE(pl, rfd, SB_HIDE_HOME, tmpfs(pl->root_home, "mode=0755,size=64k", 0));
 		if (pl->mk_home)
-			STAGE(pl, rfd, SB_HIDE_HOME, mkdir_all(pl->mk_home));
+			STAGE(pl, rfd, SB_HIDE_HOME, fs_mkdir_p(pl->mk_home, 0755));
 		if (pl->exe_in_home) {
-			STAGE(pl, rfd, SB_HIDE_HOME, mkdir_all(pl->exe_dir));
+			STAGE(pl, rfd, SB_HIDE_HOME, fs_mkdir_p(pl->exe_dir, 0755));
 			STAGE(pl, rfd, SB_HIDE_HOME, touch(pl->exe_dst, 0755));
 			STAGE(pl, rfd, SB_HIDE_HOME, bind_ro(pl->exe_src, pl->exe_dst));
 		}
@@ -461,9 +438,9 @@ static __attribute__((noreturn)) void init_main(const struct plan *pl)
 	}
 	STAGE(pl, rfd, SB_TMP, tmpfs(pl->root_tmp, "mode=1777", 0));
 	if (pl->mk_tmp)
-		STAGE(pl, rfd, SB_TMP, mkdir_all(pl->mk_tmp));
+		STAGE(pl, rfd, SB_TMP, fs_mkdir_p(pl->mk_tmp, 0755));
 	if (pl->exe_src && !pl->exe_in_home) {
-		STAGE(pl, rfd, SB_TMP, mkdir_all(pl->exe_dir));
+		STAGE(pl, rfd, SB_TMP, fs_mkdir_p(pl->exe_dir, 0755));
 		STAGE(pl, rfd, SB_TMP, touch(pl->exe_dst, 0755));
 		STAGE(pl, rfd, SB_TMP, bind_ro(pl->exe_src, pl->exe_dst));
 	}
@@ -955,37 +932,6 @@ static void lproc_free(struct lproc *lp)
 	free(lp);
 }
 
-static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	if (flag == FTW_DP || flag == FTW_D) {
-		if (rmdir(path) < 0 && errno == EACCES) {
-			chmod(path, 0700);
-			rmdir(path);
-		}
-	} else {
-		unlink(path);
-	}
-	return 0;
-}
-
-static void rm_rf(const char *path)
-{
-	if (rmdir(path) == 0 || errno == ENOENT)
-		return; /* the common case: the step wrote nothing */
-	struct stat st;
-	if (lstat(path, &st) < 0)
-		return;
-	if (!S_ISDIR(st.st_mode)) {
-		unlink(path);
-		return;
-	}
-	/* overlay leaves work/work with mode 000 */
-	char inner[PATH_MAX];
-	snprintf(inner, sizeof(inner), "%s/work", path);
-	chmod(inner, 0700);
-	nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
-}
-
 static dev_t dev_rdev(const char *path)
 {
 	struct stat st;
@@ -1285,8 +1231,9 @@ fail:
 	}
 	if (pidfd >= 0)
 		close(pidfd);
-	rm_rf(lp->upper);
-	rm_rf(lp->work);
+	/* best effort: the attempt dir is removed with its run */
+	fs_rm_rf(lp->upper);
+	fs_rm_rf(lp->work);
 	rmdir(root);
 	lproc_free(lp);
 	if (why[0])
@@ -1312,22 +1259,6 @@ static int local_signal(runner *r, step_proc *p, int sig)
 }
 
 /* ---- after the exit: promote declared outputs, list the rest ----------------------- */
-
-static int mkdir_parents(const char *path)
-{
-	char buf[PATH_MAX];
-	snprintf(buf, sizeof(buf), "%s", path);
-	char *slash = strrchr(buf, '/');
-	if (!slash || slash == buf)
-		return 0;
-	*slash = 0;
-	struct stat st;
-	if (stat(buf, &st) == 0)
-		return S_ISDIR(st.st_mode) ? 0 : (errno = ENOTDIR, -1);
-	if (mkdir_parents(buf) < 0)
-		return -1;
-	return mkdir(buf, 0755) < 0 && errno != EEXIST ? -1 : 0;
-}
 
 static int is_whiteout(const struct stat *st)
 {
@@ -1408,7 +1339,7 @@ static int promote(const char *src, const char *dst)
 	if (lstat(src, &s) < 0)
 		return -1;
 	if (is_whiteout(&s)) {
-		rm_rf(dst);
+		fs_rm_rf(dst);
 		unlink(src);
 		return 0;
 	}
@@ -1421,10 +1352,11 @@ static int promote(const char *src, const char *dst)
 			return promote_children(src, dst);
 		}
 	}
-	if (mkdir_parents(dst) < 0)
+	if (fs_mkdir_parents(dst, 0755) < 0)
 		return -1;
+	/* what cannot be removed makes the rename fail, with its errno */
 	if (S_ISDIR(s.st_mode) || dst_dir)
-		rm_rf(dst);
+		fs_rm_rf(dst);
 	if (rename(src, dst) == 0)
 		return 0;
 	if (errno != EXDEV)
@@ -1619,7 +1551,7 @@ static int local_reap(runner *r, step_proc *p, step_exit *ex, sl_error **err)
 	 * of promoted outputs, work/, the root/ mount point): removing them
 	 * costs more than the rest of the reap on a VM's disk. */
 	if (u.n || !ok)
-		rm_rf(lp->upper);
+		fs_rm_rf(lp->upper);
 	if (lp->pidfd >= 0)
 		close(lp->pidfd);
 	lp->pidfd = -1;
