@@ -1542,7 +1542,7 @@ static void reap_all(struct exec *x)
 			continue;
 		step_exit ex;
 		sl_error *err = NULL;
-		int r = x->r->ops->reap(x->r, &nd->proc, &ex, &err);
+		int r = x->r->ops->finish(x->r, &nd->proc, &ex, &err);
 		if (r < 0) {
 			sl_error_release(&err);
 			continue;

@@ -4,7 +4,7 @@
  * limits (design.md section 9; docs/sandbox.md for the user's view).
  * `sandbox: none` steps (and the registry built-ins) go to the plain runner.
  *
- * This file is the runner (start, signal, reap, free) and the probe; the
+ * This file is the runner (start, signal, finish, free) and the probe; the
  * rest of the sandbox is one file per side of the clone (sandbox_int.h):
  *
  *   local.c, sandbox_helper.c           sandbox_child.c
@@ -28,7 +28,7 @@
  *                                       reap; forward TERM/INT/HUP/...; when the
  *                                       step exits, report its status, exit
  *                                       (the kernel kills what is left)
- *   local_reap: wait4, read the report
+ *   local_finish: wait4, read the report
  *   pipe ({stage, errno} or the exit
  *   status), cgroup peak/OOM, promote
  *   declared outputs from the upper dir
@@ -183,9 +183,7 @@ static int local_start(runner *r, const step_launch *l, step_proc *p, sl_error *
 {
 	struct local *lr = (struct local *)r;
 	if (!l->sandbox || !l->sandbox->enabled || !l->attempt_dir) {
-		int rc = lr->plain->ops->start(lr->plain, l, p, err);
-		p->priv = NULL;
-		return rc;
+		return lr->plain->ops->start(lr->plain, l, p, err); /* p->owner: the plain runner */
 	}
 	const sandbox_config *sb = l->sandbox;
 	if (!lr->pr.root && !lr->pr.userns)
@@ -455,7 +453,9 @@ static int local_start(runner *r, const step_launch *l, step_proc *p, sl_error *
 		fcntl(pidfd, F_SETFD, FD_CLOEXEC);
 	p->pid = pid;
 	p->pidfd = pidfd;
+	p->owner = r;
 	p->priv = lp;
+	p->reaped = 0;
 	return 0;
 
 fail:
@@ -478,15 +478,23 @@ fail:
 	return sl_error_errno(err, e, "sandbox: %s", sandbox_stage_name(stage));
 }
 
-/* p->priv of a sandboxed step after its reap */
-static char reaped;
+/* p was handed to the plain runner (`sandbox: none`), not sandboxed here. */
+static int is_plain(runner *r, const step_proc *p)
+{
+	struct local *lr = (struct local *)r;
+	if (p->owner != r && p->owner != lr->plain)
+		SL_BUG("pid %d was not started by the local runner", (int)p->pid);
+	return p->owner == lr->plain;
+}
 
 static int local_signal(runner *r, step_proc *p, int sig)
 {
 	struct local *lr = (struct local *)r;
-	if (!p->priv)
+	if (is_plain(r, p))
 		return lr->plain->ops->signal(lr->plain, p, sig);
-	if (p->priv == &reaped)
+	/* after finish, signals go nowhere: the namespace died with its pid 1,
+	 * and its pid may be someone else's now */
+	if (p->reaped)
 		return 0;
 	struct lproc *lp = p->priv;
 	/* pid 1 forwards to the step's process group; SIGKILL ends the namespace */
@@ -508,20 +516,13 @@ static void log_line(struct lproc *lp, const char *text)
 	}
 }
 
-static int local_reap(runner *r, step_proc *p, step_exit *ex, sl_error **err)
+static int local_finish(runner *r, step_proc *p, step_exit *ex, sl_error **err)
 {
 	struct local *lr = (struct local *)r;
-	if (p->priv == &reaped)
+	if (is_plain(r, p))
+		return lr->plain->ops->finish(lr->plain, p, ex, err);
+	if (p->reaped)
 		return sl_error_make(err, "pid %d was reaped already", (int)p->pid);
-	if (!p->priv) {
-		int rc = lr->plain->ops->reap(lr->plain, p, ex, err);
-		if (rc == 1) {
-			ex->peak_memory = -1;
-			ex->oom = 0;
-			ex->reason[0] = 0;
-		}
-		return rc;
-	}
 	struct lproc *lp = p->priv;
 	int status;
 	struct rusage ru;
@@ -616,9 +617,8 @@ static int local_reap(runner *r, step_proc *p, step_exit *ex, sl_error **err)
 	lp->pidfd = -1;
 	p->pidfd = -1;
 	lproc_free(lp);
-	/* later signals (the executor's "leftovers" SIGKILL) go nowhere: the
-	 * namespace died with its pid 1, and its pid may be someone else's now */
-	p->priv = &reaped;
+	p->priv = NULL;
+	p->reaped = 1;
 	return 1;
 }
 
@@ -637,7 +637,7 @@ static void local_free(runner *r)
 	free(lr);
 }
 
-static const runner_ops local_ops = {"local", local_start, local_signal, local_reap, local_free};
+static const runner_ops local_ops = {"local", local_start, local_signal, local_finish, local_free};
 
 /* ---- probing, once ------------------------------------------------------------------ */
 

@@ -36,7 +36,7 @@
  * One record on the report pipe.  Written by the child: REP_SETUP by
  * child_fail (a stage of pid 1 or of the step before execve failed; at most
  * one counts), REP_EXIT by pid 1 when the step exited (its wait status).
- * Read by local_reap after pid 1 is reaped; end of file without either
+ * Read by local_finish after pid 1 is reaped; end of file without either
  * means pid 1 died (SIGKILL) and its own wait status is the step's.
  */
 struct report {
