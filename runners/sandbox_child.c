@@ -11,7 +11,9 @@
  * no arena; buffers are on the stack, everything else comes from the plan.
  * The plan is only read (the vforked step shares pid 1's memory).  A
  * failure is reported as {stage, errno} on the report pipe by child_fail,
- * never printed.  Anything that needs more belongs in local.c, before clone.
+ * never printed.  `make lint-child` (run by `make test`) catches the calls
+ * that break the rule most often; anything that needs more belongs in
+ * local.c, before clone.
  *
  * sandbox_spawn_init, the clone itself, is not here: it runs in the parent
  * (the orchestrator or the helper), formats messages and writes the uid
