@@ -66,6 +66,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+/* ---- the stages, by name ------------------------------------------------------------- */
+
 static const char *const stage_names[SB_NSTAGES] = {
 	"prepare",       "cgroup",    "pipe",          "clone",        "uid-map",
 	"cgroup-join",   "go",        "wait-go",       "namespaces",   "fds",
@@ -95,6 +97,7 @@ int sandbox_stage_parse(const char *s)
 
 /* ---- the runner ------------------------------------------------------------------ */
 
+/* The runner: made once by runner_local_new, freed by local_free. */
 struct local {
 	runner base;
 	runner *plain;
@@ -109,6 +112,8 @@ struct local {
 	struct sandbox_helper helper; /* clones pid 1s (sandbox_helper.c) */
 };
 
+/* One sandboxed attempt: made by local_start (its strings in mem, the plan
+ * among them), p->priv until local_finish frees it. */
 struct lproc {
 	arena mem;
 	struct plan pl;
@@ -609,7 +614,7 @@ static int local_finish(runner *r, step_proc *p, step_exit *ex, sl_error **err)
 	/* Drop what is left in the upper dir: undeclared writes, or everything
 	 * when the step failed.  Empty directories stay (upper/ with the parents
 	 * of promoted outputs, work/, the root/ mount point): removing them
-	 * costs more than the rest of the reap on a VM's disk. */
+	 * costs more than the rest of finish on a VM's disk. */
 	if (nundeclared || !ok)
 		fs_rm_rf(lp->upper);
 	if (lp->pidfd >= 0)

@@ -157,12 +157,14 @@ int sandbox_output_written(const char *upper, const char *rel)
 
 int sandbox_promote(const char *upper, const char *ws, const char *rel)
 {
-	sl_autofree char *src = join(upper, "/", rel);
-	sl_autofree char *dst = join(ws, "/", rel);
+	char *src = join(upper, "/", rel), *dst = join(ws, "/", rel);
 	struct stat s;
-	if (lstat(src, &s) < 0)
-		return 1;
-	return promote(src, dst);
+	int rc = lstat(src, &s) < 0 ? 1 : promote(src, dst);
+	int e = errno; /* the caller's reason */
+	free(src);
+	free(dst);
+	errno = e;
+	return rc;
 }
 
 struct undeclared {
