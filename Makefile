@@ -43,7 +43,7 @@ FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_SECONDS ?= 30
 
 .PHONY: all deps ensure-deps test unit integration test-asan fuzz bench demo install \
-        format format-check clean
+        format format-check lint-child clean
 
 all: $(BUILD)/sluice
 
@@ -92,7 +92,7 @@ integration: $(BUILD)/sluice
 	@EXTRA_DEBS="$(TEST_DEBS)" $(MAKE) --no-print-directory deps
 	SLUICE=$(abspath $(BUILD)/sluice) tests/integration/run-all.sh
 
-test: unit integration
+test: lint-child unit integration
 
 test-asan:
 	$(MAKE) BUILD=build-asan CC=gcc \
@@ -146,6 +146,39 @@ format:
 	clang-format -i $(FORMAT_SRC)
 format-check:
 	clang-format --dry-run --Werror $(FORMAT_SRC)
+
+# ---- lint -------------------------------------------------------------------
+# runners/sandbox_child.c runs between clone and exec: async-signal-safe calls
+# only, no allocation (its opening comment).  A tripwire, not a proof: it looks
+# for the usual offenders called by name, outside comments and literals.
+CHILD_SRC    := runners/sandbox_child.c
+CHILD_BANNED := malloc calloc realloc free strdup strndup aligned_alloc posix_memalign \
+                printf fprintf snprintf sprintf asprintf dprintf vprintf vfprintf vsnprintf \
+                vsprintf vasprintf fopen fdopen puts fputs perror strerror getenv exit opendir \
+                xmalloc xcalloc xrealloc xstrdup arena_[A-Za-z0-9_]*
+empty :=
+space := $(empty) $(empty)
+CHILD_RE     := (^|[^A-Za-z0-9_.>])($(subst $(space),|,$(strip $(CHILD_BANNED))))[[:space:]]*\(
+# C without its comments and literals, line for line
+STRIP_C      := awk '{ o = ""; i = 1; n = length($$0); \
+                  while (i <= n) { c = substr($$0, i, 1); d = substr($$0, i, 2); \
+                    if (inc) { if (d == "*/") { inc = 0; i += 2 } else i++; continue } \
+                    if (d == "/*") { inc = 1; i += 2; continue } \
+                    if (d == "//") break; \
+                    if (c == "\"" || c == "\047") { i++; \
+                      while (i <= n && substr($$0, i, 1) != c) { if (substr($$0, i, 1) == "\\") i++; i++ } \
+                      i++; o = o c c; continue } \
+                    o = o c; i++ } \
+                  print o }'
+
+lint-child:
+	@$(STRIP_C) $(CHILD_SRC) | grep -nE '$(CHILD_RE)' | while IFS=: read -r n code; do \
+	  f=$$(echo "$$code" | grep -oE '$(CHILD_RE)' | head -1 | sed -E 's/^[^A-Za-z_]*//; s/[[:space:]]*\($$//'); \
+	  echo "$(CHILD_SRC):$$n: $$f() between clone and exec: $$(sed -n "$${n}p" $(CHILD_SRC) | sed 's/^[[:space:]]*//')"; \
+	done | { if read -r first; then \
+	  { echo "$$first"; cat; } >&2; \
+	  echo "lint-child: $(CHILD_SRC) may call only async-signal-safe functions and allocate nothing (see its opening comment)" >&2; \
+	  exit 1; fi; }
 
 clean:
 	rm -rf build build-asan build-fuzz

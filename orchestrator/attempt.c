@@ -169,9 +169,7 @@ unsigned attempt_finish(struct exec *x, size_t i, const step_exit *ex)
 {
 	struct exec_step *es = &x->s[i];
 	const dag_node *node = &x->d->nodes[i];
-	/* leftovers of the step's process group go with it (a no-op once the
-	 * runner's finish made the pid someone else's to reuse: runner.h) */
-	x->r->ops->signal(x->r, &es->proc, SIGKILL);
+	/* what the step left in its process group went with finish (runner.h) */
 	steplog_drain(x, i, 1);
 	close(es->log_fd);
 	es->log_fd = -1;

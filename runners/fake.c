@@ -133,6 +133,7 @@ static int fake_start(runner *r, const step_launch *l, step_proc *p, sl_error **
 					       .running = f->running};
 	p->pid = f->next_pid++;
 	p->pidfd = tfd;
+	p->owner = r;
 	p->priv = fp;
 	p->reaped = 0;
 	if (b.raise_at_start)

@@ -2,7 +2,9 @@
  * plain.c — the plain runner: posix_spawn into a new process group, stdin
  * from /dev/null, stdout and stderr into the log pipe.  posix_spawn (vfork
  * underneath) costs the same from a large parent as from a small one,
- * unlike fork (design.md section 11).
+ * unlike fork (design.md section 11).  finish reaps the leader and kills
+ * what it left in its process group; after that the proc is never
+ * signalled again (runner.h).
  */
 #include "sluice/runner.h"
 
@@ -51,6 +53,7 @@ static int plain_start(runner *r, const step_launch *l, step_proc *p, sl_error *
 	p->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	if (p->pidfd >= 0)
 		fcntl(p->pidfd, F_SETFD, FD_CLOEXEC);
+	p->owner = r;
 	p->priv = NULL;
 	p->reaped = 0;
 	return 0;
@@ -58,17 +61,21 @@ static int plain_start(runner *r, const step_launch *l, step_proc *p, sl_error *
 
 static int plain_signal(runner *r, step_proc *p, int sig)
 {
-	/* the group first (it outlives its leader while members are left); the leader
-	 * alone if it left its group, but never a pid that was reaped already: it may
-	 * belong to another process by now.  (p->priv is not ours to mark: the local
-	 * runner hands its unsandboxed steps to this one and owns priv.) */
-	if (kill(-p->pid, sig) < 0 && errno == ESRCH && !p->reaped)
+	/* a reaped leader's pid may belong to another process by now, and what
+	 * was left in its group was killed by finish */
+	if (p->reaped)
+		return 0;
+	/* the group first (it outlives its leader while members are left); the
+	 * leader alone if it left its group */
+	if (kill(-p->pid, sig) < 0 && errno == ESRCH)
 		return kill(p->pid, sig);
 	return 0;
 }
 
-static int plain_reap(runner *r, step_proc *p, step_exit *ex, sl_error **err)
+static int plain_finish(runner *r, step_proc *p, step_exit *ex, sl_error **err)
 {
+	if (p->reaped)
+		return sl_error_make(err, "pid %d was reaped already", (int)p->pid);
 	int status;
 	struct rusage ru;
 	pid_t w = wait4(p->pid, &status, WNOHANG, &ru);
@@ -77,6 +84,9 @@ static int plain_reap(runner *r, step_proc *p, step_exit *ex, sl_error **err)
 	if (w < 0)
 		return sl_error_errno(err, errno, "wait for pid %d", (int)p->pid);
 	p->reaped = 1;
+	/* leftovers of the step's process group go with it (docs/running.md); the
+	 * group keeps its id reserved while it has members */
+	kill(-p->pid, SIGKILL);
 	memset(ex, 0, sizeof(*ex));
 	ex->peak_memory = -1;
 	if (WIFEXITED(status)) {
@@ -97,7 +107,7 @@ static void plain_free(runner *r)
 	free(r);
 }
 
-static const runner_ops plain_ops = {"plain", plain_start, plain_signal, plain_reap, plain_free};
+static const runner_ops plain_ops = {"plain", plain_start, plain_signal, plain_finish, plain_free};
 
 runner *runner_plain_new(void)
 {

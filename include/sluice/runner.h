@@ -6,6 +6,45 @@
  * sandbox and Slurm plug in behind the same calls.  A runner knows nothing
  * of the store.
  *
+ * The protocol (git's run-command.h): fill a step_launch, zero a step_proc,
+ * then
+ *
+ *     start(r, &l, &p, &err)     0: p.pid and p.pidfd are set, the step runs;
+ *                                -1: nothing runs, nothing is left open, p is
+ *                                untouched (do not signal or finish it)
+ *     signal(r, &p, sig)         any number of times while it runs
+ *     finish(r, &p, &ex, &err)   when p.pidfd is readable (or on SIGCHLD
+ *                                without a pidfd): 0 still running, call
+ *                                again later; 1 done, ex filled, everything
+ *                                the runner held for p released
+ *
+ * and a step_proc may be started again (a retry) once finish returned 1.
+ *
+ * File descriptors:
+ *   - l.out_fd is the caller's.  The runner dups what it keeps (the step's
+ *     stdout and stderr; the local runner keeps one more for its own lines
+ *     in the log, closed by finish), so the caller closes out_fd right after
+ *     start, and the log pipe's read end sees end of file only when the step
+ *     and everything it left are gone and finish has returned 1.
+ *   - p.pidfd is the runner's: the caller may poll it, never closes it.
+ *     finish closes it when it returns 1 and sets p.pidfd to -1 (an epoll
+ *     registration goes with it).  -1 from start: the kernel has no
+ *     pidfd_open; wait for SIGCHLD instead.
+ *   - every fd a runner opens is close-on-exec: no step inherits another's.
+ *
+ * Failures:
+ *   - plain runner: posix_spawn reports a failed execve from start ("start
+ *     NAME: PATH: strerror").
+ *   - local sandbox: a failure in the parent's stages (prepare .. go, see
+ *     sandbox.h) fails start ("sandbox: STAGE: strerror"); a failure in
+ *     the child's stages, execve included, is an exit: start succeeds,
+ *     finish returns 1 with exit code 127 and ex.reason "sandbox: STAGE:
+ *     strerror" ("sandbox: exec PATH: strerror" for execve).
+ *
+ * Once finish returned 1 the pid may name another process: p.reaped is set
+ * (by every runner, the one "already reaped" mark), signal returns 0 and
+ * sends nothing, and finish is an error.
+ *
  * Everything a child needs (argv, envp, paths) is prepared by the caller
  * before start(): between fork and exec a child allocates nothing.
  */
@@ -18,12 +57,15 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+typedef struct runner runner;
+
+/* What to start; read during start only, nothing of it is kept. */
 typedef struct step_launch {
 	const char *name;  /* for messages */
 	char *const *argv; /* argv[0] is an absolute path */
 	char *const *envp;
 	const char *cwd; /* the workspace */
-	int out_fd;      /* stdout and stderr of the step (write end of the log pipe) */
+	int out_fd; /* stdout and stderr of the step (write end of the log pipe); the caller's */
 	/* NULL or !enabled: a plain process (`sandbox: none`, registry built-ins) */
 	const sandbox_config *sandbox;
 	/* For the sandbox; the plain runner ignores them. */
@@ -35,11 +77,16 @@ typedef struct step_launch {
 	const char *const *devices; /* extra device nodes (/dev/nvidia0, ...), NULL-terminated */
 } step_launch;
 
+/* A started step; the caller's memory, the runner's fields (the caller reads
+ * pid and pidfd, writes nothing). */
 typedef struct step_proc {
-	pid_t pid;  /* the step's process group leader; in the sandbox, its pid 1 */
-	int pidfd;  /* readable when it exits; -1 when the kernel has no pidfd_open */
-	void *priv; /* the runner's own state for this process */
-	int reaped; /* set by reap: from then on the pid may name another process */
+	pid_t pid; /* the step's process group leader; in the sandbox, its pid 1 */
+	int pidfd; /* readable when it exits; -1 without pidfd_open, and after finish */
+	/* The runner that started it, whose signal and finish apply: the local
+	 * runner hands `sandbox: none` steps to the plain one. */
+	runner *owner;
+	void *priv; /* the owner's own state for this process; NULL after finish */
+	int reaped; /* set by finish: from then on the pid may name another process */
 } step_proc;
 
 typedef struct step_exit {
@@ -55,17 +102,29 @@ typedef struct step_exit {
 	char reason[256];
 } step_exit;
 
-typedef struct runner runner;
 typedef struct runner_ops {
 	const char *name;
-	/* Start the step; on success p->pid and p->pidfd are set. */
+	/* Start the step (see the protocol above).  l->out_fd stays the
+	 * caller's; on success p->pid, p->pidfd, p->owner are set and p->reaped
+	 * is 0. */
 	int (*start)(runner *r, const step_launch *l, step_proc *p, sl_error **err);
-	/* Send sig to the step's whole process group. */
+	/* Send sig to the step: the plain runner to its process group, the
+	 * sandbox to its pid 1 (which forwards it to the step's process group;
+	 * SIGKILL ends the namespace).  0, or -1 with errno; 0 and
+	 * nothing sent once finish returned 1. */
 	int (*signal)(runner *r, step_proc *p, int sig);
-	/* Reap a process that exited (pidfd readable or SIGCHLD seen); 1 when
-	 * reaped, 0 when still running.  The local runner also promotes the
-	 * declared outputs (on success) before it returns 1. */
+	/* Reap a step that exited and finish its attempt: 0 while it still
+	 * runs; 1 when done, with ex filled.  Finishing is: the exit status and
+	 * rusage (wait4); then, in the plain runner, SIGKILL to what is left in
+	 * the step's process group, and in the sandbox, the report pipe, the
+	 * cgroup's peak memory and OOM verdict, the log lines about undeclared
+	 * writes, the declared outputs promoted into the workspace when the
+	 * step succeeded (a missing one is ex->reason), and the upper dir and
+	 * cgroups removed.  Then it closes p->pidfd and everything it held for
+	 * p, and frees p->priv.  -1: waiting failed, p is as it was. */
 	int (*finish)(runner *r, step_proc *p, step_exit *ex, sl_error **err);
+	/* Free the runner (the local runner: its helper process too), once
+	 * every step it started is finished. */
 	void (*free)(runner *r);
 } runner_ops;
 

@@ -1,8 +1,10 @@
 /*
- * sandbox.h — the pieces of the local runner (runners/local.c): what the
- * machine can do (probed once), the seccomp filter (compiled once), and the
- * cgroup back ends (v1, v2) behind one small API, the way redis picks epoll
- * or kqueue behind ae.h.
+ * sandbox.h — the pieces of the local runner (runners/local.c) that others
+ * see: what the machine can do (probed once), the seccomp filter (compiled
+ * once, runners/sandbox_seccomp.c), and the cgroup back ends (v1, v2,
+ * runners/sandbox_cgroup.c) behind one small API, the way redis picks epoll
+ * or kqueue behind ae.h.  The clone, the child and promotion are private
+ * to runners/ (runners/sandbox_int.h).
  *
  * Nothing here runs between clone and exec except reading the prepared
  * structures: the child allocates nothing.

@@ -1,7 +1,7 @@
 /*
  * Unit tests: the local runner (runners/local.c and sandbox_*.c), driven
  * directly through the runner interface with real processes, the way the
- * executor drives it: start, wait for the pidfd, reap.  Each test has its
+ * executor drives it: start, wait for the pidfd, finish.  Each test has its
  * own mkdtemp workspace.  Where the kernel cannot make a sandbox (no user
  * namespaces for an unprivileged user) a test says so and returns.
  */
@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* ---- helpers ---------------------------------------------------------------------------- */
@@ -61,9 +62,10 @@ struct result {
 	char log[8192];
 };
 
-/* Run argv in the box with the given sandbox settings and declared outputs. */
-static void run(runner *r, struct box *b, const sandbox_config *sb, char *const *argv,
-		const char *const *outputs, size_t noutputs, struct result *res)
+/* Run argv in the box with the given sandbox settings and declared outputs;
+ * p is the finished step. */
+static void run_proc(runner *r, struct box *b, const sandbox_config *sb, char *const *argv,
+		     const char *const *outputs, size_t noutputs, struct result *res, step_proc *p)
 {
 	memset(res, 0, sizeof(*res));
 	char dir[PATH_MAX + 64], out[PATH_MAX + 96], params[PATH_MAX + 96], home[PATH_MAX + 96];
@@ -86,9 +88,9 @@ static void run(runner *r, struct box *b, const sandbox_config *sb, char *const 
 			 .outputs = outputs,
 			 .noutputs = noutputs,
 			 .state_dir = b->state};
-	step_proc p = {0};
+	memset(p, 0, sizeof(*p));
 	sl_error *err = NULL;
-	res->start_rc = r->ops->start(r, &l, &p, &err);
+	res->start_rc = r->ops->start(r, &l, p, &err);
 	close(pfd[1]);
 	if (res->start_rc < 0) {
 		snprintf(res->start_err, sizeof(res->start_err), "%s", err->msg);
@@ -100,14 +102,14 @@ static void run(runner *r, struct box *b, const sandbox_config *sb, char *const 
 	size_t len = 0;
 	int rc;
 	for (;;) {
-		struct pollfd fds[2] = {{p.pidfd, POLLIN, 0}, {pfd[0], POLLIN, 0}};
+		struct pollfd fds[2] = {{p->pidfd, POLLIN, 0}, {pfd[0], POLLIN, 0}};
 		poll(fds, pfd[0] >= 0 ? 2 : 1, 100);
 		if (pfd[0] >= 0 && fds[1].revents) {
 			ssize_t n = read(pfd[0], res->log + len, sizeof(res->log) - 1 - len);
 			if (n > 0)
 				len += (size_t)n;
 		}
-		rc = r->ops->finish(r, &p, &res->ex, &err);
+		rc = r->ops->finish(r, p, &res->ex, &err);
 		if (rc != 0)
 			break;
 	}
@@ -117,9 +119,32 @@ static void run(runner *r, struct box *b, const sandbox_config *sb, char *const 
 		len += (size_t)n;
 	res->log[len] = 0;
 	close(pfd[0]);
-	/* the executor's "leftovers" SIGKILL after the reap is harmless */
-	if (sb && sb->enabled)
-		ck_assert_int_eq(r->ops->signal(r, &p, SIGKILL), 0);
+	ck_assert_int_eq(p->reaped, 1);
+	ck_assert_int_eq(p->pidfd, -1);
+	/* the executor's "leftovers" SIGKILL after finish is harmless */
+	ck_assert_int_eq(r->ops->signal(r, p, SIGKILL), 0);
+}
+
+static void run(runner *r, struct box *b, const sandbox_config *sb, char *const *argv,
+		const char *const *outputs, size_t noutputs, struct result *res)
+{
+	step_proc p;
+	run_proc(r, b, sb, argv, outputs, noutputs, res, &p);
+}
+
+/* pid exists and is not a zombie */
+static int alive(pid_t pid)
+{
+	char path[64], buf[256];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return 0;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	const char *paren = strrchr(buf, ')');
+	return paren && paren[1] == ' ' && paren[2] != 'Z' && paren[2] != 'X';
 }
 
 /* ---- tests ------------------------------------------------------------------------------ */
@@ -365,6 +390,59 @@ START_TEST(memory_limit_is_a_reason)
 }
 END_TEST
 
+/* Once finish returned 1: what the step left in its process group is gone
+ * (plain runner), signal sends nothing even where the pid was reused, and a
+ * second finish is an error. */
+START_TEST(finished_steps_are_left_alone)
+{
+	runner *r = runner_local_new();
+	struct box b;
+	box_init(&b);
+	sandbox_config none = {.enabled = 0}, on = {.enabled = 1};
+	char *argv[] = {"/bin/sh", "-c", "sleep 100 & echo $! > bg.pid", NULL};
+	for (int k = 0; k < 2; k++) {
+		if (k == 1 && !can_sandbox(r))
+			break;
+		struct result res;
+		step_proc p;
+		run_proc(r, &b, k ? &on : &none, argv, NULL, 0, &res, &p);
+		ck_assert_msg(res.start_rc == 0, "%s", res.start_err);
+		ck_assert_int_eq(res.ex.code, 0);
+		if (k == 0) {
+			char buf[32];
+			ck_assert_ptr_nonnull(tu_read(tu_path(b.ws, "bg.pid"), buf, sizeof(buf)));
+			pid_t bg = (pid_t)atoi(buf);
+			ck_assert_int_gt(bg, 1);
+			for (int t = 0; t < 100 && alive(bg); t++)
+				usleep(10000);
+			ck_assert_msg(!alive(bg), "the step's leftover %d survived finish",
+				      (int)bg);
+		}
+		/* a process of ours in its own group under the finished step's pid */
+		pid_t other = fork();
+		ck_assert_int_ge(other, 0);
+		if (other == 0) {
+			setpgid(0, 0);
+			pause();
+			_exit(0);
+		}
+		setpgid(other, other);
+		p.pid = other;
+		ck_assert_int_eq(r->ops->signal(r, &p, SIGKILL), 0);
+		usleep(20000);
+		ck_assert(alive(other));
+		sl_error *err = NULL;
+		ck_assert_int_eq(r->ops->finish(r, &p, &res.ex, &err), -1);
+		ck_assert_ptr_nonnull(strstr(err->msg, "reaped already"));
+		sl_error_release(&err);
+		kill(other, SIGKILL);
+		waitpid(other, NULL, 0);
+	}
+	box_release(&b);
+	r->ops->free(r);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("sandbox");
@@ -379,6 +457,7 @@ int main(void)
 	tcase_add_test(tc, injected_failures_name_their_stage);
 	tcase_add_test(tc, sandbox_none_is_a_plain_process);
 	tcase_add_test(tc, memory_limit_is_a_reason);
+	tcase_add_test(tc, finished_steps_are_left_alone);
 	suite_add_tcase(s, tc);
 	return tu_run_suite(s);
 }

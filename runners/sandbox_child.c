@@ -1,0 +1,379 @@
+/*
+ * sandbox_child.c — the sandbox between clone and exec: pid 1 of the new
+ * namespaces (sandbox_child_main, cloned by sandbox_helper.c) builds the
+ * step's world from the prepared plan, then vforks the step (step_main),
+ * which sets up its session, signals and seccomp filter and execs.
+ *
+ * THE RULE OF THIS FILE: everything in it runs in a child of a clone or a
+ * vfork of a process that may have had threads and held locks, so it calls
+ * only async-signal-safe functions (system calls, the mem and str family,
+ * the sig*set family, fs_mkdir_p) and allocates nothing: no heap, no stdio,
+ * no arena; buffers are on the stack, everything else comes from the plan.
+ * The plan is only read (the vforked step shares pid 1's memory).  A
+ * failure is reported as {stage, errno} on the report pipe by child_fail,
+ * never printed.  `make lint-child` (run by `make test`) catches the calls
+ * that break the rule most often; anything that needs more belongs in
+ * local.c, before clone.
+ *
+ * sandbox_spawn_init, the clone itself, is not here: it runs in the parent
+ * (the orchestrator or the helper), formats messages and writes the uid
+ * maps, so it lives with the helper in sandbox_helper.c.
+ */
+#include "sandbox_int.h"
+
+#include "sluice/fsutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/capability.h>
+#include <linux/seccomp.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef MOUNT_ATTR_RDONLY
+#define MOUNT_ATTR_RDONLY 0x00000001
+#define MOUNT_ATTR_NOSUID 0x00000002
+struct mount_attr {
+	uint64_t attr_set, attr_clr, propagation, userns_fd;
+};
+#endif
+#ifndef AT_RECURSIVE
+#define AT_RECURSIVE 0x8000
+#endif
+
+static __attribute__((noreturn)) void child_fail(const struct plan *pl, int fd, int stage, int e)
+{
+	struct report rep = {REP_SETUP, stage, e, 0};
+	if (write(fd, &rep, sizeof(rep)) < 0) {
+		/* nobody to tell */
+	}
+	_exit(127);
+}
+
+#define STAGE(pl, fd, stage, call)                                                                 \
+	do {                                                                                       \
+		if ((pl)->fail_stage == (stage))                                                   \
+			child_fail((pl), (fd), (stage), EPERM);                                    \
+		if ((call) < 0)                                                                    \
+			child_fail((pl), (fd), (stage), errno);                                    \
+	} while (0)
+
+static int touch(const char *path, mode_t mode)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, mode);
+	if (fd < 0)
+		return -1;
+	close(fd);
+	return 0;
+}
+
+/* Copy the open file in to a new file at path, with a stack buffer. */
+static int copy_into(int in, const char *path, mode_t mode)
+{
+	int out = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
+	if (out < 0)
+		return -1;
+	char buf[8192];
+	ssize_t n;
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		if (write(out, buf, (size_t)n) != n) {
+			n = -1;
+			break;
+		}
+	int e = errno;
+	close(out);
+	errno = e;
+	return n < 0 ? -1 : 0;
+}
+
+/* pid 1, after the step: its $SLUICE_OUTPUT back to the host's file (a
+ * regular file only, at most OUTPUT_MAX: the step may have swapped in a
+ * FIFO or a symlink). */
+static void copy_back(const char *path, int out)
+{
+	int in = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (in < 0)
+		return;
+	struct stat st;
+	if (fstat(in, &st) == 0 && S_ISREG(st.st_mode)) {
+		char buf[8192];
+		ssize_t n;
+		size_t total = 0;
+		while (total < OUTPUT_MAX && (n = read(in, buf, sizeof(buf))) > 0) {
+			if (write(out, buf, (size_t)n) != n)
+				break;
+			total += (size_t)n;
+		}
+	}
+	close(in);
+}
+
+static int bind_ro(const char *src, const char *dst)
+{
+	if (mount(src, dst, NULL, MS_BIND, NULL) < 0)
+		return -1;
+	return mount(NULL, dst, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID, NULL);
+}
+
+static int tmpfs(const char *dst, const char *opts, unsigned long flags)
+{
+	return mount("tmpfs", dst, "tmpfs", MS_NOSUID | MS_NODEV | flags, opts);
+}
+
+/* The read-only root: a recursive bind of / made read-only as a whole. */
+static int readonly_root(const char *root)
+{
+	struct mount_attr a = {.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID};
+	return (int)syscall(SYS_mount_setattr, AT_FDCWD, root, AT_RECURSIVE, &a, sizeof(a));
+}
+
+static int setup_dev(const struct plan *pl)
+{
+	/* not nodev: the nodes made here must open */
+	if (mount("tmpfs", pl->root_dev, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755") < 0)
+		return -1;
+	for (size_t k = 0; k < pl->ndev; k++) {
+		/* real root makes the nodes (cheaper than a mount each); a user
+		 * namespace cannot, so it binds the host's */
+		if (!pl->userns && pl->dev_rdev[k]) {
+			if (mknod(pl->dev_dst[k], S_IFCHR | 0666, pl->dev_rdev[k]) < 0)
+				return -1;
+			continue;
+		}
+		if (touch(pl->dev_dst[k], 0666) < 0 ||
+		    mount(pl->dev_src[k], pl->dev_dst[k], NULL, MS_BIND, NULL) < 0)
+			return -1;
+	}
+	char path[PATH_MAX];
+	static const char *const links[][2] = {{"/proc/self/fd", "fd"},
+					       {"/proc/self/fd/0", "stdin"},
+					       {"/proc/self/fd/1", "stdout"},
+					       {"/proc/self/fd/2", "stderr"}};
+	for (size_t k = 0; k < sizeof(links) / sizeof(links[0]); k++) {
+		size_t n = strlen(pl->root_dev);
+		memcpy(path, pl->root_dev, n);
+		path[n] = '/';
+		memcpy(path + n + 1, links[k][1], strlen(links[k][1]) + 1);
+		if (symlink(links[k][0], path) < 0)
+			return -1;
+	}
+	/* shm is a directory of the /dev tmpfs (nosuid, noexec): one mount less */
+	return mkdir(pl->root_shm, 01777) < 0 ? -1 : chmod(pl->root_shm, 01777);
+}
+
+static int drop_caps(const struct plan *pl)
+{
+	for (int c = 0; c <= pl->cap_last; c++)
+		if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
+			return -1;
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
+		return -1;
+	struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
+	struct __user_cap_data_struct d[2];
+	memset(d, 0, sizeof(d));
+	return (int)syscall(SYS_capset, &h, d);
+}
+
+static const int fwd_signals[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM};
+
+static __attribute__((noreturn)) void step_main(const struct plan *pl)
+{
+	const int fd = 3;
+	if (pl->fail_stage == SB_SETSID || setsid() < 0)
+		child_fail(pl, fd, SB_SETSID, pl->fail_stage == SB_SETSID ? EPERM : errno);
+	struct sigaction dfl;
+	memset(&dfl, 0, sizeof(dfl));
+	dfl.sa_handler = SIG_DFL;
+	for (size_t k = 0; k < sizeof(fwd_signals) / sizeof(fwd_signals[0]); k++)
+		sigaction(fwd_signals[k], &dfl, NULL);
+	sigaction(SIGCHLD, &dfl, NULL);
+	sigaction(SIGPIPE, &dfl, NULL);
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	/* the rlimit fallbacks bind the step, not pid 1 (a copy of sluice) */
+	if (pl->rl_as) {
+		struct rlimit as = {pl->rl_as, pl->rl_as};
+		STAGE(pl, fd, SB_RLIMITS, setrlimit(RLIMIT_AS, &as));
+	}
+	if (pl->rl_nproc) {
+		struct rlimit np = {pl->rl_nproc, pl->rl_nproc};
+		STAGE(pl, fd, SB_RLIMITS, setrlimit(RLIMIT_NPROC, &np));
+	}
+	/* seccomp last: nothing after it but execve */
+	STAGE(pl, fd, SB_SECCOMP, syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, pl->prog));
+	if (pl->fail_stage == SB_EXEC)
+		child_fail(pl, fd, SB_EXEC, EPERM);
+	execve(pl->argv[0], pl->argv, pl->envp);
+	child_fail(pl, fd, SB_EXEC, errno);
+}
+
+__attribute__((noreturn)) void sandbox_child_main(const struct plan *pl)
+{
+	int rfd = pl->fd_report;
+	char go;
+	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	if (pl->fd_go >= 0) {
+		ssize_t n;
+		do
+			n = read(pl->fd_go, &go, 1);
+		while (n < 0 && errno == EINTR);
+		if (n != 1)
+			_exit(127); /* the orchestrator gave up on us */
+	} else {
+		/* nothing to wait for; but if sluice died before PDEATHSIG was
+		 * set, the report pipe has no reader any more */
+		struct pollfd pfd = {rfd, 0, 0};
+		if (poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLERR))
+			_exit(127);
+	}
+	if (pl->fail_stage == SB_WAIT_GO)
+		child_fail(pl, rfd, SB_WAIT_GO, EPERM);
+	/* the step may not open pid 1's fds (/proc/1/fd: the report pipe, the
+	 * host's output file) */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	/* the network: the shared empty namespace, unless cloned with one or allowed */
+	if (pl->setns_net)
+		STAGE(pl, rfd, SB_NETNS, setns(pl->fd_net, CLONE_NEWNET));
+	/* the cgroup namespace is rooted at the step's cgroup, joined by now */
+	STAGE(pl, rfd, SB_NETNS, unshare(CLONE_NEWCGROUP));
+	/* fds: 0 /dev/null, 1-2 the log, 3 the report pipe, 4 and 5 the host's
+	 * output and params files (pid 1's only), nothing else; first out of the
+	 * way, so that no dup2 lands on an fd still to be moved */
+	int hi[5], src[5] = {pl->fd_null, pl->fd_out, pl->fd_report, pl->fd_outfile, pl->fd_params};
+	for (int k = 0; k < 5; k++) {
+		hi[k] = fcntl(src[k], F_DUPFD_CLOEXEC, 100);
+		if (hi[k] < 0)
+			child_fail(pl, rfd, SB_FDS, errno);
+	}
+	STAGE(pl, rfd, SB_FDS, dup2(hi[0], 0));
+	STAGE(pl, rfd, SB_FDS, dup2(hi[1], 1));
+	STAGE(pl, rfd, SB_FDS, dup2(hi[1], 2));
+	STAGE(pl, rfd, SB_FDS, dup3(hi[2], 3, O_CLOEXEC));
+	rfd = 3;
+	STAGE(pl, rfd, SB_FDS, dup3(hi[3], 4, O_CLOEXEC));
+	STAGE(pl, rfd, SB_FDS, dup3(hi[4], 5, O_CLOEXEC));
+	STAGE(pl, rfd, SB_FDS, syscall(SYS_close_range, 6, ~0U, 0));
+
+	/* the mount tree */
+	STAGE(pl, rfd, SB_MOUNT_PRIVATE, mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL));
+	STAGE(pl, rfd, SB_BIND_ROOT, mount("/", pl->root, NULL, MS_BIND | MS_REC, NULL));
+	STAGE(pl, rfd, SB_READONLY_ROOT, readonly_root(pl->root));
+	/* fresh tmpfs over the user's home (empty, read-only) and /tmp; the
+	 * workspace's path is made in them when it lies below */
+	if (pl->root_home && !pl->mk_home && !pl->exe_in_home) {
+		STAGE(pl, rfd, SB_HIDE_HOME, tmpfs(pl->root_home, "mode=0755,size=4k", MS_RDONLY));
+	} else if (pl->root_home) {
+		/* the workspace or the program is below the home: make their paths, then
+		 * read-only */
+		STAGE(pl, rfd, SB_HIDE_HOME, tmpfs(pl->root_home, "mode=0755,size=64k", 0));
+		if (pl->mk_home)
+			STAGE(pl, rfd, SB_HIDE_HOME, fs_mkdir_p(pl->mk_home, 0755));
+		if (pl->exe_in_home) {
+			STAGE(pl, rfd, SB_HIDE_HOME, fs_mkdir_p(pl->exe_dir, 0755));
+			STAGE(pl, rfd, SB_HIDE_HOME, touch(pl->exe_dst, 0755));
+			STAGE(pl, rfd, SB_HIDE_HOME, bind_ro(pl->exe_src, pl->exe_dst));
+		}
+		STAGE(pl, rfd, SB_HIDE_HOME,
+		      mount(NULL, pl->root_home, NULL,
+			    MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, "mode=0755,size=64k"));
+	}
+	STAGE(pl, rfd, SB_TMP, tmpfs(pl->root_tmp, "mode=1777", 0));
+	if (pl->mk_tmp)
+		STAGE(pl, rfd, SB_TMP, fs_mkdir_p(pl->mk_tmp, 0755));
+	if (pl->exe_src && !pl->exe_in_home) {
+		STAGE(pl, rfd, SB_TMP, fs_mkdir_p(pl->exe_dir, 0755));
+		STAGE(pl, rfd, SB_TMP, touch(pl->exe_dst, 0755));
+		STAGE(pl, rfd, SB_TMP, bind_ro(pl->exe_src, pl->exe_dst));
+	}
+	STAGE(pl, rfd, SB_TMP, mkdir(pl->root_home_in_tmp, 0700));
+	STAGE(pl, rfd, SB_TMP, mkdir(pl->root_sluice, 0755));
+	/* copies, not binds: two mounts fewer; pid 1 copies the output back */
+	STAGE(pl, rfd, SB_TMP, touch(pl->out_dst, 0644));
+	STAGE(pl, rfd, SB_TMP, copy_into(5, pl->params_dst, 0444));
+	close(5);
+	/* the workspace: read-only below, the attempt's upper dir above */
+	STAGE(pl, rfd, SB_OVERLAY,
+	      mount("overlay", pl->root_ws, "overlay", MS_NOSUID, pl->ovl_opts));
+	if (pl->root_state)
+		STAGE(pl, rfd, SB_HIDE_STATE,
+		      tmpfs(pl->root_state, "mode=0755,size=4k", MS_RDONLY));
+	STAGE(pl, rfd, SB_DEV, setup_dev(pl));
+	STAGE(pl, rfd, SB_PROC,
+	      mount("proc", pl->root_proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL));
+	/* uid 0 without a user namespace could write sysctls: read-only */
+	for (int k = 0; k < 2; k++)
+		if (pl->proc_ro[k] && bind_ro(pl->proc_ro[k], pl->proc_ro[k]) < 0 &&
+		    errno != ENOENT)
+			child_fail(pl, rfd, SB_PROC, errno);
+	STAGE(pl, rfd, SB_PIVOT_ROOT, chdir(pl->root));
+	STAGE(pl, rfd, SB_PIVOT_ROOT, syscall(SYS_pivot_root, ".", "."));
+	STAGE(pl, rfd, SB_PIVOT_ROOT, umount2(".", MNT_DETACH));
+	STAGE(pl, rfd, SB_HOSTNAME, sethostname("sluice", 6));
+	STAGE(pl, rfd, SB_CHDIR, chdir(pl->ws));
+
+	/* limits and privileges, for pid 1 and everything below it */
+	struct rlimit core = {0, 0};
+	STAGE(pl, rfd, SB_RLIMITS, setrlimit(RLIMIT_CORE, &core));
+	struct rlimit nofile;
+	if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_max > 65536) {
+		nofile.rlim_max = 65536;
+		if (nofile.rlim_cur > nofile.rlim_max)
+			nofile.rlim_cur = nofile.rlim_max;
+		STAGE(pl, rfd, SB_RLIMITS, setrlimit(RLIMIT_NOFILE, &nofile));
+	}
+	STAGE(pl, rfd, SB_NO_NEW_PRIVS, prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0));
+	STAGE(pl, rfd, SB_DROP_CAPS, drop_caps(pl));
+
+	/* pid 1: signals arrive through sigwaitinfo only */
+	sigset_t set;
+	sigemptyset(&set);
+	for (size_t k = 0; k < sizeof(fwd_signals) / sizeof(fwd_signals[0]); k++)
+		sigaddset(&set, fwd_signals[k]);
+	sigaddset(&set, SIGCHLD);
+	STAGE(pl, rfd, SB_SIGNALS, sigprocmask(SIG_SETMASK, &set, NULL));
+	if (pl->fail_stage == SB_SPAWN)
+		child_fail(pl, rfd, SB_SPAWN, EPERM);
+	pid_t step = vfork();
+	if (step == 0)
+		step_main(pl);
+	if (step < 0)
+		child_fail(pl, rfd, SB_SPAWN, errno);
+	/* the log pipe belongs to the step now: its EOF means the step is done */
+	close(0);
+	close(1);
+	close(2);
+	for (;;) {
+		siginfo_t si;
+		int sig = sigwaitinfo(&set, &si);
+		if (sig < 0)
+			continue;
+		if (sig != SIGCHLD) {
+			if (kill(-step, sig) < 0)
+				kill(step, sig);
+			continue;
+		}
+		int status;
+		pid_t w;
+		while ((w = waitpid(-1, &status, WNOHANG)) > 0) {
+			if (w != step)
+				continue;
+			copy_back(OUTPUT_INSIDE, 4);
+			struct report rep = {REP_EXIT, 0, 0, status};
+			if (write(rfd, &rep, sizeof(rep)) < 0) {
+				/* the orchestrator will see our own exit */
+			}
+			_exit(0);
+		}
+	}
+}
