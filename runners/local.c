@@ -1,7 +1,7 @@
 /*
  * local.c — the local runner: every step in its own namespaces, a read-only
  * world, the workspace as an overlay, seccomp, no capabilities, enforced
- * limits (design.md section 9; docs/sandbox.md for the user's view).
+ * limits (docs/sandbox.md).
  * `sandbox: none` steps (and the registry built-ins) go to the plain runner.
  *
  * This file is the runner (start, signal, finish, free) and the probe; the

@@ -2,7 +2,7 @@
  * plain.c — the plain runner: posix_spawn into a new process group, stdin
  * from /dev/null, stdout and stderr into the log pipe.  posix_spawn (vfork
  * underneath) costs the same from a large parent as from a small one,
- * unlike fork (design.md section 11).  finish reaps the leader and kills
+ * unlike fork (docs/benchmarks.md).  finish reaps the leader and kills
  * what it left in its process group; after that the proc is never
  * signalled again (runner.h).
  */

@@ -125,7 +125,7 @@ out:
 
 /*
  * The helper: a fork of sluice made when the runner is created, while
- * sluice is small, that clones every step's pid 1 (design.md section 11:
+ * sluice is small, that clones every step's pid 1 (docs/benchmarks.md:
  * never fork from a large parent — a 256 MiB orchestrator would pay about
  * 10 ms per step to copy itself).  The plan travels over a SOCK_SEQPACKET
  * pair as one message: the struct with its strings packed behind it

@@ -2,7 +2,7 @@
  * sandbox_seccomp.c — the step's seccomp filter, compiled once per
  * orchestrator with libseccomp and exported as BPF, so a child only loads it
  * (one prctl, about 0.1 ms cheaper per step than building it in the child;
- * design.md section 11).
+ * docs/benchmarks.md).
  *
  * Default allow; EPERM for what a step has no business doing (it has no
  * capabilities either: the filter is the second wall, and it also closes
