@@ -33,15 +33,24 @@ static int mkdir_upto(char *buf, mode_t mode)
 	return mkdir(buf, mode) == 0 || errno == EEXIST ? 0 : -1;
 }
 
-int fs_mkdir_p(const char *path, mode_t mode)
+/* path into buf (PATH_MAX bytes); its length, or -1 with ENAMETOOLONG. */
+static long copy_path(char *buf, const char *path)
 {
-	char buf[PATH_MAX];
 	size_t n = strlen(path);
-	if (n >= sizeof(buf)) {
+	if (n >= PATH_MAX) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
 	memcpy(buf, path, n + 1);
+	return (long)n;
+}
+
+int fs_mkdir_p(const char *path, mode_t mode)
+{
+	char buf[PATH_MAX];
+	long n = copy_path(buf, path);
+	if (n < 0)
+		return -1;
 	while (n > 1 && buf[n - 1] == '/')
 		buf[--n] = 0;
 	return mkdir_upto(buf, mode);
@@ -50,12 +59,8 @@ int fs_mkdir_p(const char *path, mode_t mode)
 int fs_mkdir_parents(const char *path, mode_t mode)
 {
 	char buf[PATH_MAX];
-	size_t n = strlen(path);
-	if (n >= sizeof(buf)) {
-		errno = ENAMETOOLONG;
+	if (copy_path(buf, path) < 0)
 		return -1;
-	}
-	memcpy(buf, path, n + 1);
 	char *slash = strrchr(buf, '/');
 	if (!slash || slash == buf)
 		return 0;
