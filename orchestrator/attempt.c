@@ -47,8 +47,8 @@ void attempt_start(struct exec *x, size_t i)
 		return;
 	}
 	es->output_path = arena_printf(&x->mem, "%s/output", dir);
-	es->log_rel = arena_printf(&x->mem, "runs/%lld/%s/%d/log", (long long)x->run_id,
-				   node->name, es->attempt);
+	es->log_rel = arena_printf(&x->mem, "runs/%lld/%s/%d/log", (long long)x->run_id, node->name,
+				   es->attempt);
 	char **argv = es->argv ? es->argv : stepcmd_argv(x, i);
 	char **envp = argv ? stepcmd_env(x, i, dir) : NULL;
 	if (!argv || !envp) {
@@ -111,8 +111,7 @@ void attempt_start(struct exec *x, size_t i)
 	}
 	es->deadline_ms = node->step->timeout_ms ? now + node->step->timeout_ms : 0;
 	es->kill_at_ms = 0;
-	resource_take(&x->pool,
-		      &(resource_need){node->step->res.cpus, node->step->res.memory});
+	resource_take(&x->pool, &(resource_need){node->step->res.cpus, node->step->res.memory});
 	exec_set_state(x, i, ST_RUNNING);
 	attempt_record ar = {.attempt = es->attempt,
 			     .status = "running",
@@ -173,8 +172,7 @@ unsigned attempt_finish(struct exec *x, size_t i, const step_exit *ex)
 	steplog_drain(x, i, 1);
 	close(es->log_fd);
 	es->log_fd = -1;
-	resource_give(&x->pool,
-		      &(resource_need){node->step->res.cpus, node->step->res.memory});
+	resource_give(&x->pool, &(resource_need){node->step->res.cpus, node->step->res.memory});
 	es->exit_code = ex->exited ? ex->code : -1;
 	unsigned cause = classify_exit(x, i, ex);
 	if (!cause && !es->cancelling) {

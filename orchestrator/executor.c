@@ -40,8 +40,8 @@
 #include <unistd.h>
 
 const char *const step_state_names[ST_NSTATES] = {
-	"pending", "waiting", "running",   "succeeded", "failed", "upstream_failed",
-	"skipped", "cached",  "cancelled", "rejected"};
+	"pending",         "waiting", "running", "succeeded", "failed",
+	"upstream_failed", "skipped", "cached",  "cancelled", "rejected"};
 
 enum step_state step_state_from_name(const char *s)
 {
@@ -500,8 +500,8 @@ static void after_events(struct exec *x, int exited)
 {
 	int polling = 0; /* a step without a pidfd: its exit is polled for */
 	for (size_t k = 0; k < x->nactive; k++)
-		polling |= x->s[x->active[k]].state == ST_RUNNING &&
-			   x->s[x->active[k]].proc.pidfd < 0;
+		polling |=
+			x->s[x->active[k]].state == ST_RUNNING && x->s[x->active[k]].proc.pidfd < 0;
 	if (exited || polling)
 		finish_exited(x);
 	fire_timers(x);

@@ -116,8 +116,7 @@ int noop_writer_put(noop_writer *w, const char *key, int64_t run_id, sl_error **
 {
 	if (!w->ok)
 		return 0;
-	return store_noop_put(w->st, key, run_id, w->blob.buf ? w->blob.buf : "", w->blob.len,
-			      err);
+	return store_noop_put(w->st, key, run_id, w->blob.buf ? w->blob.buf : "", w->blob.len, err);
 }
 
 void noop_writer_release(noop_writer *w)

@@ -28,8 +28,8 @@ void resource_pool_init(resource_pool *p, int jobs, double cpus, uint64_t memory
 int resource_check(const resource_pool *p, const resource_need *need, char *why, size_t size)
 {
 	if (need->cpus > p->cpus_total) {
-		snprintf(why, size, "needs %g cpus; this machine has %g (resources.cpus)", need->cpus,
-			 p->cpus_total);
+		snprintf(why, size, "needs %g cpus; this machine has %g (resources.cpus)",
+			 need->cpus, p->cpus_total);
 		return -1;
 	}
 	if (need->memory > p->mem_total) {

@@ -152,9 +152,8 @@ int reuse_key(struct exec *x, size_t i)
 	}
 	es->keyed = 1;
 	/* what a later run's "why" compares with: a failure is said, the step still runs */
-	if (!x->opt->dry_run &&
-	    store_set_inputs(x->store, x->run_id, node->name, es->key.inputs, es->key.ninputs,
-			     &err) < 0)
+	if (!x->opt->dry_run && store_set_inputs(x->store, x->run_id, node->name, es->key.inputs,
+						 es->key.ninputs, &err) < 0)
 		exec_warn(x, &err);
 	return 0;
 }
@@ -216,7 +215,7 @@ int reuse_restore(struct exec *x, size_t i, int64_t run, const char *name, int w
 				r = &f[j];
 		if (!r || !r->sha256 || !cache_has(x->store, r->sha256)) {
 			exec_set_why(x, i, "%s of run %lld is not in the cache", kept[k],
-				(long long)run);
+				     (long long)run);
 			rc = -1;
 			break;
 		}
@@ -232,7 +231,8 @@ int reuse_restore(struct exec *x, size_t i, int64_t run, const char *name, int w
 			sl_error_release(&err);
 			rc = -1;
 		} else if (how != CACHE_SAME) {
-			exec_say(x, i, "restored %s from the cache (%s)", kept[k], cache_how_name(how));
+			exec_say(x, i, "restored %s from the cache (%s)", kept[k],
+				 cache_how_name(how));
 		}
 	}
 	/* a cached step has its files recorded like one that ran, or it is not cached */
@@ -270,9 +270,9 @@ static void explain(struct exec *x, size_t i)
 	file_record *pin = NULL;
 	size_t npin = 0;
 	sl_error *err = NULL;
-	int found = x->store ? store_last_step(x->store, x->p->name, x->p->dir, node->name, x->run_id,
-					    &prev, &err)
-			  : 0;
+	int found = x->store ? store_last_step(x->store, x->p->name, x->p->dir, node->name,
+					       x->run_id, &prev, &err)
+			     : 0;
 	if (found < 0) {
 		exec_warn(x, &err);
 		found = 0;
@@ -309,15 +309,14 @@ int reuse_lookup(struct exec *x, size_t i)
 	int parent_only = !step->cache || side_effects(step);
 	if (parent_only && !x->opt->parent_run) {
 		exec_set_why(x, i, "%s",
-			!step->cache ? "cache: false" : "it has side effects: never cached");
+			     !step->cache ? "cache: false" : "it has side effects: never cached");
 		return 0;
 	}
 	step_record *c = NULL;
 	size_t nc = 0;
 	sl_error *err = NULL;
-	if (x->store &&
-	    store_find_cached(x->store, es->key.key, x->opt->parent_run, x->run_id, &c, &nc,
-			      &err) < 0)
+	if (x->store && store_find_cached(x->store, es->key.key, x->opt->parent_run, x->run_id, &c,
+					  &nc, &err) < 0)
 		exec_warn(x, &err);
 	for (size_t k = 0; k < nc; k++) {
 		if (parent_only && c[k].run_id != x->opt->parent_run)
@@ -355,7 +354,8 @@ void reuse_write_noop_index(struct exec *x)
 		}
 		for (size_t k = 0; k < es->key.ninputs && w.ok; k++)
 			if (!es->key.inputs[k].sha256 ||
-			    noop_writer_add(&w, es->key.inputs[k].path, 1, es->key.inputs[k].sha256) < 0)
+			    noop_writer_add(&w, es->key.inputs[k].path, 1,
+					    es->key.inputs[k].sha256) < 0)
 				w.ok = 0;
 		size_t nkept;
 		const char **kept = reuse_kept_files(x, i, &nkept);

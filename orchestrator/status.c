@@ -18,8 +18,7 @@ void status_clear(status_printer *sp)
 	}
 }
 
-void status_step(status_printer *sp, size_t done, size_t total, const char *name,
-		 const char *text)
+void status_step(status_printer *sp, size_t done, size_t total, const char *name, const char *text)
 {
 	if (!sp->out)
 		return;

@@ -93,7 +93,8 @@ int stepout_parse_metrics(const char *text, size_t len, arena *a, char ***keys, 
 			else {
 				if (json_is_object(v)) {
 					if (sp == scap)
-						stack = xrealloc(stack, (scap *= 2) * sizeof(*stack));
+						stack = xrealloc(stack,
+								 (scap *= 2) * sizeof(*stack));
 					stack[sp++] = (struct frame){v, full};
 				}
 				continue;
@@ -178,8 +179,8 @@ int stepout_collect(struct exec *x, size_t i)
 		return -1;
 	}
 	char why[200];
-	int rc = stepout_parse_metrics(text, len, &x->mem, &es->met_keys, &es->met_vals,
-				       &es->nmet, why, sizeof(why));
+	int rc = stepout_parse_metrics(text, len, &x->mem, &es->met_keys, &es->met_vals, &es->nmet,
+				       why, sizeof(why));
 	free(text);
 	if (rc < 0) {
 		snprintf(es->reason, sizeof(es->reason), "metrics %s: %s", node->metrics, why);

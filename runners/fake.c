@@ -60,8 +60,8 @@ void runner_fake_script(runner *r, const char *name, const fake_behavior *b)
 	struct fake *f = (struct fake *)r;
 	struct script *s = script_of(f, name);
 	if (!s) {
-		f->scripts = arena_grow(&f->mem, f->scripts, sizeof(*s), f->nscripts,
-					f->nscripts + 1);
+		f->scripts =
+			arena_grow(&f->mem, f->scripts, sizeof(*s), f->nscripts, f->nscripts + 1);
 		s = &f->scripts[f->nscripts++];
 		s->name = arena_strdup(&f->mem, name);
 	}

@@ -54,6 +54,6 @@ void sl_error_warn(FILE *out, sl_error **err);
  * and why, then aborts (git's BUG()). */
 #define SL_BUG(...) sl_bug(__FILE__, __LINE__, __VA_ARGS__)
 __attribute__((noreturn, format(printf, 3, 4))) void sl_bug(const char *file, int line,
-							      const char *fmt, ...);
+							    const char *fmt, ...);
 
 #endif

@@ -16,29 +16,29 @@
 #include <stdint.h>
 
 typedef struct fake_behavior {
-	int64_t run_ms;       /* how long the attempt runs by itself */
-	int exit_code;        /* its exit status when it ends by itself */
-	int signal;           /* > 0: it ends killed by this signal instead */
-	int ignore_term;      /* SIGTERM does not end it; SIGKILL always does */
-	const char *log;      /* written to its log when it starts */
-	const char *outputs;  /* key=value lines for $SLUICE_OUTPUT, written when it ends */
-	const char *metrics;  /* the metrics file's text, written when it ends */
-	const char *content;  /* what each declared output holds; NULL: "output of NAME\n" */
-	int no_outputs;       /* leave the declared outputs unwritten */
-	const char *reason;   /* the runner's own reason, as the sandbox gives one */
-	int oom;              /* with reason: the memory limit struck */
-	int fail_start;       /* start() fails ("fake: cannot start NAME") */
-	int raise_at_start;   /* raise this signal in sluice when it starts (SIGINT: Ctrl-C) */
+	int64_t run_ms;      /* how long the attempt runs by itself */
+	int exit_code;       /* its exit status when it ends by itself */
+	int signal;          /* > 0: it ends killed by this signal instead */
+	int ignore_term;     /* SIGTERM does not end it; SIGKILL always does */
+	const char *log;     /* written to its log when it starts */
+	const char *outputs; /* key=value lines for $SLUICE_OUTPUT, written when it ends */
+	const char *metrics; /* the metrics file's text, written when it ends */
+	const char *content; /* what each declared output holds; NULL: "output of NAME\n" */
+	int no_outputs;      /* leave the declared outputs unwritten */
+	const char *reason;  /* the runner's own reason, as the sandbox gives one */
+	int oom;             /* with reason: the memory limit struck */
+	int fail_start;      /* start() fails ("fake: cannot start NAME") */
+	int raise_at_start;  /* raise this signal in sluice when it starts (SIGINT: Ctrl-C) */
 } fake_behavior;
 
 /* What happened to one attempt, in the order the attempts started. */
 typedef struct fake_event {
-	const char *name; /* the step instance */
-	int attempt;      /* from $SLUICE_ATTEMPT */
+	const char *name;             /* the step instance */
+	int attempt;                  /* from $SLUICE_ATTEMPT */
 	int64_t started_ms, ended_ms; /* CLOCK_MONOTONIC; ended 0 while running */
-	int running;      /* attempts running when this one started, itself included */
-	int terms, kills; /* SIGTERM and SIGKILL received before it ended */
-	int ended_by;     /* the signal that ended it, 0 when it ended by itself */
+	int running;                  /* attempts running when this one started, itself included */
+	int terms, kills;             /* SIGTERM and SIGKILL received before it ended */
+	int ended_by;                 /* the signal that ended it, 0 when it ended by itself */
 } fake_event;
 
 runner *runner_fake_new(void);

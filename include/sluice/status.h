@@ -31,8 +31,7 @@ typedef struct status_running {
 void status_init(status_printer *sp, FILE *out, int live);
 
 /* "[done/total] NAME TEXT" on a line of its own. */
-void status_step(status_printer *sp, size_t done, size_t total, const char *name,
-		 const char *text);
+void status_step(status_printer *sp, size_t done, size_t total, const char *name, const char *text);
 /* Any other line ("sluice: ..."), printf-style. */
 void status_note(status_printer *sp, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* "sluice: warning: MSG" (on stderr when the stream is NULL), then the

@@ -53,11 +53,12 @@ static plan_entry *plan(struct tu_run *run, store *st, exec_options opt)
 			      pe_->why, (reason));                                                 \
 	} while (0)
 
-static const char *const chain = "name: t\nparams: {x: 1}\nsteps:\n"
-				 "  prep: {run: 'true', inputs: [raw.txt], outputs: [data.csv]}\n"
-				 "  train: {run: 'true', inputs: [data.csv], outputs: [model.bin]}\n"
-				 "  eval: {run: 'true', inputs: [model.bin]}\n"
-				 "  maybe: {run: 'true', when: '${{ params.x == 2 }}'}\n";
+static const char *const chain =
+	"name: t\nparams: {x: 1}\nsteps:\n"
+	"  prep: {run: 'true', inputs: [raw.txt], outputs: [data.csv]}\n"
+	"  train: {run: 'true', inputs: [data.csv], outputs: [model.bin]}\n"
+	"  eval: {run: 'true', inputs: [model.bin]}\n"
+	"  maybe: {run: 'true', when: '${{ params.x == 2 }}'}\n";
 
 START_TEST(ready_steps_start_in_file_order)
 {

@@ -44,11 +44,11 @@ START_TEST(chain_succeeds_in_order)
 	runner *r = runner_fake_new();
 	struct tu_run run;
 	tu_execute(&run, ws,
-		 "name: t\nsteps:\n"
-		 "  a: {run: 'true', outputs: [a.txt]}\n"
-		 "  b: {run: 'true', inputs: [a.txt], outputs: [b.txt]}\n"
-		 "  c: {run: 'true', needs: [b]}\n",
-		 NULL, r, (exec_options){.jobs = 4});
+		   "name: t\nsteps:\n"
+		   "  a: {run: 'true', outputs: [a.txt]}\n"
+		   "  b: {run: 'true', inputs: [a.txt], outputs: [b.txt]}\n"
+		   "  c: {run: 'true', needs: [b]}\n",
+		   NULL, r, (exec_options){.jobs = 4});
 	ck_assert_int_eq(run.rc, 0);
 	ck_assert_str_eq(run.res.status, "succeeded");
 	ck_assert_int_eq(run.res.exit_code, 0);
@@ -71,12 +71,12 @@ START_TEST(failure_propagates_and_branches_go_on)
 	runner_fake_script(r, "a", &(fake_behavior){.exit_code = 3});
 	struct tu_run run;
 	tu_execute(&run, ws,
-		 "name: t\nsteps:\n"
-		 "  a: {run: 'true'}\n"
-		 "  b: {run: 'true', needs: [a]}\n"
-		 "  c: {run: 'true', needs: [b]}\n"
-		 "  other: {run: 'true'}\n",
-		 NULL, r, (exec_options){.jobs = 2});
+		   "name: t\nsteps:\n"
+		   "  a: {run: 'true'}\n"
+		   "  b: {run: 'true', needs: [a]}\n"
+		   "  c: {run: 'true', needs: [b]}\n"
+		   "  other: {run: 'true'}\n",
+		   NULL, r, (exec_options){.jobs = 2});
 	ck_assert_str_eq(run.res.status, "failed");
 	ck_assert_int_eq(run.res.exit_code, 1);
 	ck_status(&run, "a", "failed");
@@ -99,7 +99,7 @@ START_TEST(missing_output_fails)
 	runner_fake_script(r, "a", &(fake_behavior){.no_outputs = 1});
 	struct tu_run run;
 	tu_execute(&run, ws, "name: t\nsteps:\n  a: {run: 'true', outputs: [model.bin]}\n", NULL, r,
-		 (exec_options){0});
+		   (exec_options){0});
 	ck_status(&run, "a", "failed");
 	ck_assert_str_eq(tu_step(&run, "a")->reason, "missing output model.bin");
 	tu_run_done(&run);
@@ -110,16 +110,17 @@ END_TEST
 START_TEST(runner_reason_and_start_failure)
 {
 	runner *r = runner_fake_new();
-	runner_fake_script(r, "oom", &(fake_behavior){.signal = SIGKILL,
-						     .reason = "memory limit 64M exceeded",
-						     .oom = 1});
+	runner_fake_script(r, "oom",
+			   &(fake_behavior){.signal = SIGKILL,
+					    .reason = "memory limit 64M exceeded",
+					    .oom = 1});
 	runner_fake_script(r, "nostart", &(fake_behavior){.fail_start = 1});
 	struct tu_run run;
 	tu_execute(&run, ws,
-		 "name: t\nsteps:\n"
-		 "  oom: {run: 'true', retries: {limit: 1, backoff: 1ms, on: [timeout]}}\n"
-		 "  nostart: {run: 'true'}\n",
-		 NULL, r, (exec_options){0});
+		   "name: t\nsteps:\n"
+		   "  oom: {run: 'true', retries: {limit: 1, backoff: 1ms, on: [timeout]}}\n"
+		   "  nostart: {run: 'true'}\n",
+		   NULL, r, (exec_options){0});
 	ck_status(&run, "oom", "failed");
 	ck_assert_str_eq(tu_step(&run, "oom")->reason, "memory limit 64M exceeded");
 	/* oom is not among retries.on */
@@ -142,12 +143,13 @@ START_TEST(retries_with_backoff)
 	runner_fake_script(r, "flaky", &(fake_behavior){.exit_code = 0});
 	struct tu_run run;
 	tu_execute(&run, ws,
-		 "name: t\nsteps:\n"
-		 "  flaky: {run: 'true', retries: {limit: 3, backoff: 20ms, factor: 2}}\n",
-		 NULL, r, (exec_options){0});
+		   "name: t\nsteps:\n"
+		   "  flaky: {run: 'true', retries: {limit: 3, backoff: 20ms, factor: 2}}\n",
+		   NULL, r, (exec_options){0});
 	ck_status(&run, "flaky", "succeeded");
 	ck_assert_int_eq(tu_step(&run, "flaky")->attempts, 3);
-	const fake_event *a1 = runner_fake_find(r, "flaky", 1), *a2 = runner_fake_find(r, "flaky", 2),
+	const fake_event *a1 = runner_fake_find(r, "flaky", 1),
+			 *a2 = runner_fake_find(r, "flaky", 2),
 			 *a3 = runner_fake_find(r, "flaky", 3);
 	ck_assert_ptr_nonnull(a3);
 	/* backoff 20 ms, then 40 ms: at least that long between the attempts */
@@ -174,10 +176,10 @@ START_TEST(retries_exhausted_and_max_backoff)
 	runner_fake_script(r, "bad", &(fake_behavior){.exit_code = 2});
 	struct tu_run run;
 	tu_execute(&run, ws,
-		 "name: t\nsteps:\n"
-		 "  bad: {run: 'true', retries: {limit: 2, backoff: 5ms, factor: 100, "
-		 "max_backoff: 10ms}}\n",
-		 NULL, r, (exec_options){0});
+		   "name: t\nsteps:\n"
+		   "  bad: {run: 'true', retries: {limit: 2, backoff: 5ms, factor: 100, "
+		   "max_backoff: 10ms}}\n",
+		   NULL, r, (exec_options){0});
 	ck_status(&run, "bad", "failed");
 	ck_assert_int_eq(tu_step(&run, "bad")->attempts, 3);
 	ck_assert_str_eq(tu_step(&run, "bad")->reason, "exit 2");
@@ -195,10 +197,10 @@ START_TEST(timeout_then_sigkill_after_grace)
 	struct tu_run run;
 	int64_t t0 = clock_mono_ms();
 	tu_execute(&run, ws,
-		 "name: t\nsteps:\n"
-		 "  slow: {run: 'true', timeout: 30ms, grace_period: 20ms}\n"
-		 "  quick: {run: 'true'}\n",
-		 NULL, r, (exec_options){.jobs = 2});
+		   "name: t\nsteps:\n"
+		   "  slow: {run: 'true', timeout: 30ms, grace_period: 20ms}\n"
+		   "  quick: {run: 'true'}\n",
+		   NULL, r, (exec_options){.jobs = 2});
 	ck_status(&run, "slow", "failed");
 	ck_assert_str_eq(tu_step(&run, "slow")->reason, "timeout after 30ms");
 	ck_status(&run, "quick", "succeeded");
@@ -220,10 +222,10 @@ START_TEST(timeout_retried_when_asked)
 	runner_fake_script(r, "s", &(fake_behavior){.run_ms = 1});
 	struct tu_run run;
 	tu_execute(&run, ws,
-		 "name: t\nsteps:\n"
-		 "  s: {run: 'true', timeout: 20ms, retries: {limit: 1, backoff: 1ms, on: "
-		 "[timeout]}}\n",
-		 NULL, r, (exec_options){0});
+		   "name: t\nsteps:\n"
+		   "  s: {run: 'true', timeout: 20ms, retries: {limit: 1, backoff: 1ms, on: "
+		   "[timeout]}}\n",
+		   NULL, r, (exec_options){0});
 	ck_status(&run, "s", "succeeded");
 	ck_assert_int_eq(tu_step(&run, "s")->attempts, 2);
 	ck_assert_int_eq(runner_fake_find(r, "s", 1)->ended_by, SIGTERM);
@@ -241,11 +243,11 @@ START_TEST(fail_fast_cancels_the_rest)
 	runner_fake_script(r, "long", &(fake_behavior){.run_ms = 600000});
 	struct tu_run run;
 	tu_execute(&run, ws,
-		 "name: t\nsteps:\n"
-		 "  long: {run: 'true', grace_period: 10ms}\n"
-		 "  a: {run: 'true'}\n"
-		 "  later: {run: 'true', needs: [long]}\n",
-		 NULL, r, (exec_options){.jobs = 2, .fail_fast = 1});
+		   "name: t\nsteps:\n"
+		   "  long: {run: 'true', grace_period: 10ms}\n"
+		   "  a: {run: 'true'}\n"
+		   "  later: {run: 'true', needs: [long]}\n",
+		   NULL, r, (exec_options){.jobs = 2, .fail_fast = 1});
 	ck_assert_str_eq(run.res.status, "failed");
 	ck_status(&run, "a", "failed");
 	ck_status(&run, "long", "cancelled");
@@ -265,11 +267,11 @@ START_TEST(sigint_cancels_the_run)
 	runner_fake_script(r, "b", &(fake_behavior){.run_ms = 600000, .raise_at_start = SIGINT});
 	struct tu_run run;
 	tu_execute(&run, ws,
-		 "name: t\nsteps:\n"
-		 "  a: {run: 'true'}\n"
-		 "  b: {run: 'true'}\n"
-		 "  c: {run: 'true', needs: [a, b]}\n",
-		 NULL, r, (exec_options){.jobs = 2});
+		   "name: t\nsteps:\n"
+		   "  a: {run: 'true'}\n"
+		   "  b: {run: 'true'}\n"
+		   "  c: {run: 'true', needs: [a, b]}\n",
+		   NULL, r, (exec_options){.jobs = 2});
 	ck_assert_int_eq(run.rc, 0);
 	ck_assert_str_eq(run.res.status, "cancelled");
 	ck_assert_int_eq(run.res.exit_code, 130);
@@ -294,10 +296,10 @@ START_TEST(jobs_limit_parallelism)
 	}
 	struct tu_run run;
 	tu_execute(&run, ws,
-		 "name: t\nsteps:\n"
-		 "  s0: {run: 'true'}\n  s1: {run: 'true'}\n  s2: {run: 'true'}\n"
-		 "  s3: {run: 'true'}\n  s4: {run: 'true'}\n  s5: {run: 'true'}\n",
-		 NULL, r, (exec_options){.jobs = 2, .cpus = 64});
+		   "name: t\nsteps:\n"
+		   "  s0: {run: 'true'}\n  s1: {run: 'true'}\n  s2: {run: 'true'}\n"
+		   "  s3: {run: 'true'}\n  s4: {run: 'true'}\n  s5: {run: 'true'}\n",
+		   NULL, r, (exec_options){.jobs = 2, .cpus = 64});
 	ck_assert_str_eq(run.res.status, "succeeded");
 	ck_assert_int_eq(runner_fake_max_running(r), 2);
 	/* in file order */
@@ -316,15 +318,15 @@ START_TEST(cpus_and_memory_are_counted)
 	runner *r = runner_fake_new();
 	struct tu_run run;
 	tu_execute(&run, ws,
-		 "name: t\nsteps:\n"
-		 "  a: {run: 'true', resources: {cpus: 2}}\n"
-		 "  b: {run: 'true', resources: {cpus: 2}}\n"
-		 "  c: {run: 'true', resources: {cpus: 2}}\n"
-		 "  m1: {run: 'true', resources: {cpus: 0, memory: 3G}}\n"
-		 "  m2: {run: 'true', resources: {cpus: 0, memory: 3G}}\n"
-		 "  huge: {run: 'true', resources: {cpus: 5}}\n"
-		 "  fat: {run: 'true', resources: {memory: 5G}}\n",
-		 NULL, r, (exec_options){.jobs = 16, .cpus = 4, .memory = 4ull << 30});
+		   "name: t\nsteps:\n"
+		   "  a: {run: 'true', resources: {cpus: 2}}\n"
+		   "  b: {run: 'true', resources: {cpus: 2}}\n"
+		   "  c: {run: 'true', resources: {cpus: 2}}\n"
+		   "  m1: {run: 'true', resources: {cpus: 0, memory: 3G}}\n"
+		   "  m2: {run: 'true', resources: {cpus: 0, memory: 3G}}\n"
+		   "  huge: {run: 'true', resources: {cpus: 5}}\n"
+		   "  fat: {run: 'true', resources: {memory: 5G}}\n",
+		   NULL, r, (exec_options){.jobs = 16, .cpus = 4, .memory = 4ull << 30});
 	for (const char *const *s = (const char *const[]){"a", "b", "c", "m1", "m2", NULL}; *s; s++)
 		ck_status(&run, *s, "succeeded");
 	/* 4 cpus: two steps of 2 at once; 4G: one step of 3G at a time */
@@ -349,22 +351,24 @@ END_TEST
 START_TEST(when_reads_outputs_and_metrics)
 {
 	runner *r = runner_fake_new();
-	runner_fake_script(r, "probe", &(fake_behavior){.outputs = "mode=fast\nmode=slow\nn=3\n",
-						       .metrics = "{\"auc\": 0.91, \"nested\": "
-								  "{\"ok\": true}}"});
+	runner_fake_script(r, "probe",
+			   &(fake_behavior){.outputs = "mode=fast\nmode=slow\nn=3\n",
+					    .metrics = "{\"auc\": 0.91, \"nested\": "
+						       "{\"ok\": true}}"});
 	struct tu_run run;
-	tu_execute(&run, ws,
-		 "name: t\nsteps:\n"
-		 "  probe: {run: 'true', metrics: m.json}\n"
-		 "  slow: {run: 'true', needs: [probe], when: \"${{ steps.probe.outputs.mode == "
-		 "'slow' }}\"}\n"
-		 "  fast: {run: 'true', needs: [probe], when: \"${{ steps.probe.outputs.mode == "
-		 "'fast' }}\"}\n"
-		 "  good: {run: 'true', needs: [probe], when: \"${{ steps.probe.metrics.auc > 0.9 "
-		 "&& steps.probe.metrics.nested.ok }}\"}\n"
-		 "  broken: {run: 'true', needs: [probe], when: \"${{ steps.probe.outputs.nope "
-		 "}}\"}\n",
-		 NULL, r, (exec_options){0});
+	tu_execute(
+		&run, ws,
+		"name: t\nsteps:\n"
+		"  probe: {run: 'true', metrics: m.json}\n"
+		"  slow: {run: 'true', needs: [probe], when: \"${{ steps.probe.outputs.mode == "
+		"'slow' }}\"}\n"
+		"  fast: {run: 'true', needs: [probe], when: \"${{ steps.probe.outputs.mode == "
+		"'fast' }}\"}\n"
+		"  good: {run: 'true', needs: [probe], when: \"${{ steps.probe.metrics.auc > 0.9 "
+		"&& steps.probe.metrics.nested.ok }}\"}\n"
+		"  broken: {run: 'true', needs: [probe], when: \"${{ steps.probe.outputs.nope "
+		"}}\"}\n",
+		NULL, r, (exec_options){0});
 	ck_status(&run, "probe", "succeeded");
 	/* the last line of a key wins */
 	ck_status(&run, "slow", "succeeded");
@@ -396,10 +400,10 @@ START_TEST(bad_metrics_fail_the_step)
 	runner_fake_script(r, "bad", &(fake_behavior){.metrics = "not json"});
 	struct tu_run run;
 	tu_execute(&run, ws,
-		 "name: t\nsteps:\n"
-		 "  bad: {run: 'true', metrics: m.json}\n"
-		 "  none: {run: 'true', metrics: absent.json}\n",
-		 NULL, r, (exec_options){0});
+		   "name: t\nsteps:\n"
+		   "  bad: {run: 'true', metrics: m.json}\n"
+		   "  none: {run: 'true', metrics: absent.json}\n",
+		   NULL, r, (exec_options){0});
 	ck_status(&run, "bad", "failed");
 	ck_assert_msg(!strncmp(tu_step(&run, "bad")->reason, "metrics m.json: ", 16), "%s",
 		      tu_step(&run, "bad")->reason);
@@ -416,10 +420,10 @@ START_TEST(matrix_fans_in)
 	runner_fake_script(r, "train[lr=0.1]", &(fake_behavior){.run_ms = 15});
 	struct tu_run run;
 	tu_execute(&run, ws,
-		 "name: t\nsteps:\n"
-		 "  train: {run: 'echo ${{ matrix.lr }}', matrix: {lr: [0.1, 0.01, 0.001]}}\n"
-		 "  pick: {run: 'true', needs: [train]}\n",
-		 NULL, r, (exec_options){.jobs = 4, .cpus = 8});
+		   "name: t\nsteps:\n"
+		   "  train: {run: 'echo ${{ matrix.lr }}', matrix: {lr: [0.1, 0.01, 0.001]}}\n"
+		   "  pick: {run: 'true', needs: [train]}\n",
+		   NULL, r, (exec_options){.jobs = 4, .cpus = 8});
 	ck_assert_str_eq(run.res.status, "succeeded");
 	ck_assert_uint_eq(runner_fake_nevents(r), 4);
 	const fake_event *pick = runner_fake_find(r, "pick", 1);

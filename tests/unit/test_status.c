@@ -27,8 +27,9 @@ START_TEST(plain_lines)
 	sl_error_make(&err, "disk full");
 	status_warn(&sp, &err);
 	ck_assert_ptr_null(err);
-	ck_assert_str_eq(captured(f, &buf),
-			 "[1/3] train succeeded in 1.0s\nsluice: note\nsluice: warning: disk full\n");
+	ck_assert_str_eq(
+		captured(f, &buf),
+		"[1/3] train succeeded in 1.0s\nsluice: note\nsluice: warning: disk full\n");
 	fclose(f);
 	free(buf);
 }
@@ -45,9 +46,8 @@ START_TEST(live_line_is_cleared_before_a_plain_one)
 	status_live(&sp, 2, 7, run, 5, 62000);
 	status_step(&sp, 3, 7, "a", "succeeded");
 	status_clear(&sp); /* nothing drawn any more: nothing to clear */
-	ck_assert_str_eq(captured(f, &buf),
-			 "\r[2/7] a 01:02 | b 01:01 | c 01:02 | d 01:02\x1b[K"
-			 "\r\x1b[K[3/7] a succeeded\n");
+	ck_assert_str_eq(captured(f, &buf), "\r[2/7] a 01:02 | b 01:01 | c 01:02 | d 01:02\x1b[K"
+					    "\r\x1b[K[3/7] a succeeded\n");
 	fclose(f);
 	free(buf);
 }

@@ -65,12 +65,12 @@ START_TEST(metrics_flattened)
 	double *v;
 	size_t n;
 	char why[200];
-	const char *text = "{\"auc\": 0.91, \"n\": 3, \"ok\": true, \"bad\": false, \"name\": \"x\", "
-			   "\"list\": [1, 2], \"none\": null, \"eval\": {\"loss\": 0.5, \"per\": "
-			   "{\"a\": 1}}}";
-	ck_assert_int_eq(stepout_parse_metrics(text, strlen(text), &a, &k, &v, &n, why,
-					       sizeof(why)),
-			 0);
+	const char *text =
+		"{\"auc\": 0.91, \"n\": 3, \"ok\": true, \"bad\": false, \"name\": \"x\", "
+		"\"list\": [1, 2], \"none\": null, \"eval\": {\"loss\": 0.5, \"per\": "
+		"{\"a\": 1}}}";
+	ck_assert_int_eq(
+		stepout_parse_metrics(text, strlen(text), &a, &k, &v, &n, why, sizeof(why)), 0);
 	ck_assert_uint_eq(n, 6);
 	ck_assert_double_eq(metric(k, v, n, "auc"), 0.91);
 	ck_assert_double_eq(metric(k, v, n, "ok"), 1);

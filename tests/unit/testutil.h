@@ -101,7 +101,7 @@ struct tu_run {
 /* Load yaml as WS/pipeline.yaml (with -p overrides "k=v", NULL-terminated),
  * record a run in WS/.sluice and execute it with the runner r and opt. */
 static inline void tu_execute(struct tu_run *run, const char *ws, const char *yaml,
-			  const char *const *params, runner *r, exec_options opt)
+			      const char *const *params, runner *r, exec_options opt)
 {
 	memset(run, 0, sizeof(*run));
 	char path[512];
@@ -140,9 +140,8 @@ static inline void tu_execute(struct tu_run *run, const char *ws, const char *ya
 		snprintf(run->err, sizeof(run->err), "%s", err->msg);
 		sl_error_release(&err);
 	}
-	ck_assert_int_eq(store_finish_run(run->st, run->id, run->res.status, run->res.exit_code,
-					  &err),
-			 0);
+	ck_assert_int_eq(
+		store_finish_run(run->st, run->id, run->res.status, run->res.exit_code, &err), 0);
 }
 
 static inline void tu_run_done(struct tu_run *run)
