@@ -141,7 +141,7 @@ install: $(BUILD)/sluice
 	install -m 644 docs/sluice.1 $(DESTDIR)$(PREFIX)/share/man/man1/sluice.1
 
 FORMAT_SRC = $(wildcard include/sluice/*.h common/*.c orchestrator/*.[ch] steps/*.c runners/*.[ch] \
-                        tests/unit/*.c tests/fuzz/*.c)
+                        tests/unit/*.[ch] tests/fuzz/*.c)
 format:
 	clang-format -i $(FORMAT_SRC)
 format-check:

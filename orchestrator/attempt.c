@@ -111,7 +111,8 @@ void attempt_start(struct exec *x, size_t i)
 	}
 	es->deadline_ms = node->step->timeout_ms ? now + node->step->timeout_ms : 0;
 	es->kill_at_ms = 0;
-	resource_take(&x->pool, &(resource_need){node->step->res.cpus, node->step->res.memory});
+	resource_need need = exec_need(x, i);
+	resource_take(&x->pool, &need);
 	exec_set_state(x, i, ST_RUNNING);
 	attempt_record ar = {.attempt = es->attempt,
 			     .status = "running",
@@ -172,7 +173,8 @@ unsigned attempt_finish(struct exec *x, size_t i, const step_exit *ex)
 	steplog_drain(x, i, 1);
 	close(es->log_fd);
 	es->log_fd = -1;
-	resource_give(&x->pool, &(resource_need){node->step->res.cpus, node->step->res.memory});
+	resource_need need = exec_need(x, i);
+	resource_give(&x->pool, &need);
 	es->exit_code = ex->exited ? ex->code : -1;
 	unsigned cause = classify_exit(x, i, ex);
 	if (!cause && !es->cancelling) {

@@ -136,6 +136,13 @@ struct exec {
 	status_printer status;
 };
 
+/* What step i takes from the machine while it runs (resources.h). */
+static inline resource_need exec_need(const struct exec *x, size_t i)
+{
+	const resources *res = &x->d->nodes[i].step->res;
+	return (resource_need){res->cpus, res->memory};
+}
+
 /* ---- executor.c: the state machine ------------------------------------------------ */
 
 /* Move step i to state s, count it done when it finishes, record it. */

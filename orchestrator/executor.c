@@ -228,12 +228,6 @@ void exec_fail_now(struct exec *x, size_t i)
 	exec_settle(x, i);
 }
 
-static resource_need need_of(const struct exec *x, size_t i)
-{
-	const resources *res = &x->d->nodes[i].step->res;
-	return (resource_need){res->cpus, res->memory};
-}
-
 /* A step with nothing left to wait for: skipped, cached, failed before it
  * starts, or started. */
 static void consider(struct exec *x, size_t i)
@@ -286,7 +280,7 @@ static void consider(struct exec *x, size_t i)
 		exec_settle(x, i);
 		return;
 	}
-	resource_need need = need_of(x, i);
+	resource_need need = exec_need(x, i);
 	if (resource_check(&x->pool, &need, es->reason, sizeof(es->reason)) < 0) {
 		exec_fail_now(x, i);
 		return;
@@ -305,14 +299,14 @@ static void schedule(struct exec *x)
 		if (k >= x->nactive)
 			continue;
 		size_t i = x->active[k];
-		resource_need need = need_of(x, i);
+		resource_need need = exec_need(x, i);
 		if (x->s[i].state == ST_WAITING && now >= x->s[i].retry_at_ms &&
 		    resource_fits(&x->pool, &need))
 			attempt_start(x, i);
 	}
 	while (x->ready.n && !x->cancelled && !x->fail_fast_tripped) {
 		size_t i = x->d->order[minheap_top(&x->ready)];
-		resource_need need = need_of(x, i);
+		resource_need need = exec_need(x, i);
 		if (x->s[i].state != ST_PENDING) { /* upstream_failed or cancelled meanwhile */
 			minheap_pop(&x->ready);
 			continue;
