@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -30,13 +31,35 @@ static void record_attempt(struct exec *x, size_t i, const attempt_record *ar)
 		exec_warn(x, &err);
 }
 
+/* The secrets' values, to mask in logs (NULL-terminated, from the arena). */
+static const char *const *secret_values(struct exec *x)
+{
+	const pstr_list *s = &x->p->secrets;
+	const char **v = arena_alloc(&x->mem, (s->n + 1) * sizeof(char *));
+	for (size_t k = 0, j = 0; k < s->n; k++)
+		if ((v[j] = getenv(s->v[k].s)))
+			j++;
+	return v;
+}
+
+/* A log cut to max_log_size says so in the step's reason (also of a step
+ * that succeeded: its log lacks something). */
+static void note_cut(struct exec_step *es, uint64_t cut, uint64_t max)
+{
+	char sz[32], note[128];
+	format_size(max, sz, sizeof(sz));
+	snprintf(note, sizeof(note), "log cut to max_log_size %s (%llu bytes dropped)", sz,
+		 (unsigned long long)cut);
+	size_t n = strlen(es->reason);
+	snprintf(es->reason + n, sizeof(es->reason) - n, "%s%s", n ? "; " : "", note);
+}
+
 void attempt_start(struct exec *x, size_t i)
 {
 	struct exec_step *es = &x->s[i];
 	const dag_node *node = &x->d->nodes[i];
 	es->attempt++;
 	es->reason[0] = 0;
-	es->last_msg[0] = 0;
 	es->timed_out = 0;
 	char *dir = arena_printf(&x->mem, "%s/%s/%d", x->run_dir, node->name, es->attempt);
 	char *home = arena_printf(&x->mem, "%s/home", dir),
@@ -56,15 +79,18 @@ void attempt_start(struct exec *x, size_t i)
 		return;
 	}
 	reuse_unshare_outputs(x, i);
-	char *logpath = arena_printf(&x->mem, "%s/log", dir);
-	es->log_fd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_APPEND, 0644);
+	sl_error *err = NULL;
+	steplog_release(&es->log); /* the last attempt's */
+	if (steplog_open(&es->log, dir, node->step->max_log_size, secret_values(x), &err) < 0) {
+		snprintf(es->reason, sizeof(es->reason), "%s", err->msg);
+		sl_error_release(&err);
+		exec_fail_now(x, i);
+		return;
+	}
 	int pfd[2];
-	if (es->log_fd < 0 || pipe2(pfd, O_CLOEXEC) < 0) {
-		snprintf(es->reason, sizeof(es->reason), "open log %s: %s", logpath,
-			 strerror(errno));
-		if (es->log_fd >= 0)
-			close(es->log_fd);
-		es->log_fd = -1;
+	if (pipe2(pfd, O_CLOEXEC) < 0) {
+		snprintf(es->reason, sizeof(es->reason), "pipe for the log: %s", strerror(errno));
+		steplog_release(&es->log);
 		exec_fail_now(x, i);
 		return;
 	}
@@ -82,22 +108,20 @@ void attempt_start(struct exec *x, size_t i)
 			 .noutputs = node->noutputs,
 			 .metrics = node->metrics,
 			 .state_dir = store_dir(x->store)};
-	sl_error *err = NULL;
 	int rc = x->r->ops->start(x->r, &l, &es->proc, &err);
 	close(pfd[1]); /* the runner keeps its own copies (runner.h) */
 	if (rc < 0) {
 		snprintf(es->reason, sizeof(es->reason), "%s", err->msg);
 		sl_error_release(&err);
 		close(pfd[0]);
-		close(es->log_fd);
-		es->log_fd = -1;
+		steplog_release(&es->log);
 		exec_fail_now(x, i);
 		return;
 	}
 	if (es->why) {
 		char *line = arena_printf(&x->mem, "sluice: %s runs: %s\n", node->name, es->why);
-		steplog_write(x, i, line, strlen(line), 0);
-		es->last_msg[0] = 0; /* not the step's own message */
+		steplog_write(&es->log, line, strlen(line));
+		es->log.last_msg[0] = 0; /* not the step's own message */
 	}
 	es->log_rd = pfd[0];
 	fcntl(es->log_rd, F_SETFL, O_NONBLOCK);
@@ -155,9 +179,9 @@ static unsigned classify_exit(struct exec *x, size_t i, const step_exit *ex)
 	}
 	if (ex->code != 0) {
 		/* a built-in says why it failed on its last line: that is the reason */
-		if (step->uses.s && es->last_msg[0])
+		if (step->uses.s && es->log.last_msg[0])
 			snprintf(es->reason, sizeof(es->reason), "exit %d: %s", ex->code,
-				 es->last_msg);
+				 es->log.last_msg);
 		else
 			snprintf(es->reason, sizeof(es->reason), "exit %d", ex->code);
 		return RETRY_ON_ERROR;
@@ -170,9 +194,16 @@ unsigned attempt_finish(struct exec *x, size_t i, const step_exit *ex)
 	struct exec_step *es = &x->s[i];
 	const dag_node *node = &x->d->nodes[i];
 	/* what the step left in its process group went with finish (runner.h) */
-	steplog_drain(x, i, 1);
-	close(es->log_fd);
-	es->log_fd = -1;
+	exec_log_drain(x, i, 1);
+	/* steplog_close finishes the log (pending bytes, the kept tail): the
+	 * last message a built-in printed is known only after it */
+	uint64_t cut = steplog_close(&es->log);
+	if (es->log.write_errno) {
+		sl_error *err = NULL;
+		sl_error_errno(&err, es->log.write_errno, "the log of %s is incomplete: write",
+			       node->name);
+		exec_warn(x, &err);
+	}
 	resource_need need = exec_need(x, i);
 	resource_give(&x->pool, &need);
 	es->exit_code = ex->exited ? ex->code : -1;
@@ -203,5 +234,7 @@ unsigned attempt_finish(struct exec *x, size_t i, const step_exit *ex)
 			     .pid = es->proc.pid,
 			     .max_rss_kb = ex->max_rss_kb};
 	record_attempt(x, i, &ar);
+	if (cut)
+		note_cut(es, cut, node->step->max_log_size);
 	return cause;
 }

@@ -1,6 +1,8 @@
-/* cmd_logs.c — `sluice logs RUN STEP [--attempt N] [-f]`: a step's log;
- * with -f, follow it while the step runs (like tail -f). */
+/* cmd_logs.c — `sluice logs RUN STEP [--attempt N] [-f]`: a step's log, each
+ * line with the time it arrived (steplog.h); with -f, follow it while the
+ * step runs (like tail -f). */
 #include "sluice/cli.h"
+#include "sluice/steplog.h"
 #include "sluice/store.h"
 
 #include <errno.h>
@@ -77,30 +79,24 @@ int cmd_logs(const cli_args *a)
 	}
 	char path[PATH_MAX];
 	snprintf(path, sizeof(path), "%s/%s", store_dir(st), ar->log_path);
-	FILE *f = fopen(path, "re");
-	if (!f) {
-		sl_error_errno(&err, errno, "logs: open %s", path);
+	steplog_reader rd;
+	if (steplog_reader_open(&rd, path, &err) < 0) {
+		sl_error_wrap(&err, "logs");
 		code = cli_fail(&err);
 		goto out;
 	}
-	char buf[65536];
 	int follow = cli_flag(a, "follow");
 	for (;;) {
-		size_t r;
-		while ((r = fread(buf, 1, sizeof(buf), f)) > 0)
-			fwrite(buf, 1, r, stdout);
+		steplog_reader_pump(&rd, stdout, 0);
 		fflush(stdout);
 		if (!follow || !step_running(st, id, step))
 			break;
-		clearerr(f);
 		struct timespec ts = {0, 200 * 1000000};
 		nanosleep(&ts, NULL);
 	}
 	/* one last read: the step may have written its last lines as it ended */
-	size_t r;
-	while ((r = fread(buf, 1, sizeof(buf), f)) > 0)
-		fwrite(buf, 1, r, stdout);
-	fclose(f);
+	steplog_reader_pump(&rd, stdout, 1);
+	steplog_reader_close(&rd);
 out:
 	attempt_record_free_array(att, n);
 	store_close(st);

@@ -33,6 +33,7 @@
 #include "sluice/minheap.h"
 #include "sluice/resources.h"
 #include "sluice/status.h"
+#include "sluice/steplog.h"
 #include "sluice/stepkey.h"
 #include "sluice/strbuf.h"
 #include "sluice/strmap.h"
@@ -80,8 +81,7 @@ struct exec_step {
 	int selected; /* --only / --from */
 	step_proc proc;
 	int log_rd;  /* read end of the log pipe, or -1 */
-	int log_fd;  /* the log file, or -1 */
-	strbuf line; /* a partial line waiting for its newline */
+	steplog log; /* the attempt's log (steplog.h) */
 	/* timers, CLOCK_MONOTONIC ms (0: none); wake_at_ms is the earliest of
 	 * those that apply to the state, kept by exec_set_wake */
 	int64_t started_ms, deadline_ms, kill_at_ms, retry_at_ms, wake_at_ms;
@@ -92,7 +92,6 @@ struct exec_step {
 	char *command;      /* resolved, for the store */
 	char *output_path;  /* $SLUICE_OUTPUT of the current attempt */
 	char *log_rel;      /* the attempt's log, relative to the state dir */
-	char last_msg[200]; /* the last "sluice: ..." line a built-in printed: its reason */
 	/* what later expressions may read */
 	size_t nout, nmet;
 	char **out_keys, **out_vals, **met_keys;
@@ -192,10 +191,9 @@ int runexpr_when(struct exec *x, size_t i);
 
 /* ---- steplog.c: the attempt's log ------------------------------------------------------ */
 
-/* Stamp and write the complete lines of buf; keep a partial one (flush: write it too). */
-void steplog_write(struct exec *x, size_t i, const char *buf, size_t n, int flush);
-/* Read what the log pipe holds; final: up to EOF, then close it. */
-void steplog_drain(struct exec *x, size_t i, int final);
+/* Read step i's log pipe into its log: a bounded amount per turn; final (the
+ * step ended): what is left, bounded too, then close the pipe. */
+void exec_log_drain(struct exec *x, size_t i, int final);
 
 /* ---- stepout.c: outputs and metrics ------------------------------------------------------ */
 

@@ -445,7 +445,7 @@ static int handle_events(struct exec *x, const struct epoll_event *evs, int n)
 		uint64_t tag = evs[e].data.u64 & ~0xffffffffull;
 		size_t i = (size_t)(evs[e].data.u64 & 0xffffffffull);
 		if (tag == TAG_LOG) {
-			steplog_drain(x, i, 0);
+			exec_log_drain(x, i, 0);
 		} else if (tag == TAG_PID) {
 			exited = 1;
 		} else if (tag == TAG_SIG) {
@@ -629,7 +629,8 @@ static int exec_init(struct exec *x, sl_error **err)
 	 * page fault per page of a 10,000-step array (arena.c) */
 	x->s = arena_alloc(&x->mem, (d->n + 1) * sizeof(struct exec_step));
 	for (size_t i = 0; i < d->n; i++) { /* before any failure: exec_free closes them */
-		x->s[i].log_rd = x->s[i].log_fd = -1;
+		x->s[i].log_rd = -1;
+		x->s[i].log = (steplog)STEPLOG_INIT;
 		x->s[i].proc.pidfd = -1;
 	}
 	status_init(&x->status, x->opt->out, x->opt->live);
@@ -670,11 +671,9 @@ static void exec_free(struct exec *x)
 	for (size_t i = 0; x->s && i < x->d->n; i++) {
 		struct exec_step *es = &x->s[i];
 		stepkey_release(&es->key);
-		strbuf_release(&es->line);
+		steplog_release(&es->log);
 		if (es->log_rd >= 0)
 			close(es->log_rd);
-		if (es->log_fd >= 0)
-			close(es->log_fd);
 	}
 	if (x->ep >= 0)
 		close(x->ep);

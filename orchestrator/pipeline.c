@@ -35,10 +35,10 @@ static const char *const top_keys[] = {"name",     "description", "params",  "en
 static const char *const step_keys[] = {
 	"needs",     "run",   "uses",   "with",        "inputs",       "outputs", "metrics",
 	"env",       "when",  "matrix", "timeout",     "grace_period", "retries", "sandbox",
-	"resources", "cache", "runner", "description", "on_no_gpu",    NULL};
+	"resources", "cache", "runner", "description", "on_no_gpu",    "max_log_size", NULL};
 static const char *const default_keys[] = {
 	"timeout", "grace_period", "retries", "sandbox",   "resources",
-	"cache",   "runner",       "env",     "on_no_gpu", NULL};
+	"cache",   "runner",       "env",     "on_no_gpu", "max_log_size", NULL};
 static const char *const retry_keys[] = {"limit", "backoff", "factor", "max_backoff", "on", NULL};
 static const char *const sandbox_keys[] = {"network", "memory", "cpus", "pids", NULL};
 static const char *const resource_keys[] = {"gpus", "gpu_memory", "cpus", "memory", NULL};
@@ -538,12 +538,16 @@ static void parse_common(struct loader *L, const ynode *n, pstep *st)
 	}
 	if ((v = ynode_get(n, "env")))
 		parse_env(L, v, &st->env, &st->nenv);
+	if ((v = ynode_get(n, "max_log_size")) &&
+	    want_size(L, v, "max_log_size", &st->max_log_size) == 0 && st->max_log_size < 4096)
+		ERR_NODE(L, v, "max_log_size must be at least 4K (the log keeps its head and its tail)");
 }
 
 static void step_defaults(pstep *st, const pipeline *p)
 {
 	memset(st, 0, sizeof(*st));
 	st->grace_ms = 10000;
+	st->max_log_size = 100ull << 20;
 	st->retries = (retry_policy){0, 5000, 2.0, 300000, RETRY_ON_ALL};
 	st->sandbox = (sandbox_config){.enabled = 1};
 	st->res.cpus = 1;

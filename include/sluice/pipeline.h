@@ -114,6 +114,7 @@ typedef struct pstep {
 	size_t nmatrix;
 	int64_t timeout_ms; /* 0 = none */
 	int64_t grace_ms;   /* SIGTERM → SIGKILL */
+	uint64_t max_log_size; /* bytes of log kept: head and tail (default 100M) */
 	retry_policy retries;
 	sandbox_config sandbox;
 	resources res;
