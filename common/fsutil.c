@@ -1,9 +1,13 @@
 /* fsutil.c — see include/sluice/fsutil.h. */
 #include "sluice/fsutil.h"
 
+#include "sluice/arena.h"
+#include "sluice/util.h"
+
 #include <errno.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <limits.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -123,5 +127,86 @@ int fs_rm_rf(const char *path)
 		errno = e;
 		return -1;
 	}
+	return 0;
+}
+
+static const char *file_kind(mode_t m)
+{
+	return S_ISFIFO(m)   ? "a FIFO"
+	       : S_ISCHR(m)  ? "a character device"
+	       : S_ISBLK(m)  ? "a block device"
+	       : S_ISSOCK(m) ? "a socket"
+	       : S_ISDIR(m)  ? "a directory"
+			     : "not a regular file";
+}
+
+int fs_open_regular(const char *path, sl_error **err)
+{
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		int e = errno;
+		sl_error_errno(err, e, "%s", path);
+		if (err && *err && e != EIO && e != ENOMEM)
+			(*err)->kind = SL_ERR_USAGE;
+		return -1;
+	}
+	struct stat st;
+	if (fstat(fd, &st) < 0) {
+		int e = errno;
+		close(fd);
+		return sl_error_errno(err, e, "stat %s", path);
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return sl_error_usage(err, "%s is %s, not a regular file", path,
+				      file_kind(st.st_mode));
+	}
+	return fd;
+}
+
+static int too_large(const char *path, size_t max, const char *what, sl_error **err)
+{
+	char sz[32];
+	format_size(max, sz, sizeof(sz));
+	return sl_error_usage(err, "%s %s is larger than %s, the most it may hold", what, path, sz);
+}
+
+int fs_read_regular(const char *path, size_t max, const char *what, char **buf, size_t *len,
+		    sl_error **err)
+{
+	*buf = NULL;
+	*len = 0;
+	int fd = fs_open_regular(path, err);
+	if (fd < 0)
+		return sl_error_wrap(err, "%s", what);
+	size_t cap = 4096, n = 0;
+	char *b = xmalloc(cap);
+	int rc = 0;
+	for (;;) {
+		if (n + 1 == cap)
+			b = xrealloc(b, cap *= 2);
+		ssize_t r = read(fd, b + n, cap - n - 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			rc = sl_error_errno(err, errno, "%s %s: read", what, path);
+			break;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+		if (n > max) { /* a file that grows while it is read stops here too */
+			rc = too_large(path, max, what, err);
+			break;
+		}
+	}
+	close(fd);
+	if (rc < 0) {
+		free(b);
+		return -1;
+	}
+	b[n] = 0;
+	*buf = b;
+	*len = n;
 	return 0;
 }

@@ -13,6 +13,7 @@
 #include "sluice/clock.h"
 #include "sluice/dag.h"
 #include "sluice/executor.h"
+#include "sluice/fsutil.h"
 #include "sluice/noop.h"
 #include "sluice/pipeline.h"
 #include "sluice/report.h"
@@ -223,7 +224,10 @@ int cmd_run(const cli_args *a)
 	char noop_key_hex[65] = "";
 	int whole = !only && !from;
 	if (whole) {
-		int fd = open(a->pos[0], O_RDONLY | O_CLOEXEC);
+		/* no error here: the full path below says what is wrong with the file */
+		sl_error *ferr = NULL;
+		int fd = fs_open_regular(a->pos[0], &ferr);
+		sl_error_release(&ferr);
 		struct stat sb;
 		char *abs = realpath(a->pos[0], NULL);
 		if (fd >= 0 && abs && fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) &&

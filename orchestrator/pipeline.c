@@ -11,6 +11,7 @@
 #include "sluice/pipeline.h"
 
 #include "sluice/builtin.h"
+#include "sluice/fsutil.h"
 #include "sluice/strmap.h"
 #include "sluice/util.h"
 
@@ -1166,14 +1167,17 @@ int pipeline_load(const char *path, const param_override *ov, size_t nov, pipeli
 		  diag_list *diags)
 {
 	*out = NULL;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* non-blocking: `sluice validate` of a FIFO once waited for a writer forever */
+	sl_error *err = NULL;
+	int fd = fs_open_regular(path, &err);
 	if (fd < 0) {
-		diag_add(diags, path, 0, 0, "cannot open: %s", strerror(errno));
+		diag_add(diags, path, 0, 0, "cannot open: %s", err->msg);
+		sl_error_release(&err);
 		return -1;
 	}
 	struct stat sb;
-	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
-		diag_add(diags, path, 0, 0, "not a regular file");
+	if (fstat(fd, &sb) < 0) {
+		diag_add(diags, path, 0, 0, "cannot stat: %s", strerror(errno));
 		close(fd);
 		return -1;
 	}

@@ -6,6 +6,7 @@
 
 #include "exec_int.h"
 
+#include "sluice/fsutil.h"
 #include "sluice/strmap.h"
 
 #include <errno.h>
@@ -71,11 +72,15 @@ int stepout_parse_metrics(const char *text, size_t len, arena *a, char ***keys, 
 	 * neither width nor depth is cut (jansson bounds the depth it parses) */
 	struct frame {
 		json_t *obj;
-		char *prefix;
+		char *prefix, *jpath; /* "a.b" and {"a": {"b": ...}} */
 	} *stack = xmalloc(8 * sizeof(*stack));
 	size_t sp = 0, scap = 8;
-	stack[sp++] = (struct frame){root, ""};
-	while (sp) {
+	stack[sp++] = (struct frame){root, "", ""};
+	/* flattened key → where it came from: a.b as a key and as a path is an
+	 * error, not two values of which the store and expressions keep different ones */
+	strmap seen = STRMAP_INIT;
+	int rc = 0;
+	while (sp && rc == 0) {
 		struct frame fr = stack[--sp];
 		if (!json_is_object(fr.obj))
 			continue;
@@ -85,6 +90,15 @@ int stepout_parse_metrics(const char *text, size_t len, arena *a, char ***keys, 
 		{
 			char *full = *fr.prefix ? arena_printf(a, "%s.%s", fr.prefix, key)
 						: arena_strdup(a, key);
+			char *jpath = arena_printf(a, "%s[\"%s\"]", fr.jpath, key);
+			const char *other = strmap_get(&seen, full);
+			if (other) {
+				snprintf(why, whysize, "two metrics flatten to '%s': %s and %s", full,
+					 other, jpath);
+				rc = -1;
+				break;
+			}
+			strmap_put(&seen, full, jpath);
 			double num;
 			if (json_is_number(v))
 				num = json_number_value(v);
@@ -95,7 +109,7 @@ int stepout_parse_metrics(const char *text, size_t len, arena *a, char ***keys, 
 					if (sp == scap)
 						stack = xrealloc(stack,
 								 (scap *= 2) * sizeof(*stack));
-					stack[sp++] = (struct frame){v, full};
+					stack[sp++] = (struct frame){v, full, jpath};
 				}
 				continue;
 			}
@@ -109,40 +123,12 @@ int stepout_parse_metrics(const char *text, size_t len, arena *a, char ***keys, 
 			(*vals)[(*n)++] = num;
 		}
 	}
+	strmap_release(&seen);
 	free(stack);
 	json_decref(root);
-	return 0;
-}
-
-/* The whole file at path, NUL-terminated, malloc'd; NULL with errno. */
-static char *read_all(const char *path, size_t *len)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return NULL;
-	size_t cap = 4096, n = 0;
-	char *buf = xmalloc(cap);
-	for (;;) {
-		if (n + 1 >= cap)
-			buf = xrealloc(buf, cap *= 2);
-		ssize_t r = read(fd, buf + n, cap - n - 1);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			int e = errno;
-			free(buf);
-			close(fd);
-			errno = e;
-			return NULL;
-		}
-		if (r == 0)
-			break;
-		n += (size_t)r;
-	}
-	close(fd);
-	buf[n] = 0;
-	*len = n;
-	return buf;
+	if (rc < 0)
+		*n = 0;
+	return rc;
 }
 
 /* A succeeded step's record must be whole (what rerun and `show` read): a
@@ -154,14 +140,26 @@ static int store_failed(struct exec_step *es, sl_error **err)
 	return -1;
 }
 
+static int step_file_failed(struct exec_step *es, sl_error **err)
+{
+	snprintf(es->reason, sizeof(es->reason), "%s", (*err)->msg);
+	sl_error_release(err);
+	return -1;
+}
+
 int stepout_collect(struct exec *x, size_t i)
 {
 	struct exec_step *es = &x->s[i];
 	const dag_node *node = &x->d->nodes[i];
 	sl_error *err = NULL;
 	size_t len;
-	char *text = read_all(es->output_path, &len);
-	if (text) {
+	char *text;
+	/* a step's own files: capped and regular only (a step without the sandbox
+	 * once pointed $SLUICE_OUTPUT at /dev/zero) */
+	if (access(es->output_path, F_OK) == 0) {
+		if (fs_read_regular(es->output_path, STEPOUT_OUTPUT_MAX, "$SLUICE_OUTPUT", &text,
+				    &len, &err) < 0)
+			return step_file_failed(es, &err);
 		stepout_parse_outputs(text, len, &x->mem, &es->out_keys, &es->out_vals, &es->nout);
 		free(text);
 		if (store_set_outputs(x->store, x->run_id, node->name,
@@ -172,15 +170,15 @@ int stepout_collect(struct exec *x, size_t i)
 	if (!node->metrics)
 		return 0;
 	char *path = arena_printf(&x->mem, "%s/%s", x->p->dir, node->metrics);
-	text = read_all(path, &len);
-	if (!text) {
-		snprintf(es->reason, sizeof(es->reason), "metrics %s: %s", node->metrics,
-			 errno == ENOENT ? "missing" : strerror(errno));
+	if (access(path, F_OK) < 0) {
+		snprintf(es->reason, sizeof(es->reason), "metrics %s: missing", node->metrics);
 		return -1;
 	}
+	if (fs_read_regular(path, STEPOUT_METRICS_MAX, "metrics file", &text, &len, &err) < 0)
+		return step_file_failed(es, &err);
 	char why[200];
-	int rc = stepout_parse_metrics(text, len, &x->mem, &es->met_keys, &es->met_vals, &es->nmet,
-				       why, sizeof(why));
+	int rc = stepout_parse_metrics(text, len, &x->mem, &es->met_keys, &es->met_vals,
+				       &es->nmet, why, sizeof(why));
 	free(text);
 	if (rc < 0) {
 		snprintf(es->reason, sizeof(es->reason), "metrics %s: %s", node->metrics, why);

@@ -32,6 +32,7 @@
 #include "sluice/dataset.h"
 
 #include "sluice/arena.h"
+#include "sluice/fsutil.h"
 #include "sluice/strbuf.h"
 #include "sluice/strmap.h"
 
@@ -747,17 +748,16 @@ static int start(dataset_reader *r, dataset_reader **out, sl_error **err)
 int dataset_open(const char *path, enum dataset_format fmt, dataset_reader **out, sl_error **err)
 {
 	*out = NULL;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* a regular file only, opened without blocking: a FIFO would wait forever;
+	 * a missing or unreadable data file is the user's mistake: exit 2 */
+	int fd = fs_open_regular(path, err);
 	struct stat st;
-	if (fd < 0 || fstat(fd, &st) < 0 || S_ISDIR(st.st_mode)) {
-		int e = fd < 0 ? errno : S_ISDIR(st.st_mode) ? EISDIR : errno;
-		if (fd >= 0)
-			close(fd);
-		sl_error_errno(err, e, "%s", path);
-		/* a missing or unreadable data file is the user's mistake: exit 2 */
-		if (err && *err && e != EIO && e != ENOMEM)
-			(*err)->kind = SL_ERR_USAGE;
+	if (fd < 0)
 		return -1;
+	if (fstat(fd, &st) < 0) {
+		int e = errno;
+		close(fd);
+		return sl_error_errno(err, e, "stat %s", path);
 	}
 	(void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 	size_t size = S_ISREG(st.st_mode) && st.st_size >= 0 ? (size_t)st.st_size : SIZE_MAX;

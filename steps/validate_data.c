@@ -1219,13 +1219,9 @@ static int diags_to_error(diag_list *d, sl_error **err)
 static int load_suite(const char *path, const char *shown, struct suite *s, sl_error **err)
 {
 	s->file = shown;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		sl_error_errno(err, errno, "expectations file %s", shown);
-		if (err && *err)
-			(*err)->kind = SL_ERR_USAGE;
-		return -1;
-	}
+	int fd = fs_open_regular(path, err);
+	if (fd < 0)
+		return sl_error_wrap(err, "expectations file");
 	strbuf text = STRBUF_INIT;
 	char block[65536];
 	ssize_t n;

@@ -9,6 +9,9 @@
 #ifndef SLUICE_FSUTIL_H
 #define SLUICE_FSUTIL_H
 
+#include "sluice/error.h"
+
+#include <stddef.h>
 #include <sys/types.h>
 
 /* mkdir -p path: every missing directory of path, each with mode.  An
@@ -26,5 +29,18 @@ int fs_mkdir_parents(const char *path, mode_t mode);
  * it can; a missing path is fine.  0, or -1 with the errno of the first
  * entry that could not be removed. */
 int fs_rm_rf(const char *path);
+
+/* Open path for reading when it is a regular file: opened O_NONBLOCK, so
+ * that a FIFO or a device can never make sluice wait, then checked.
+ * Returns the fd, or -1 with an error naming path and what it is instead
+ * ("data.csv is a FIFO, not a regular file"); a usage error (exit 2) but
+ * for I/O errors. */
+int fs_open_regular(const char *path, sl_error **err);
+
+/* The whole regular file at path, NUL-terminated, malloc'd in *buf (the
+ * caller frees it).  More than max bytes is an error saying so; what
+ * names the file in messages ("metrics file m.json"). */
+int fs_read_regular(const char *path, size_t max, const char *what, char **buf, size_t *len,
+		    sl_error **err);
 
 #endif

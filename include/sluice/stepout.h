@@ -11,6 +11,10 @@
 
 #include <stddef.h>
 
+/* The most a step's $SLUICE_OUTPUT and metrics file may hold. */
+#define STEPOUT_OUTPUT_MAX  (16u << 20)
+#define STEPOUT_METRICS_MAX (64u << 20)
+
 /* key=value lines into keys[] and vals[] (allocated from a).  A key given
  * twice: the last line wins, in the place of the first.  Lines without '='
  * or with an empty key are ignored; "\r\n" ends a line too; a NUL ends the
@@ -20,8 +24,9 @@ void stepout_parse_outputs(const char *text, size_t len, arena *a, char ***keys,
 
 /* The metrics object flattened: {"a": {"b": 1}} gives a.b = 1; true and
  * false count as 1 and 0; strings, arrays and null are left out.  0 (and
- * no metrics when it is not an object), or -1 with the JSON parser's error
- * in why. */
+ * no metrics when it is not an object), or -1 with why: the JSON parser's
+ * error, or two values that flatten to one key ({"a.b": 1, "a": {"b": 2}}).
+ * Linear in the size of the text. */
 int stepout_parse_metrics(const char *text, size_t len, arena *a, char ***keys, double **vals,
 			  size_t *n, char *why, size_t whysize);
 

@@ -111,6 +111,45 @@ START_TEST(metrics_deep_and_wide)
 }
 END_TEST
 
+START_TEST(metrics_keys_that_collide)
+{
+	arena a = ARENA_INIT;
+	char **k;
+	double *v;
+	size_t n;
+	char why[200];
+	const char *text = "{\"x\": 1, \"a.b\": 3, \"a\": {\"b\": 4}}";
+	ck_assert_int_eq(stepout_parse_metrics(text, strlen(text), &a, &k, &v, &n, why,
+					       sizeof(why)),
+			 -1);
+	ck_assert_str_eq(why, "two metrics flatten to 'a.b': [\"a.b\"] and [\"a\"][\"b\"]");
+	ck_assert_uint_eq(n, 0);
+	arena_release(&a);
+}
+END_TEST
+
+START_TEST(metrics_200000_keys)
+{
+	arena a = ARENA_INIT;
+	strbuf sb = STRBUF_INIT;
+	strbuf_addch(&sb, '{');
+	for (int i = 0; i < 200000; i++)
+		strbuf_addf(&sb, "%s\"k%d\": {\"v\": %d}", i ? ", " : "", i, i);
+	strbuf_addch(&sb, '}');
+	char **k;
+	double *v;
+	size_t n;
+	char why[200];
+	ck_assert_int_eq(stepout_parse_metrics(sb.buf, sb.len, &a, &k, &v, &n, why, sizeof(why)),
+			 0);
+	ck_assert_uint_eq(n, 200000);
+	/* linear: the arena holds a few hundred bytes per key, not a copy per key */
+	ck_assert_uint_lt(a.total, 200000 * 400);
+	strbuf_release(&sb);
+	arena_release(&a);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("stepout");
@@ -119,6 +158,8 @@ int main(void)
 	tcase_add_test(tc, outputs_many_keys);
 	tcase_add_test(tc, metrics_flattened);
 	tcase_add_test(tc, metrics_deep_and_wide);
+	tcase_add_test(tc, metrics_keys_that_collide);
+	tcase_add_test(tc, metrics_200000_keys);
 	suite_add_tcase(s, tc);
 	return tu_run_suite(s);
 }
