@@ -3,7 +3,18 @@
 
 #include "sluice/strbuf.h"
 
+#include <errno.h>
 #include <stdarg.h>
+
+/* After a write, a stream nobody reads any more (EPIPE) is dropped: the run
+ * goes on silently instead of failing on every line. */
+static void check_stream(status_printer *sp)
+{
+	if (fflush(sp->out) != 0 && errno == EPIPE) {
+		sp->out = NULL;
+		sp->drawn = 0;
+	}
+}
 
 void status_init(status_printer *sp, FILE *out, int live)
 {
@@ -24,7 +35,7 @@ void status_step(status_printer *sp, size_t done, size_t total, const char *name
 		return;
 	status_clear(sp);
 	fprintf(sp->out, "[%zu/%zu] %s %s\n", done, total, name, text);
-	fflush(sp->out);
+	check_stream(sp);
 }
 
 void status_note(status_printer *sp, const char *fmt, ...)
@@ -36,7 +47,7 @@ void status_note(status_printer *sp, const char *fmt, ...)
 	va_start(ap, fmt);
 	vfprintf(sp->out, fmt, ap);
 	va_end(ap);
-	fflush(sp->out);
+	check_stream(sp);
 }
 
 void status_warn(status_printer *sp, sl_error **err)
@@ -60,7 +71,7 @@ void status_live(status_printer *sp, size_t done, size_t total, const status_run
 	}
 	strbuf_addstr(&sb, "\x1b[K");
 	fputs(strbuf_str(&sb), sp->out);
-	fflush(sp->out);
 	sp->drawn = 1;
+	check_stream(sp);
 	strbuf_release(&sb);
 }
