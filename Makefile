@@ -43,7 +43,7 @@ FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_SECONDS ?= 30
 
 .PHONY: all deps ensure-deps test unit integration test-asan fuzz bench demo install \
-        format format-check lint-child clean
+        format format-check lint-child soak clean
 
 all: $(BUILD)/sluice
 
@@ -130,6 +130,11 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libsluice.a | ensure-deps
 bench: $(BUILD)/sluice $(BUILD)/bench/launch $(BUILD)/bench/hashbench
 	@EXTRA_DEBS="$(BENCH_DEBS)" $(MAKE) --no-print-directory deps
 	SLUICE=$(abspath $(BUILD)/sluice) LAUNCH=$(abspath $(BUILD)/bench/launch) bench/run-all.sh
+
+# bench/soak.sh: SOAK_RUNS (1000) runs with kill -9, floods and gc between them
+soak: $(BUILD)/sluice
+	@EXTRA_DEBS="$(TEST_DEBS) time" $(MAKE) --no-print-directory deps
+	SLUICE=$(abspath $(BUILD)/sluice) bash bench/soak.sh
 
 demo: $(BUILD)/sluice
 	@EXTRA_DEBS="$(TEST_DEBS)" $(MAKE) --no-print-directory deps

@@ -89,9 +89,9 @@ struct exec_step {
 	int timed_out, cancelling;
 	int exit_code;
 	char reason[256];
-	char *command;      /* resolved, for the store */
-	char *output_path;  /* $SLUICE_OUTPUT of the current attempt */
-	char *log_rel;      /* the attempt's log, relative to the state dir */
+	char *command;     /* resolved, for the store */
+	char *output_path; /* $SLUICE_OUTPUT of the current attempt */
+	char *log_rel;     /* the attempt's log, relative to the state dir */
 	/* what later expressions may read */
 	size_t nout, nmet;
 	char **out_keys, **out_vals, **met_keys;

@@ -34,12 +34,12 @@ static const char *const top_keys[] = {"name",     "description", "params",  "en
 				       "defaults", "schedule",    "secrets", "notify",
 				       "runner",   "steps",       NULL};
 static const char *const step_keys[] = {
-	"needs",     "run",   "uses",   "with",        "inputs",       "outputs", "metrics",
-	"env",       "when",  "matrix", "timeout",     "grace_period", "retries", "sandbox",
+	"needs",     "run",   "uses",   "with",        "inputs",       "outputs",      "metrics",
+	"env",       "when",  "matrix", "timeout",     "grace_period", "retries",      "sandbox",
 	"resources", "cache", "runner", "description", "on_no_gpu",    "max_log_size", NULL};
-static const char *const default_keys[] = {
-	"timeout", "grace_period", "retries", "sandbox",   "resources",
-	"cache",   "runner",       "env",     "on_no_gpu", "max_log_size", NULL};
+static const char *const default_keys[] = {"timeout",   "grace_period", "retries", "sandbox",
+					   "resources", "cache",        "runner",  "env",
+					   "on_no_gpu", "max_log_size", NULL};
 static const char *const retry_keys[] = {"limit", "backoff", "factor", "max_backoff", "on", NULL};
 static const char *const sandbox_keys[] = {"network", "memory", "cpus", "pids", NULL};
 static const char *const resource_keys[] = {"gpus", "gpu_memory", "cpus", "memory", NULL};
@@ -541,7 +541,8 @@ static void parse_common(struct loader *L, const ynode *n, pstep *st)
 		parse_env(L, v, &st->env, &st->nenv);
 	if ((v = ynode_get(n, "max_log_size")) &&
 	    want_size(L, v, "max_log_size", &st->max_log_size) == 0 && st->max_log_size < 4096)
-		ERR_NODE(L, v, "max_log_size must be at least 4K (the log keeps its head and its tail)");
+		ERR_NODE(L, v,
+			 "max_log_size must be at least 4K (the log keeps its head and its tail)");
 }
 
 static void step_defaults(pstep *st, const pipeline *p)

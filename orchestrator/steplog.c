@@ -258,9 +258,10 @@ uint64_t steplog_close(steplog *l)
 		for (int k = 0; k < 2; k++) {
 			int s = k == 0 ? older : newer;
 			for (size_t j = 0; j < l->seg_nstamps[s]; j++) {
-				m = snprintf(line, sizeof(line), "%llu %lld\n",
-					     (unsigned long long)(l->head + l->seg_stamps[s][j].offset),
-					     (long long)l->seg_stamps[s][j].ms);
+				m = snprintf(
+					line, sizeof(line), "%llu %lld\n",
+					(unsigned long long)(l->head + l->seg_stamps[s][j].offset),
+					(long long)l->seg_stamps[s][j].ms);
 				write_all(l, l->times_fd, line, (size_t)m);
 			}
 			copy_segment(l, l->seg_fd[s], l->seg_len[s]);

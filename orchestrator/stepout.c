@@ -93,8 +93,8 @@ int stepout_parse_metrics(const char *text, size_t len, arena *a, char ***keys, 
 			char *jpath = arena_printf(a, "%s[\"%s\"]", fr.jpath, key);
 			const char *other = strmap_get(&seen, full);
 			if (other) {
-				snprintf(why, whysize, "two metrics flatten to '%s': %s and %s", full,
-					 other, jpath);
+				snprintf(why, whysize, "two metrics flatten to '%s': %s and %s",
+					 full, other, jpath);
 				rc = -1;
 				break;
 			}
@@ -177,8 +177,8 @@ int stepout_collect(struct exec *x, size_t i)
 	if (fs_read_regular(path, STEPOUT_METRICS_MAX, "metrics file", &text, &len, &err) < 0)
 		return step_file_failed(es, &err);
 	char why[200];
-	int rc = stepout_parse_metrics(text, len, &x->mem, &es->met_keys, &es->met_vals,
-				       &es->nmet, why, sizeof(why));
+	int rc = stepout_parse_metrics(text, len, &x->mem, &es->met_keys, &es->met_vals, &es->nmet,
+				       why, sizeof(why));
 	free(text);
 	if (rc < 0) {
 		snprintf(es->reason, sizeof(es->reason), "metrics %s: %s", node->metrics, why);

@@ -112,8 +112,8 @@ typedef struct pstep {
 	pstr when; /* template, or s == NULL */
 	pmatrix_axis *matrix;
 	size_t nmatrix;
-	int64_t timeout_ms; /* 0 = none */
-	int64_t grace_ms;   /* SIGTERM → SIGKILL */
+	int64_t timeout_ms;    /* 0 = none */
+	int64_t grace_ms;      /* SIGTERM → SIGKILL */
 	uint64_t max_log_size; /* bytes of log kept: head and tail (default 100M) */
 	retry_policy retries;
 	sandbox_config sandbox;

@@ -55,13 +55,13 @@ typedef struct steplog {
 	size_t seg_nstamps[2];
 	char **secrets; /* values to mask, NULL-terminated */
 	size_t max_secret;
-	int write_errno; /* the first write that failed, or 0 */
+	int write_errno;    /* the first write that failed, or 0 */
 	char last_msg[200]; /* the last line that began "sluice: ", without it */
 } steplog;
 
 #define STEPLOG_INIT                                                                               \
 	{                                                                                          \
-		.fd = -1, .times_fd = -1, .seg_fd = {-1, -1}                                       \
+		.fd = -1, .times_fd = -1, .seg_fd = { -1, -1 }                                     \
 	}
 
 /* Create DIR/log and DIR/log.times (truncating old ones).  secrets:

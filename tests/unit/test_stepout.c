@@ -119,9 +119,8 @@ START_TEST(metrics_keys_that_collide)
 	size_t n;
 	char why[200];
 	const char *text = "{\"x\": 1, \"a.b\": 3, \"a\": {\"b\": 4}}";
-	ck_assert_int_eq(stepout_parse_metrics(text, strlen(text), &a, &k, &v, &n, why,
-					       sizeof(why)),
-			 -1);
+	ck_assert_int_eq(
+		stepout_parse_metrics(text, strlen(text), &a, &k, &v, &n, why, sizeof(why)), -1);
 	ck_assert_str_eq(why, "two metrics flatten to 'a.b': [\"a.b\"] and [\"a\"][\"b\"]");
 	ck_assert_uint_eq(n, 0);
 	arena_release(&a);

@@ -2,9 +2,12 @@
 #include "sluice/arena.h"
 #include "sluice/strmap.h"
 #include "sluice/util.h"
+#include "sluice/fsutil.h"
 #include "testutil.h"
 
 #include <check.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,6 +128,55 @@ START_TEST(map_and_arena)
 }
 END_TEST
 
+START_TEST(fs_helpers)
+{
+	char dir[256];
+	tu_mkdtemp(dir, sizeof(dir), "sluice-fs");
+	/* mkdir -p and its parents */
+	ck_assert_int_eq(fs_mkdir_p(tu_path(dir, "a/b/c/"), 0755), 0);
+	ck_assert_int_eq(fs_mkdir_parents(tu_path(dir, "x/y/file"), 0755), 0);
+	struct stat st;
+	ck_assert_int_eq(stat(tu_path(dir, "x/y"), &st), 0);
+	ck_assert_int_eq(stat(tu_path(dir, "x/y/file"), &st), -1);
+	/* regular files only, never blocking */
+	tu_write(tu_path(dir, "f.txt"), "hello");
+	ck_assert_int_eq(mkfifo(tu_path(dir, "fifo"), 0644), 0);
+	sl_error *err = NULL;
+	char *buf;
+	size_t len;
+	ck_assert_int_eq(fs_read_regular(tu_path(dir, "f.txt"), 5, "test file", &buf, &len, &err),
+			 0);
+	ck_assert_str_eq(buf, "hello");
+	free(buf);
+	ck_assert_int_eq(fs_read_regular(tu_path(dir, "f.txt"), 4, "test file", &buf, &len, &err),
+			 -1);
+	ck_assert_msg(strstr(err->msg, "is larger than 4, the most it may hold"), "%s", err->msg);
+	ck_assert_int_eq(err->kind, SL_ERR_USAGE);
+	sl_error_release(&err);
+	ck_assert_int_eq(fs_open_regular(tu_path(dir, "fifo"), &err), -1);
+	ck_assert_msg(strstr(err->msg, "fifo is a FIFO, not a regular file"), "%s", err->msg);
+	sl_error_release(&err);
+	ck_assert_int_eq(fs_open_regular("/dev/zero", &err), -1);
+	ck_assert_str_eq(err->msg, "/dev/zero is a character device, not a regular file");
+	sl_error_release(&err);
+	ck_assert_int_eq(fs_open_regular(tu_path(dir, "a"), &err), -1);
+	ck_assert_msg(strstr(err->msg, "is a directory"), "%s", err->msg);
+	sl_error_release(&err);
+	/* rm -rf: opens up a mode-000 directory, never follows a symlink out */
+	tu_write(tu_path(dir, "outside"), "keep");
+	ck_assert_int_eq(mkdir(tu_path(dir, "t"), 0755), 0);
+	ck_assert_int_eq(mkdir(tu_path(dir, "t/locked"), 0755), 0);
+	tu_write(tu_path(dir, "t/locked/f"), "x");
+	ck_assert_int_eq(chmod(tu_path(dir, "t/locked"), 0), 0);
+	ck_assert_int_eq(symlink(dir, tu_path(dir, "t/link")), 0);
+	ck_assert_int_eq(fs_rm_rf(tu_path(dir, "t")), 0);
+	ck_assert_int_eq(lstat(tu_path(dir, "t"), &st), -1);
+	ck_assert_int_eq(stat(tu_path(dir, "outside"), &st), 0);
+	ck_assert_int_eq(fs_rm_rf(tu_path(dir, "missing")), 0);
+	ck_assert_int_eq(fs_rm_rf(dir), 0);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("util");
@@ -134,6 +186,7 @@ int main(void)
 	tcase_add_test(tc, distance);
 	tcase_add_test(tc, paths);
 	tcase_add_test(tc, map_and_arena);
+	tcase_add_test(tc, fs_helpers);
 	suite_add_tcase(s, tc);
 	return tu_run_suite(s);
 }
