@@ -121,7 +121,7 @@ static void next_segment(steplog *l)
 	l->seg_cur ^= 1;
 	int s = l->seg_cur;
 	if (l->seg_fd[s] < 0) {
-		char name[16];
+		char name[32];
 		snprintf(name, sizeof(name), "log.tail%d", s);
 		l->seg_fd[s] = open_in(l->dir, name, O_RDWR | O_CREAT | O_TRUNC);
 		if (l->seg_fd[s] < 0)
@@ -268,7 +268,7 @@ uint64_t steplog_close(steplog *l)
 			l->head += l->seg_len[s];
 		}
 		for (int s = 0; s < 2; s++) {
-			char name[16];
+			char name[32];
 			snprintf(name, sizeof(name), "log.tail%d", s);
 			char path[4096];
 			snprintf(path, sizeof(path), "%s/%s", l->dir, name);

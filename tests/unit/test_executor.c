@@ -290,7 +290,7 @@ START_TEST(jobs_limit_parallelism)
 {
 	runner *r = runner_fake_new();
 	for (int k = 0; k < 6; k++) {
-		char name[8];
+		char name[16];
 		snprintf(name, sizeof(name), "s%d", k);
 		runner_fake_script(r, name, &(fake_behavior){.run_ms = 5});
 	}
@@ -304,7 +304,7 @@ START_TEST(jobs_limit_parallelism)
 	ck_assert_int_eq(runner_fake_max_running(r), 2);
 	/* in file order */
 	for (size_t k = 0; k < 6; k++) {
-		char name[8];
+		char name[16];
 		snprintf(name, sizeof(name), "s%zu", k);
 		ck_assert_str_eq(runner_fake_event(r, k)->name, name);
 	}
