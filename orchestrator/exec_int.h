@@ -12,8 +12,9 @@
  *   stepcmd.c    the step's argv and environment, its program on PATH
  *   runexpr.c    expressions at run time: steps.X.outputs, metrics, status,
  *                run.id, secrets; rendering templates, evaluating `when`
- *   steplog.c    the log: stamping lines, redacting secrets, a built-in's
- *                last "sluice: ..." line (its reason)
+ *   steplog.c    the log (steplog.h: bounded, stamped apart, secrets
+ *                masked, a built-in's last "sluice: ..." line) and reading
+ *                the log pipe a bounded amount per turn
  *   stepout.c    $SLUICE_OUTPUT and the metrics file into the node and the store
  *   reuse.c      the cache: keys, reuse of an earlier result, restore, why,
  *                and recording a succeeded step's files
