@@ -322,6 +322,7 @@ static int plain_start(runner *r, const step_launch *l, step_proc *p, sl_error *
 	if (!pl->probed) {
 		sandbox_tracker_probe(&pl->tr, getenv("SLUICE_PROC_TRACK"));
 		pl->probed = 1;
+		sandbox_track_sweep(&pl->tr);
 	}
 	if (pl->null_fd < 0)
 		return sl_error_errno(err, errno, "start %s: /dev/null", l->name);

@@ -13,6 +13,7 @@
 
 #include "sluice/arena.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -548,4 +549,26 @@ void sandbox_track_destroy(sandbox_track *c)
 	}
 	c->dir = NULL;
 	c->kind = SB_TRACK_DESCENT;
+}
+
+void sandbox_track_sweep(const sandbox_tracker *t)
+{
+	DIR *d = t->base ? opendir(t->base) : NULL;
+	for (struct dirent *e; d && (e = readdir(d));) {
+		int pid;
+		unsigned seq;
+		char tail;
+		if (sscanf(e->d_name, "sluice-%d-p%u%c", &pid, &seq, &tail) != 2 || pid <= 0 ||
+		    pid == (int)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			continue;
+		size_t len = strlen(t->base) + strlen(e->d_name) + 2;
+		sandbox_track c = {.kind = t->kind, .dir = xmalloc(len), .procs = -1};
+		snprintf(c.dir, len, "%s/%s", t->base, e->d_name);
+		char path[4096];
+		snprintf(path, sizeof(path), "%s/cgroup.kill", c.dir);
+		c.has_kill = t->kind == SB_TRACK_CGROUP2 && access(path, W_OK) == 0;
+		sandbox_track_destroy(&c);
+	}
+	if (d)
+		closedir(d);
 }

@@ -111,6 +111,9 @@ int sandbox_track_signal(const sandbox_track *c, int sig, pid_t skip_pgid);
 int sandbox_track_empty(const sandbox_track *c);
 /* Kill what is left, remove the cgroup, free c's strings. */
 void sandbox_track_destroy(sandbox_track *c);
+/* The cgroups a dead orchestrator left below t->base (sluice-PID-pN, PID
+ * gone: a kill -9): what is left in them is killed, they are removed. */
+void sandbox_track_sweep(const sandbox_tracker *t);
 
 /* ---- what the machine can do ----------------------------------------------------- */
 
