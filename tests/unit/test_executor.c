@@ -341,7 +341,7 @@ START_TEST(jobs_limit_parallelism)
 {
 	runner *r = runner_fake_new();
 	for (int k = 0; k < 6; k++) {
-		char name[8];
+		char name[16];
 		snprintf(name, sizeof(name), "s%d", k);
 		runner_fake_script(r, name, &(fake_behavior){.run_ms = 5});
 	}
