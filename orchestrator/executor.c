@@ -180,7 +180,7 @@ void exec_set_wake(struct exec *x, size_t i)
 			EARLIER(es->deadline_ms);
 		EARLIER(es->kill_at_ms);
 		if (es->proc.pidfd < 0)
-			EARLIER(now + 50); /* no pidfd: poll for the exit */
+			EARLIER(now + 50); /* no pidfd (or no leader any more): poll for the end */
 	} else if (es->state == ST_WAITING && es->retry_at_ms > now) {
 		/* once due, it starts as soon as it fits: schedule() looks at every turn */
 		EARLIER(es->retry_at_ms);
@@ -410,6 +410,8 @@ static void finish_exited(struct exec *x)
 			exec_warn(x, &err);
 		else if (r == 1)
 			attempt_ended(x, i, &ex);
+		else /* the leader gone, the rest in its grace period: the pidfd may be too */
+			exec_set_wake(x, i);
 	}
 	reap_orphans(x);
 }

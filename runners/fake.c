@@ -2,7 +2,8 @@
  * fake.c — the fake runner (include/sluice/runner_fake.h).  The contract is
  * runner.h's, kept as the real runners keep it: start leaves the caller's
  * out_fd alone (it writes the scripted log and keeps no copy), the pidfd is
- * the runner's and finish closes it, signal after finish sends nothing.
+ * the runner's and finish closes it (early when a group lingers: linger_ms),
+ * signal after finish sends nothing.
  */
 #include "sluice/runner_fake.h"
 
@@ -44,7 +45,9 @@ struct fake_proc {
 	const char **outputs;
 	size_t noutputs;
 	const char *metrics;
-	int ended_by; /* the signal that ends it, 0 when it ends by itself */
+	int ended_by;         /* the signal that ends it, 0 when it ends by itself */
+	int64_t linger_until; /* the leader is gone, its group lingers until then */
+	int linger_cut;       /* SIGKILL during the linger */
 };
 
 static struct script *script_of(struct fake *f, const char *name)
@@ -150,6 +153,8 @@ static int fake_signal(runner *r, step_proc *p, int sig)
 	fake_event *ev = &f->events[fp->event];
 	ev->terms += sig == SIGTERM;
 	ev->kills += sig == SIGKILL;
+	if (fp->linger_until && sig == SIGKILL)
+		fp->linger_cut = 1;
 	if (fp->ended_by)
 		return 0;
 	if (sig == SIGKILL || (sig == SIGTERM && !fp->b.ignore_term)) {
@@ -179,11 +184,24 @@ static int fake_finish(runner *r, step_proc *p, step_exit *ex, sl_error **err)
 	struct fake *f = (struct fake *)r;
 	if (p->reaped)
 		return sl_error_make(err, "fake: pid %d was finished already", (int)p->pid);
-	uint64_t fired;
-	if (read(p->pidfd, &fired, sizeof(fired)) != sizeof(fired))
-		return errno == EAGAIN ? 0 : sl_error_errno(err, errno, "fake: read timerfd");
 	struct fake_proc *fp = p->priv;
 	fake_event *ev = &f->events[fp->event];
+	if (p->pidfd < 0) { /* the group lingers: polled */
+		if (!fp->linger_cut && clock_mono_ms() < fp->linger_until)
+			return 0;
+		ev->lingered = fp->linger_cut ? 2 : 1;
+	} else {
+		uint64_t fired;
+		if (read(p->pidfd, &fired, sizeof(fired)) != sizeof(fired))
+			return errno == EAGAIN ? 0
+					       : sl_error_errno(err, errno, "fake: read timerfd");
+		if (fp->b.linger_ms && fp->ended_by == SIGTERM) {
+			close(p->pidfd);
+			p->pidfd = -1;
+			fp->linger_until = clock_mono_ms() + fp->b.linger_ms;
+			return 0;
+		}
+	}
 	memset(ex, 0, sizeof(*ex));
 	ex->peak_memory = -1;
 	int sig = fp->ended_by ? fp->ended_by : fp->b.signal;
@@ -211,7 +229,8 @@ static int fake_finish(runner *r, step_proc *p, step_exit *ex, sl_error **err)
 	ev->ended_ms = clock_mono_ms();
 	ev->ended_by = fp->ended_by;
 	f->running--;
-	close(p->pidfd);
+	if (p->pidfd >= 0)
+		close(p->pidfd);
 	p->pidfd = -1;
 	p->reaped = 1;
 	p->priv = NULL;

@@ -13,6 +13,7 @@
 
 #include "sluice/arena.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -374,4 +375,200 @@ void sandbox_cgroup_stats(const sandbox_cgroups *cg, const sandbox_cgroup *c, in
 			n = field(buf, "under_oom");
 		*oom = n > 0;
 	}
+}
+
+/* ---- a step's processes, by cgroup ---------------------------------------------------- */
+
+const char *sandbox_track_kind_name(int kind)
+{
+	return kind == SB_TRACK_CGROUP2   ? "cgroup2"
+	       : kind == SB_TRACK_FREEZER ? "freezer"
+					  : "descent";
+}
+
+void sandbox_tracker_probe(sandbox_tracker *t, const char *force)
+{
+	memset(t, 0, sizeof(*t));
+	if (force && !*force)
+		force = NULL;
+	char mnt[1024], path[4096], base[8192];
+	const char *why2 = "no cgroup2 hierarchy mounted", *why1 = "no freezer hierarchy mounted";
+	if (!force || !strcmp(force, "cgroup2")) {
+		if (mount_point(NULL, mnt, sizeof(mnt)) == 0 &&
+		    self_path(NULL, path, sizeof(path)) == 0) {
+			snprintf(base, sizeof(base), "%s%s", mnt, strcmp(path, "/") ? path : "");
+			if (access(base, W_OK) == 0) {
+				t->kind = SB_TRACK_CGROUP2;
+				t->base = xstrdup(base);
+				return;
+			}
+			why2 = "no write access to this process's cgroup2 directory";
+		}
+	}
+	if (!force || !strcmp(force, "freezer")) {
+		if (mount_point("freezer", mnt, sizeof(mnt)) == 0 &&
+		    self_path("freezer", path, sizeof(path)) == 0) {
+			snprintf(base, sizeof(base), "%s%s", mnt, strcmp(path, "/") ? path : "");
+			if (access(base, W_OK) == 0) {
+				t->kind = SB_TRACK_FREEZER;
+				t->base = xstrdup(base);
+				return;
+			}
+			why1 = "no write access to this process's freezer cgroup";
+		}
+	}
+	t->kind = SB_TRACK_DESCENT;
+	if (force && !strcmp(force, "descent"))
+		snprintf(t->why, sizeof(t->why), "SLUICE_PROC_TRACK=descent");
+	else
+		snprintf(t->why, sizeof(t->why), "%s; %s", why2, why1);
+}
+
+void sandbox_tracker_release(sandbox_tracker *t)
+{
+	free(t->base);
+	memset(t, 0, sizeof(*t));
+}
+
+int sandbox_track_create(const sandbox_tracker *t, sandbox_track *c, const char *name,
+			 sl_error **err)
+{
+	memset(c, 0, sizeof(*c));
+	c->procs = -1;
+	c->kind = SB_TRACK_DESCENT;
+	if (t->kind == SB_TRACK_DESCENT || !t->base)
+		return sl_error_make(err, "no cgroup to track processes in");
+	size_t len = strlen(t->base) + strlen(name) + 2;
+	char *dir = xmalloc(len);
+	snprintf(dir, len, "%s/%s", t->base, name);
+	if (mkdir(dir, 0755) < 0) {
+		int e = errno;
+		free(dir);
+		return sl_error_errno(err, e, "mkdir %s/%s", t->base, name);
+	}
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
+	c->procs = open(path, O_WRONLY | O_CLOEXEC);
+	if (c->procs < 0) {
+		int e = errno;
+		rmdir(dir);
+		free(dir);
+		return sl_error_errno(err, e, "open %s", path);
+	}
+	c->dir = dir;
+	c->kind = t->kind;
+	snprintf(path, sizeof(path), "%s/cgroup.kill", dir);
+	c->has_kill = t->kind == SB_TRACK_CGROUP2 && access(path, W_OK) == 0;
+	return 0;
+}
+
+/* Call fn(pid, arg) for each process in the cgroup; the number of them. */
+static int each_member(const char *dir, void (*fn)(pid_t, void *), void *arg)
+{
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return 0;
+	int n = 0, pid;
+	while (fscanf(f, "%d", &pid) == 1) {
+		if (pid <= 0)
+			continue;
+		n++;
+		if (fn)
+			fn((pid_t)pid, arg);
+	}
+	fclose(f);
+	return n;
+}
+
+struct sig_arg {
+	int sig;
+	pid_t skip_pgid;
+};
+
+static void signal_member(pid_t pid, void *arg)
+{
+	const struct sig_arg *a = arg;
+	if (a->skip_pgid > 0 && getpgid(pid) == a->skip_pgid)
+		return;
+	kill(pid, a->sig);
+}
+
+/* v1: freeze the cgroup, so that nothing forks while its members are killed. */
+static int freeze(const char *dir, const char *state)
+{
+	if (write_str(dir, "freezer.state", state) < 0)
+		return -1;
+	if (strcmp(state, "FROZEN") != 0)
+		return 0;
+	char path[4096], buf[64];
+	snprintf(path, sizeof(path), "%s/freezer.state", dir);
+	for (int tries = 0; tries < 1000; tries++) {
+		if (read_small(path, buf, sizeof(buf)) > 0 && !strncmp(buf, "FROZEN", 6))
+			return 0;
+		struct timespec ts = {0, 1000000};
+		nanosleep(&ts, NULL);
+	}
+	return -1; /* killed all the same: SIGKILL waits for the thaw */
+}
+
+int sandbox_track_signal(const sandbox_track *c, int sig, pid_t skip_pgid)
+{
+	if (!c->dir)
+		return 0;
+	struct sig_arg a = {sig, sig == SIGKILL ? 0 : skip_pgid};
+	if (sig == SIGKILL && c->has_kill)
+		return write_str(c->dir, "cgroup.kill", "1");
+	if (sig == SIGKILL && c->kind == SB_TRACK_FREEZER) {
+		freeze(c->dir, "FROZEN");
+		each_member(c->dir, signal_member, &a);
+		return freeze(c->dir, "THAWED");
+	}
+	/* v2 without cgroup.kill (before 5.14): until nothing new shows up */
+	for (int pass = 0; pass < (sig == SIGKILL ? 10 : 1); pass++)
+		if (!each_member(c->dir, signal_member, &a))
+			break;
+	return 0;
+}
+
+int sandbox_track_empty(const sandbox_track *c)
+{
+	return !c->dir || each_member(c->dir, NULL, NULL) == 0;
+}
+
+void sandbox_track_destroy(sandbox_track *c)
+{
+	if (c->procs >= 0)
+		close(c->procs);
+	c->procs = -1;
+	if (c->dir) {
+		sandbox_track_signal(c, SIGKILL, 0);
+		remove_dir(c->dir);
+		free(c->dir);
+	}
+	c->dir = NULL;
+	c->kind = SB_TRACK_DESCENT;
+}
+
+void sandbox_track_sweep(const sandbox_tracker *t)
+{
+	DIR *d = t->base ? opendir(t->base) : NULL;
+	for (struct dirent *e; d && (e = readdir(d));) {
+		int pid;
+		unsigned seq;
+		char tail;
+		if (sscanf(e->d_name, "sluice-%d-p%u%c", &pid, &seq, &tail) != 2 || pid <= 0 ||
+		    pid == (int)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			continue;
+		size_t len = strlen(t->base) + strlen(e->d_name) + 2;
+		sandbox_track c = {.kind = t->kind, .dir = xmalloc(len), .procs = -1};
+		snprintf(c.dir, len, "%s/%s", t->base, e->d_name);
+		char path[4096];
+		snprintf(path, sizeof(path), "%s/cgroup.kill", c.dir);
+		c.has_kill = t->kind == SB_TRACK_CGROUP2 && access(path, W_OK) == 0;
+		sandbox_track_destroy(&c);
+	}
+	if (d)
+		closedir(d);
 }

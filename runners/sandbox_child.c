@@ -218,6 +218,47 @@ static __attribute__((noreturn)) void step_main(const struct plan *pl)
 	child_fail(pl, fd, SB_EXEC, errno);
 }
 
+/* pid 1 once the step runs: forward signals, reap, report the step's exit
+ * on the report pipe (fd 3), exit. */
+static __attribute__((noreturn)) void pid1_wait(pid_t step, const sigset_t *set)
+{
+	/* signalled: sluice sent a signal (a timeout, a cancel), and the step's
+	 * other processes have the grace period as the step had: once the step
+	 * is reported, pid 1 stays until every process of the namespace is
+	 * gone, or until sluice's SIGKILL ends it.  Otherwise pid 1 goes as
+	 * soon as the step does, and the kernel kills what is left. */
+	int signalled = 0, reported = 0;
+	for (;;) {
+		siginfo_t si;
+		int sig = sigwaitinfo(set, &si);
+		if (sig < 0)
+			continue;
+		if (sig != SIGCHLD) {
+			/* every process of the namespace but pid 1, sessions of their own
+			 * included */
+			signalled = 1;
+			if (kill(-1, sig) < 0)
+				kill(step, sig);
+			continue;
+		}
+		int status;
+		pid_t w;
+		while ((w = waitpid(-1, &status, WNOHANG)) > 0) {
+			if (w != step)
+				continue;
+			copy_back(OUTPUT_INSIDE, 4);
+			struct report rep = {REP_EXIT, 0, 0, status};
+			if (write(3, &rep, sizeof(rep)) < 0) {
+				/* the orchestrator will see our own exit */
+			}
+			reported = 1;
+			if (!signalled)
+				_exit(0);
+		}
+		if (reported && w < 0 && errno == ECHILD)
+			_exit(0); /* nothing left: every process here descends from pid 1 */
+	}
+}
 __attribute__((noreturn)) void sandbox_child_main(const struct plan *pl)
 {
 	int rfd = pl->fd_report;
@@ -353,27 +394,5 @@ __attribute__((noreturn)) void sandbox_child_main(const struct plan *pl)
 	close(0);
 	close(1);
 	close(2);
-	for (;;) {
-		siginfo_t si;
-		int sig = sigwaitinfo(&set, &si);
-		if (sig < 0)
-			continue;
-		if (sig != SIGCHLD) {
-			if (kill(-step, sig) < 0)
-				kill(step, sig);
-			continue;
-		}
-		int status;
-		pid_t w;
-		while ((w = waitpid(-1, &status, WNOHANG)) > 0) {
-			if (w != step)
-				continue;
-			copy_back(OUTPUT_INSIDE, 4);
-			struct report rep = {REP_EXIT, 0, 0, status};
-			if (write(rfd, &rep, sizeof(rep)) < 0) {
-				/* the orchestrator will see our own exit */
-			}
-			_exit(0);
-		}
-	}
+	pid1_wait(step, &set);
 }

@@ -18,6 +18,14 @@
  *                                again later; 1 done, ex filled, everything
  *                                the runner held for p released
  *
+ * A step is done when its leader exited and nothing of it is left, or, after
+ * a signal other than SIGKILL (a timeout's or a cancel's SIGTERM), when the
+ * SIGKILL at the end of the grace period came: the other processes of the
+ * step have the grace period too.  Meanwhile finish returns 0 with the
+ * leader reaped and p.pidfd closed and set to -1 (it would stay readable):
+ * the caller polls, calling finish again every so often.  Without such a
+ * signal, what the leader left is killed when it exits.
+ *
  * and a step_proc may be started again (a retry) once finish returned 1.
  *
  * File descriptors:
@@ -27,14 +35,16 @@
  *     start, and the log pipe's read end sees end of file only when the step
  *     and everything it left are gone and finish has returned 1.
  *   - p.pidfd is the runner's: the caller may poll it, never closes it.
- *     finish closes it when it returns 1 and sets p.pidfd to -1 (an epoll
- *     registration goes with it).  -1 from start: the kernel has no
- *     pidfd_open; wait for SIGCHLD instead.
+ *     finish closes it when it returns 1, or when it returns 0 with the
+ *     leader gone and the rest of the step in its grace period, and sets
+ *     p.pidfd to -1 (an epoll registration goes with it).  -1 from start:
+ *     the kernel has no pidfd_open; wait for SIGCHLD instead.  The caller
+ *     looks at p.pidfd after every finish: -1 means poll.
  *   - every fd a runner opens is close-on-exec: no step inherits another's.
  *
  * Failures:
- *   - plain runner: posix_spawn reports a failed execve from start ("start
- *     NAME: PATH: strerror").
+ *   - plain runner: a failed execve fails start ("start NAME: PATH:
+ *     strerror"), as do a failed chdir and joining the step's cgroup.
  *   - local sandbox: a failure in the parent's stages (prepare .. go, see
  *     sandbox.h) fails start ("sandbox: STAGE: strerror"); a failure in
  *     the child's stages, execve included, is an exit: start succeeds,
@@ -108,15 +118,20 @@ typedef struct runner_ops {
 	 * caller's; on success p->pid, p->pidfd, p->owner are set and p->reaped
 	 * is 0. */
 	int (*start)(runner *r, const step_launch *l, step_proc *p, sl_error **err);
-	/* Send sig to the step: the plain runner to its process group, the
-	 * sandbox to its pid 1 (which forwards it to the step's process group;
-	 * SIGKILL ends the namespace).  0, or -1 with errno; 0 and
-	 * nothing sent once finish returned 1. */
+	/* Send sig to every process of the step: the plain runner to its
+	 * process group and to those that left it (found by the step's cgroup,
+	 * or by descent: docs/running.md), the sandbox to its pid 1 (which
+	 * forwards it to every process of the namespace; SIGKILL ends the
+	 * namespace).  0, or -1 with errno; 0 and nothing sent once finish
+	 * returned 1. */
 	int (*signal)(runner *r, step_proc *p, int sig);
 	/* Reap a step that exited and finish its attempt: 0 while it still
-	 * runs; 1 when done, with ex filled.  Finishing is: the exit status and
-	 * rusage (wait4); then, in the plain runner, SIGKILL to what is left in
-	 * the step's process group, and in the sandbox, the report pipe, the
+	 * runs (its leader, or after a SIGTERM the rest of it: see above); 1
+	 * when done, with ex filled (the leader's exit status).  Finishing is:
+	 * the exit status and rusage (wait4); then, in the plain runner,
+	 * SIGKILL to what is left of the step and its cgroup removed, and in
+	 * the sandbox (whose pid 1 waits for the namespace to empty after a
+	 * forwarded signal), the report pipe, the
 	 * cgroup's peak memory and OOM verdict, the log lines about undeclared
 	 * writes, the declared outputs promoted into the workspace when the
 	 * step succeeded (a missing one is ex->reason), and the upper dir and
@@ -132,8 +147,10 @@ struct runner {
 	const runner_ops *ops;
 };
 
-/* Plain child processes (posix_spawn, own process group, no isolation):
- * `sandbox: none` and the executor's tests. */
+/* Plain child processes (vfork, own process group, own cgroup where one
+ * can be made, no isolation): `sandbox: none` and the registry built-ins.
+ * SLUICE_PROC_TRACK=cgroup2|freezer|descent picks how their processes are
+ * tracked (tests); the default is the first that works. */
 runner *runner_plain_new(void);
 
 /* The local sandbox (runners/local.c, docs/sandbox.md): probes the machine

@@ -29,6 +29,10 @@ typedef struct fake_behavior {
 	int oom;             /* with reason: the memory limit struck */
 	int fail_start;      /* start() fails ("fake: cannot start NAME") */
 	int raise_at_start;  /* raise this signal in sluice when it starts (SIGINT: Ctrl-C) */
+	/* once a SIGTERM ended it, the rest of its process group stays this long
+	 * (or until SIGKILL): finish closes the "pidfd" and returns 0 meanwhile,
+	 * as the plain runner does while a group has its grace period */
+	int64_t linger_ms;
 } fake_behavior;
 
 /* What happened to one attempt, in the order the attempts started. */
@@ -39,6 +43,7 @@ typedef struct fake_event {
 	int running;                  /* attempts running when this one started, itself included */
 	int terms, kills;             /* SIGTERM and SIGKILL received before it ended */
 	int ended_by;                 /* the signal that ended it, 0 when it ended by itself */
+	int lingered;                 /* linger_ms: 1 the group ended by itself, 2 by SIGKILL */
 } fake_event;
 
 runner *runner_fake_new(void);

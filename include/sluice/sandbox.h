@@ -65,6 +65,56 @@ void sandbox_cgroup_stats(const sandbox_cgroups *cg, const sandbox_cgroup *c, in
 /* Kill what is left, remove the directories, free c. */
 void sandbox_cgroup_destroy(sandbox_cgroup *c);
 
+/* ---- a step's processes, by cgroup (the plain runner) -------------------------------- */
+
+/* A `sandbox: none` step's processes are tracked in a cgroup of their own
+ * where one can be made, so that a process that leaves the step's process
+ * group (setsid) still ends with the step: a v2 cgroup (no controller
+ * needed; cgroup.kill from kernel 5.14), else a v1 freezer cgroup (frozen,
+ * killed, thawed).  Where neither can be made, the plain runner tracks
+ * them by descent (runners/plain.c). */
+enum sandbox_track_kind { SB_TRACK_DESCENT, SB_TRACK_CGROUP2, SB_TRACK_FREEZER };
+
+typedef struct sandbox_tracker {
+	int kind;      /* what steps get (enum sandbox_track_kind) */
+	char *base;    /* the directory step cgroups are made in; NULL for descent */
+	char why[300]; /* for descent: why there is no cgroup */
+} sandbox_tracker;
+
+/* Find where step cgroups can go: below this process's cgroup in the v2
+ * hierarchy, else in the v1 freezer hierarchy.  force ("cgroup2", "freezer",
+ * "descent", or NULL/"" for the first that works) picks one, for tests.
+ * Never fails: what is missing is in why. */
+void sandbox_tracker_probe(sandbox_tracker *t, const char *force);
+void sandbox_tracker_release(sandbox_tracker *t);
+/* "cgroup2", "freezer" or "descent". */
+const char *sandbox_track_kind_name(int kind);
+
+/* One step's tracking cgroup. */
+typedef struct sandbox_track {
+	int kind;     /* SB_TRACK_CGROUP2 or SB_TRACK_FREEZER; SB_TRACK_DESCENT: none */
+	char *dir;    /* the cgroup's directory */
+	int procs;    /* open cgroup.procs: the child writes "0" to it before exec; -1 after */
+	int has_kill; /* v2 cgroup.kill exists */
+} sandbox_track;
+
+/* Make a cgroup called name below t->base and open its cgroup.procs.  On
+ * failure (-1) nothing is left and c->kind is SB_TRACK_DESCENT. */
+int sandbox_track_create(const sandbox_tracker *t, sandbox_track *c, const char *name,
+			 sl_error **err);
+/* Send sig to every process in the cgroup whose process group is not
+ * skip_pgid (the caller signals that group itself, once).  SIGKILL goes to
+ * all of them at once: cgroup.kill, or the freezer (frozen, killed,
+ * thawed), so that none forks away meanwhile.  0, or -1 with errno. */
+int sandbox_track_signal(const sandbox_track *c, int sig, pid_t skip_pgid);
+/* 1 when no process is left in the cgroup. */
+int sandbox_track_empty(const sandbox_track *c);
+/* Kill what is left, remove the cgroup, free c's strings. */
+void sandbox_track_destroy(sandbox_track *c);
+/* The cgroups a dead orchestrator left below t->base (sluice-PID-pN, PID
+ * gone: a kill -9): what is left in them is killed, they are removed. */
+void sandbox_track_sweep(const sandbox_tracker *t);
+
 /* ---- what the machine can do ----------------------------------------------------- */
 
 typedef struct sandbox_probe {

@@ -215,6 +215,57 @@ START_TEST(timeout_then_sigkill_after_grace)
 }
 END_TEST
 
+START_TEST(grace_period_waits_for_the_group)
+{
+	runner *r = runner_fake_new();
+	/* the leader goes at SIGTERM, its group a little later: no SIGKILL */
+	runner_fake_script(r, "polite", &(fake_behavior){.run_ms = 600000, .linger_ms = 30});
+	/* the group outlives the grace period: the SIGKILL ends it */
+	runner_fake_script(r, "stubborn", &(fake_behavior){.run_ms = 600000, .linger_ms = 600000});
+	struct tu_run run;
+	tu_execute(&run, ws,
+		   "name: t\nsteps:\n"
+		   "  polite: {run: 'true', timeout: 20ms, grace_period: 10m}\n"
+		   "  stubborn: {run: 'true', timeout: 20ms, grace_period: 20ms}\n",
+		   NULL, r, (exec_options){.jobs = 2});
+	ck_status(&run, "polite", "failed");
+	ck_assert_str_eq(tu_step(&run, "polite")->reason, "timeout after 20ms");
+	const fake_event *e = runner_fake_find(r, "polite", 1);
+	ck_assert_int_eq(e->terms, 1);
+	ck_assert_int_eq(e->kills, 0);
+	ck_assert_int_eq(e->lingered, 1);
+	ck_assert_int_ge(e->ended_ms - e->started_ms, 50);
+	ck_status(&run, "stubborn", "failed");
+	ck_assert_str_eq(tu_step(&run, "stubborn")->reason, "timeout after 20ms");
+	e = runner_fake_find(r, "stubborn", 1);
+	ck_assert_int_eq(e->kills, 1);
+	ck_assert_int_eq(e->lingered, 2);
+	tu_run_done(&run);
+	r->ops->free(r);
+}
+END_TEST
+
+START_TEST(cancel_waits_for_the_group)
+{
+	runner *r = runner_fake_new();
+	/* Ctrl-C while it starts; its group takes a while after the SIGTERM */
+	runner_fake_script(
+		r, "a",
+		&(fake_behavior){.run_ms = 600000, .linger_ms = 30, .raise_at_start = SIGINT});
+	struct tu_run run;
+	tu_execute(&run, ws, "name: t\nsteps:\n  a: {run: 'true', grace_period: 10m}\n", NULL, r,
+		   (exec_options){0});
+	ck_assert_str_eq(run.res.status, "cancelled");
+	ck_status(&run, "a", "cancelled");
+	const fake_event *e = runner_fake_find(r, "a", 1);
+	ck_assert_int_eq(e->terms, 1);
+	ck_assert_int_eq(e->kills, 0);
+	ck_assert_int_eq(e->lingered, 1);
+	tu_run_done(&run);
+	r->ops->free(r);
+}
+END_TEST
+
 START_TEST(timeout_retried_when_asked)
 {
 	runner *r = runner_fake_new();
@@ -555,6 +606,8 @@ int main(void)
 	tcase_add_test(tc, retries_with_backoff);
 	tcase_add_test(tc, retries_exhausted_and_max_backoff);
 	tcase_add_test(tc, timeout_then_sigkill_after_grace);
+	tcase_add_test(tc, grace_period_waits_for_the_group);
+	tcase_add_test(tc, cancel_waits_for_the_group);
 	tcase_add_test(tc, timeout_retried_when_asked);
 	tcase_add_test(tc, fail_fast_cancels_the_rest);
 	tcase_add_test(tc, sigint_cancels_the_run);

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 /* ---- helpers ---------------------------------------------------------------------------- */
@@ -74,8 +75,20 @@ static void run_proc(runner *r, struct box *b, const sandbox_config *sb, char *c
 	snprintf(out, sizeof(out), "SLUICE_OUTPUT=%s/output", dir);
 	snprintf(params, sizeof(params), "SLUICE_PARAMS=%s/params.json", b->state);
 	snprintf(home, sizeof(home), "HOME=%s/home", dir);
-	char *envp[] = {
-		"PATH=/usr/sbin:/usr/bin:/sbin:/bin", home, "TMPDIR=/nowhere", out, params, NULL};
+	/* the identity a plain step is found by when tracked by descent */
+	char wsvar[PATH_MAX + 32], attempt[32];
+	snprintf(wsvar, sizeof(wsvar), "SLUICE_WORKSPACE=%s", b->ws);
+	snprintf(attempt, sizeof(attempt), "SLUICE_ATTEMPT=%d", b->n);
+	char *envp[] = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin",
+			home,
+			"TMPDIR=/nowhere",
+			out,
+			params,
+			"SLUICE_RUN_ID=1",
+			wsvar,
+			"SLUICE_STEP=t",
+			attempt,
+			NULL};
 	int pfd[2];
 	ck_assert_int_eq(pipe2(pfd, O_CLOEXEC), 0);
 	step_launch l = {.name = "t",
@@ -363,6 +376,41 @@ START_TEST(sandbox_none_is_a_plain_process)
 }
 END_TEST
 
+/* A setsid grandchild of a plain step ends with it, however its processes are tracked. */
+START_TEST(plain_step_leaves_no_setsid_child)
+{
+	static const char *const tracks[] = {"cgroup2", "freezer", "descent"};
+	/* as sluice is: orphans of the step come to us (descent finds them so) */
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	for (size_t t = 0; t < sizeof(tracks) / sizeof(tracks[0]); t++) {
+		setenv("SLUICE_PROC_TRACK", tracks[t], 1);
+		runner *r = runner_local_new();
+		struct box b;
+		box_init(&b);
+		sandbox_config sb = {.enabled = 0};
+		char *argv[] = {"/bin/sh", "-c",
+				"setsid sh -c 'echo $$ > gc.pid; exec sleep 300' & "
+				"while [ ! -s gc.pid ]; do sleep 0.01; done",
+				NULL};
+		struct result res;
+		run(r, &b, &sb, argv, NULL, 0, &res);
+		ck_assert_int_eq(res.start_rc, 0);
+		ck_assert_int_eq(res.ex.code, 0);
+		char buf[64];
+		ck_assert_ptr_nonnull(tu_read(tu_path(b.ws, "gc.pid"), buf, sizeof(buf)));
+		pid_t gc = (pid_t)atoi(buf);
+		ck_assert_int_gt(gc, 1);
+		for (int k = 0; k < 200 && alive(gc); k++)
+			usleep(10000);
+		ck_assert_msg(!alive(gc), "%s: the setsid grandchild %d survived", tracks[t],
+			      (int)gc);
+		box_release(&b);
+		r->ops->free(r);
+	}
+	unsetenv("SLUICE_PROC_TRACK");
+}
+END_TEST
+
 START_TEST(memory_limit_is_a_reason)
 {
 	runner *r = runner_local_new();
@@ -456,6 +504,7 @@ int main(void)
 	tcase_add_test(tc, signals_reach_the_step);
 	tcase_add_test(tc, injected_failures_name_their_stage);
 	tcase_add_test(tc, sandbox_none_is_a_plain_process);
+	tcase_add_test(tc, plain_step_leaves_no_setsid_child);
 	tcase_add_test(tc, memory_limit_is_a_reason);
 	tcase_add_test(tc, finished_steps_are_left_alone);
 	suite_add_tcase(s, tc);
