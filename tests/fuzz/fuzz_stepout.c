@@ -48,7 +48,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	size_t piece = size ? (size_t)data[0] % 64 + 1 : 1;
 	for (size_t off = 0; off < size; off += piece)
-		steplog_write(&l, (const char *)data + off, size - off < piece ? size - off : piece);
+		steplog_write(&l, (const char *)data + off,
+			      size - off < piece ? size - off : piece);
 	steplog_close(&l);
 	steplog_release(&l);
 	char path[128];
