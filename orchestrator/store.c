@@ -89,6 +89,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -688,7 +689,18 @@ static int pragma(store *st, const char *sql, const char *want, sl_error **err)
 	sqlite3_stmt *s = NULL;
 	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
 		return db_fail(st, err, "open %s/state.db", st->dir);
-	int rc = sqlite3_step(s);
+	/* Two processes opening a new database at once: switching it to WAL can
+	 * answer SQLITE_BUSY at once, without the busy handler (SQLite refuses to
+	 * wait where waiting could deadlock).  Try again for as long as the busy
+	 * timeout would have waited. */
+	int rc;
+	for (int waited = 0;; waited += 10) {
+		rc = sqlite3_step(s);
+		if (rc != SQLITE_BUSY || waited >= BUSY_TIMEOUT_MS)
+			break;
+		sqlite3_reset(s);
+		nanosleep(&(struct timespec){0, 10 * 1000000}, NULL);
+	}
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
 		db_fail(st, err, "open %s/state.db", st->dir);
 		sqlite3_finalize(s);
