@@ -544,7 +544,7 @@ const char *cache_how_name(enum cache_how how)
 /* A temporary object file changed this recently may belong to a writer that is
  * still copying, hashing or fsyncing it (another machine sharing the cache, or a
  * run of an older sluice that takes no lock): gc leaves it.  Older ones are the
- * leftovers of a kill -9. */
+ * leftovers of a kill -9.  The mtime moves with every write of the copy. */
 #define GC_TMP_AGE_S (60 * 60)
 
 struct gc {
@@ -637,8 +637,7 @@ int cache_gc(store *st, int dry_run, void (*each)(void *ctx, const char *path, u
 				free(path);
 				continue;
 			}
-			time_t changed = sb.st_mtime > sb.st_ctime ? sb.st_mtime : sb.st_ctime;
-			if (tmp && now - changed < GC_TMP_AGE_S) {
+			if (tmp && now - sb.st_mtime < GC_TMP_AGE_S) {
 				out->tmp_young++;
 			} else if (!tmp && strmap_get(&g.keep, hex)) {
 				out->kept++;

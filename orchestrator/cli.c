@@ -63,8 +63,7 @@ static const cli_opt rerun_opts[] = {
 
 static const cli_opt resume_opts[] = {EXECUTE_OPTS, {0}};
 
-static const cli_opt doctor_opts[] = {{"state", 0, CLI_VALUE, "DIR", "the state directory"},
-				      {0}};
+static const cli_opt doctor_opts[] = {{"state", 0, CLI_VALUE, "DIR", "the state directory"}, {0}};
 static const cli_opt gc_opts[] = {
 	{"dry-run", 'n', CLI_FLAG, NULL, "list what would be removed, remove nothing"},
 	{"wait", 0, CLI_VALUE, "DURATION",
@@ -146,7 +145,8 @@ static const cli_cmd commands[] = {
 	 "Relative paths are resolved against the current directory. `sluice help step`\n"
 	 "lists the built-in steps.",
 	 step_opts, 0, 1},
-	{"gc", cmd_gc, "[--dry-run] [--wait DURATION]", "remove cache objects that no run references",
+	{"gc", cmd_gc, "[--dry-run] [--wait DURATION]",
+	 "remove cache objects that no run references",
 	 "An object stays while any recorded run lists it as an output (directly or inside a\n"
 	 "directory output). gc takes the state directory's lock exclusive; every run holds it\n"
 	 "shared, so gc never removes what a live run needs. While a run is in progress gc\n"

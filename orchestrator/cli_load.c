@@ -129,8 +129,7 @@ int cli_open_runs(const cli_args *a, int64_t *ids, size_t nids, store **st, sl_e
 	return open_runs(a, 0, ids, nids, st, err);
 }
 
-int cli_open_runs_writable(const cli_args *a, int64_t *ids, size_t nids, store **st,
-			   sl_error **err)
+int cli_open_runs_writable(const cli_args *a, int64_t *ids, size_t nids, store **st, sl_error **err)
 {
 	return open_runs(a, 1, ids, nids, st, err);
 }

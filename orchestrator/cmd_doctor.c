@@ -25,12 +25,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* .recover needs SQLite's sqlite_dbpage table, which some builds of the sqlite3
+ * shell lack (Debian 12's says "SQL logic error"); .dump works everywhere but
+ * ends a damaged database's dump with a ROLLBACK, hence the sed. */
 static void recovery_hint(const char *dir)
 {
-	printf("\nTo recover what can still be read (sqlite3 3.29 or newer), with no sluice "
-	       "process using %s:\n"
+	printf("\nTo recover what can still be read, with no sluice process using %s:\n"
 	       "  cd %s\n"
 	       "  sqlite3 state.db .recover | sqlite3 state.db.recovered\n"
+	       "    (where .recover fails with \"SQL logic error\", instead:\n"
+	       "     sqlite3 state.db .dump | sed 's/^ROLLBACK; -- due to errors$/COMMIT;/' |\n"
+	       "       sqlite3 state.db.recovered)\n"
 	       "  mv state.db state.db.corrupt; rm -f state.db-wal state.db-shm\n"
 	       "  mv state.db.recovered state.db\n"
 	       "  sluice doctor\n"
@@ -136,7 +141,8 @@ int cmd_doctor(const cli_args *a)
 	int has_wal = stat(wal, &wb) == 0 && wb.st_size > 0;
 	if (lstat(db_path, &sb) < 0 || !S_ISREG(sb.st_mode)) {
 		printf("problem: %s is %s\n", db_path,
-		       errno == ENOENT ? "missing (no run was recorded here)" : "not a regular file");
+		       errno == ENOENT ? "missing (no run was recorded here)"
+				       : "not a regular file");
 		return EXIT_USAGE;
 	}
 	if (sb.st_size == 0 && !has_wal) {
@@ -168,16 +174,16 @@ int cmd_doctor(const cli_args *a)
 	}
 	if (!bad) {
 		int fk = rows(db, "PRAGMA foreign_key_check", NULL, 0);
-		if (fk > 0) {
-			printf("problem: %d row%s point at rows that are gone (foreign_key_check)\n",
+		if (fk > 0) /* what a recovery could not save; sluice reads around them */
+			printf("note: %d row%s refer to steps or runs that are gone "
+			       "(foreign_key_check), as after a recovery\n",
 			       fk, fk == 1 ? "" : "s");
-			bad = 1;
-		}
 		int64_t v = one_int(db, "SELECT coalesce(max(version), 0) FROM schema_version");
 		printf("schema version %lld\n", (long long)v);
 		int total = 0, miss = missing_objects(db, dir, &total);
 		if (miss > 0)
-			printf("note: %d of %d recorded outputs are not in the cache; the steps that "
+			printf("note: %d of %d recorded outputs are not in the cache; the steps "
+			       "that "
 			       "made them run again when needed\n",
 			       miss, total);
 		else if (miss == 0)

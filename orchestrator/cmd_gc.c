@@ -30,8 +30,7 @@ static void print_removed(void *ctx, const char *path, uint64_t size)
 }
 
 /* "run 12 of churn (pid 4242)", or what the process is when it recorded no run yet. */
-static void describe_holder(store *st, const run_info *runs, size_t nruns, int64_t pid,
-			    strbuf *sb)
+static void describe_holder(store *st, const run_info *runs, size_t nruns, int64_t pid, strbuf *sb)
 {
 	for (size_t i = 0; i < nruns; i++)
 		if (runs[i].pid == pid && !strcmp(runs[i].status, "running")) {
@@ -116,8 +115,9 @@ int cmd_gc(const cli_args *a)
 	char rb[32], kb[32];
 	format_size(s.removed_bytes, rb, sizeof(rb));
 	format_size(s.kept_bytes, kb, sizeof(kb));
-	fprintf(stderr, "sluice: gc: %s %zu object%s (%s); kept %zu (%s)", dry ? "would remove" : "removed",
-		s.removed, s.removed == 1 ? "" : "s", rb, s.kept, kb);
+	fprintf(stderr, "sluice: gc: %s %zu object%s (%s); kept %zu (%s)",
+		dry ? "would remove" : "removed", s.removed, s.removed == 1 ? "" : "s", rb, s.kept,
+		kb);
 	if (s.tmp_young)
 		fprintf(stderr, "; left %zu temporary file%s changed within the hour", s.tmp_young,
 			s.tmp_young == 1 ? "" : "s");

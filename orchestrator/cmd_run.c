@@ -64,8 +64,8 @@ static int check_junit(const cli_args *a, sl_error **err)
 	struct stat sb;
 	if (stat(junit, &sb) == 0) {
 		if (!S_ISREG(sb.st_mode))
-			return sl_error_usage(err, "%s: --junit %s: not a regular file", a->cmd->name,
-					      junit);
+			return sl_error_usage(err, "%s: --junit %s: not a regular file",
+					      a->cmd->name, junit);
 		if (access(junit, W_OK) < 0)
 			return sl_error_usage(err, "%s: --junit %s: cannot write it: %s",
 					      a->cmd->name, junit, strerror(errno));

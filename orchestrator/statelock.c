@@ -118,7 +118,8 @@ size_t statelock_holders(const char *dir, int64_t *pids, size_t max)
 			continue;
 		if (sscanf(c + 1, "%15s %15s %15s %lld %x:%x:%llu", kind, adv, rw, &pid, &major,
 			   &minor, &ino) != 7 ||
-		    strcmp(kind, "FLOCK") != 0 || ino != (unsigned long long)sb.st_ino || pid == self)
+		    strcmp(kind, "FLOCK") != 0 || ino != (unsigned long long)sb.st_ino ||
+		    pid == self)
 			continue;
 		int dup = 0;
 		for (size_t i = 0; i < n; i++)

@@ -591,7 +591,8 @@ __attribute__((format(printf, 3, 4))) static int db_fail(store *st, sl_error **e
 			       "store: %s/state.db is corrupt (%s: %s); 'sluice doctor' checks it "
 			       "and says how to recover what can be read",
 			       st->dir, strbuf_str(&what), sqlite3_errmsg(st->db));
-	} else if (code == SQLITE_FULL) {
+	} else if (code == SQLITE_FULL ||
+		   (code == SQLITE_IOERR && sqlite3_system_errno(st->db) == ENOSPC)) {
 		/* one message whatever was being written, so the warnings of a run that
 		 * goes on with a full disk collapse into one (sl_error_warn) */
 		sl_error_make(err,
@@ -858,12 +859,13 @@ static int check_db_file(const char *dir, int *missing, sl_error **err)
 	if (!S_ISREG(sb.st_mode))
 		return sl_error_usage(err, "store: %s is not a regular file", db);
 	if (sb.st_size == 0 && file_size(wal) <= 0)
-		return sl_error_usage(err,
-				      "store: %s is empty (0 bytes): it holds no runs, and sluice "
-				      "will not start a new history over it; restore it from a backup, "
-				      "or move it away (with state.db-wal and state.db-shm) to start "
-				      "afresh",
-				      db);
+		return sl_error_usage(
+			err,
+			"store: %s is empty (0 bytes): it holds no runs, and sluice "
+			"will not start a new history over it; restore it from a backup, "
+			"or move it away (with state.db-wal and state.db-shm) to start "
+			"afresh",
+			db);
 	return 0;
 }
 
@@ -885,6 +887,9 @@ static int create_db(const char *dir, sl_error **err)
 			(*err)->kind = SL_ERR_USAGE;
 		return -1;
 	}
+	mode_t mask = umask(0);
+	umask(mask);
+	fchmod(fd, 0644 & ~mask); /* as SQLite creates it; mkostemp made it 0600 */
 	close(fd);
 	store tmpst = {.dir = (char *)dir};
 	int rc = 0;
@@ -941,6 +946,14 @@ int store_open(const char *dir, store **out, sl_error **err)
 		return sl_error_usage(err, "store: no state directory given");
 	if (make_dirs(dir, err) < 0)
 		return -1;
+	if (access(dir, W_OK) < 0 && (errno == EROFS || errno == EACCES)) {
+		sl_error_errno(err, errno,
+			       "store: the state directory %s cannot be written (what only reads "
+			       "it works: status, runs, logs, show, diff)",
+			       dir);
+		(*err)->kind = SL_ERR_USAGE;
+		return -1;
+	}
 	strbuf path = STRBUF_INIT;
 	static const char *const subdirs[] = {"cache", "runs"};
 	for (size_t i = 0; i < 2; i++) {
@@ -1040,11 +1053,12 @@ int store_open_readonly(const char *dir, store **out, sl_error **err)
 		 * write-ahead log the main file is the whole database: read it as immutable. */
 		sl_autofree char *wal = dir_file(dir, "state.db-wal");
 		if (file_size(wal) > 0) {
-			sl_error_usage(err,
-				       "store: cannot read %s/state.db read-only: its write-ahead log "
-				       "state.db-wal needs state.db-shm, which cannot be made there; "
-				       "open it once with write access, or read a copy",
-				       dir);
+			sl_error_usage(
+				err,
+				"store: cannot read %s/state.db read-only: its write-ahead log "
+				"state.db-wal needs state.db-shm, which cannot be made there; "
+				"open it once with write access, or read a copy",
+				dir);
 			store_close(st);
 			return -1;
 		}
@@ -1071,10 +1085,11 @@ int store_open_readonly(const char *dir, store **out, sl_error **err)
 		return -1;
 	/* an older sluice wrote it: migrating is a write */
 	if (store_open(dir, out, err) < 0)
-		return sl_error_wrap(err,
-				     "store: %s/state.db has schema version %lld and must be migrated "
-				     "to %lld before it can be read",
-				     dir, (long long)v, (long long)SCHEMA_VERSION);
+		return sl_error_wrap(
+			err,
+			"store: %s/state.db has schema version %lld and must be migrated "
+			"to %lld before it can be read",
+			dir, (long long)v, (long long)SCHEMA_VERSION);
 	return 0;
 }
 

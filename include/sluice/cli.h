@@ -90,8 +90,8 @@ int cli_open_existing_store(const cli_args *a, struct store **st, sl_error **err
 int cli_run_id(const char *s, int64_t *id, sl_error **err);
 /* The opening of the commands that read recorded runs (status, logs, show, diff;
  * rerun and resume with cli_open_runs_writable): the run ids in pos[0..nids),
- * then the existing store, as cli_open_existing_store.  0, or -1 with the first error (a bad id before a
- * missing state directory). */
+ * then the existing store, as cli_open_existing_store.  0, or -1 with the first error (a bad id
+ * before a missing state directory). */
 int cli_open_runs(const cli_args *a, int64_t *ids, size_t nids, struct store **st, sl_error **err);
 /* The same, opening the store for writing (rerun, resume). */
 int cli_open_runs_writable(const cli_args *a, int64_t *ids, size_t nids, struct store **st,
