@@ -25,12 +25,49 @@ mkdir -p ws && cd ws
 plant() {
 	local h
 	h=$(head -c 32 /dev/urandom | sha256sum | cut -c1-64)
-	mkdir -p ".sluice/cache/${h:0:2}"
-	printf junk > ".sluice/cache/${h:0:2}/${h:2}"
+	# a gc going on may remove the empty directory in between: then try again
+	for _ in 1 2 3; do
+		mkdir -p ".sluice/cache/${h:0:2}"
+		printf junk 2>/dev/null > ".sluice/cache/${h:0:2}/${h:2}" && return 0
+	done
+	fail "could not plant an object"
+}
+
+# many of them, so that a gc takes long enough for a run to start meanwhile
+plant_many() {
+	/usr/bin/python3 - "$1" <<'PY'
+import os, sys
+for _ in range(int(sys.argv[1])):
+    h = os.urandom(32).hex()
+    for _ in range(3):
+        try:
+            os.makedirs(".sluice/cache/" + h[:2], exist_ok=True)
+            open(".sluice/cache/%s/%s" % (h[:2], h[2:]), "w").write("junk")
+            break
+        except FileNotFoundError:  # a gc removed the empty directory meanwhile
+            pass
+PY
+}
+
+gc_rc() { # what one gc may answer: removed (0) or refused, naming the holder (2)
+	case $1 in
+	0) collected=$((collected + 1)) ;;
+	2) grep -q "is in use by" "$2" || { cat "$2"; fail "gc refused without naming the holder"; }
+	   refused=$((refused + 1)) ;;
+	*) cat "$2"; fail "gc exited $1" ;;
+	esac
 }
 
 iterations=30 refused=0 collected=0 start=$SECONDS
 for i in $(seq 1 $iterations); do
+	# a gc that starts with the run: before the lock, it checked that no run was
+	# alive, then deleted what the run wrote while it scanned
+	gc0=
+	if [ -s .sluice/state.db ]; then
+		plant_many 1500
+		"$SLUICE" gc >/dev/null 2>"$T/gc0.err" &
+		gc0=$!
+	fi
 	"$SLUICE" run pipeline.yaml --ci -j 4 -p n=$i >"$T/run.log" 2>&1 &
 	run=$!
 	while alive $run; do
@@ -40,16 +77,18 @@ for i in $(seq 1 $iterations); do
 		"$SLUICE" gc >/dev/null 2>"$T/gc.err"
 		rc=$?
 		set -e
-		case $rc in
-		0) collected=$((collected + 1)) ;;
-		2) grep -q "is in use by" "$T/gc.err" || { cat "$T/gc.err"; fail "gc refused without naming the holder"; }
-		   refused=$((refused + 1)) ;;
-		*) cat "$T/gc.err"; fail "gc exited $rc" ;;
-		esac
+		gc_rc $rc "$T/gc.err"
 	done
 	wait $run || { cat "$T/run.log"; fail "run $i failed"; }
+	if [ -n "$gc0" ]; then
+		set +e
+		wait $gc0
+		rc=$?
+		set -e
+		gc_rc $rc "$T/gc0.err"
+	fi
 	# bounded in time as well as in count
-	if [ $((SECONDS - start)) -gt 240 ] && [ "$i" -ge 10 ]; then iterations=$i; break; fi
+	if [ $((SECONDS - start)) -gt 90 ] && [ "$i" -ge 10 ]; then iterations=$i; break; fi
 done
 echo "$iterations runs; gc refused $refused times, collected $collected times"
 [ "$refused" -ge 1 ] || fail "gc never met a live run: the race was not exercised"
