@@ -541,6 +541,12 @@ const char *cache_how_name(enum cache_how how)
 
 /* ---- gc ----------------------------------------------------------------------------------- */
 
+/* A temporary object file changed this recently may belong to a writer that is
+ * still copying, hashing or fsyncing it (another machine sharing the cache, or a
+ * run of an older sluice that takes no lock): gc leaves it.  Older ones are the
+ * leftovers of a kill -9.  The mtime moves with every write of the copy. */
+#define GC_TMP_AGE_S (60 * 60)
+
 struct gc {
 	store *st;
 	strmap keep; /* hex → non-NULL; the keys live in mem */
@@ -604,6 +610,7 @@ int cache_gc(store *st, int dry_run, void (*each)(void *ctx, const char *path, u
 	char *root = NULL;
 	if (asprintf(&root, "%s/cache", store_dir(st)) < 0)
 		abort();
+	time_t now = time(NULL);
 	DIR *top = opendir(root);
 	int rc = 0;
 	for (struct dirent *d; top && (d = readdir(top));) {
@@ -630,7 +637,9 @@ int cache_gc(store *st, int dry_run, void (*each)(void *ctx, const char *path, u
 				free(path);
 				continue;
 			}
-			if (!tmp && strmap_get(&g.keep, hex)) {
+			if (tmp && now - sb.st_mtime < GC_TMP_AGE_S) {
+				out->tmp_young++;
+			} else if (!tmp && strmap_get(&g.keep, hex)) {
 				out->kept++;
 				out->kept_bytes += (uint64_t)sb.st_size;
 			} else {

@@ -63,8 +63,11 @@ static const cli_opt rerun_opts[] = {
 
 static const cli_opt resume_opts[] = {EXECUTE_OPTS, {0}};
 
+static const cli_opt doctor_opts[] = {{"state", 0, CLI_VALUE, "DIR", "the state directory"}, {0}};
 static const cli_opt gc_opts[] = {
 	{"dry-run", 'n', CLI_FLAG, NULL, "list what would be removed, remove nothing"},
+	{"wait", 0, CLI_VALUE, "DURATION",
+	 "wait up to DURATION (30s, 10m) for running runs to finish (default: refuse at once)"},
 	{"state", 0, CLI_VALUE, "DIR", "the state directory"},
 	{0}};
 
@@ -142,10 +145,19 @@ static const cli_cmd commands[] = {
 	 "Relative paths are resolved against the current directory. `sluice help step`\n"
 	 "lists the built-in steps.",
 	 step_opts, 0, 1},
-	{"gc", cmd_gc, "[--dry-run]", "remove cache objects that no run references",
+	{"gc", cmd_gc, "[--dry-run] [--wait DURATION]",
+	 "remove cache objects that no run references",
 	 "An object stays while any recorded run lists it as an output (directly or inside a\n"
-	 "directory output). Refused while a run is in progress.",
+	 "directory output). gc takes the state directory's lock exclusive; every run holds it\n"
+	 "shared, so gc never removes what a live run needs. While a run is in progress gc\n"
+	 "refuses at once (exit 2, naming the run), or with --wait waits up to DURATION.\n"
+	 "Temporary files changed within the last hour are left alone.",
 	 gc_opts, 0, 0},
+	{"doctor", cmd_doctor, "", "check the state directory and say how to repair it",
+	 "Runs SQLite's integrity and foreign key checks on state.db (read-only), reports its\n"
+	 "schema version and recorded outputs missing from the cache, and, when state.db is\n"
+	 "damaged, prints the steps to recover what can be read. Exit 0 when sound, 2 when not.",
+	 doctor_opts, 0, 0},
 	{"version", cmd_version, "", "print the version", NULL, no_opts, 0, 0},
 	{"help", cmd_help, "[COMMAND]", "list the commands, or explain one", NULL, no_opts, 0, 1},
 };

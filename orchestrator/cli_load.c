@@ -2,10 +2,12 @@
  * cli_load.c — what several commands share: read the repeated `-p key=value`
  * options, load the pipeline file with them, build its DAG, and print every
  * error found as FILE:LINE:COL: message (graph, plan, run); find and open
- * the state store (run creates it; the commands that only read refuse to);
+ * the state store (run creates it; the commands that only read refuse to,
+ * and open it read-only, so they work in a read-only state directory);
  * parse the run ids the reading commands name.
  */
 #include "sluice/cli.h"
+#include "sluice/cleanup.h"
 #include "sluice/dag.h"
 #include "sluice/pipeline.h"
 #include "sluice/store.h"
@@ -75,32 +77,32 @@ static const char *state_override(const cli_args *a)
 
 int cli_open_store(const cli_args *a, const char *workspace, store **st, sl_error **err)
 {
-	char *dir = store_locate(workspace, state_override(a));
-	int rc = store_open(dir, st, err);
-	if (rc < 0)
-		sl_error_wrap(err, "state directory %s", dir);
-	free(dir);
-	return rc;
+	/* the store's errors name the directory or the file already */
+	sl_autofree char *dir = store_locate(workspace, state_override(a));
+	return store_open(dir, st, err);
 }
 
-int cli_open_existing_store(const cli_args *a, store **st, sl_error **err)
+static int open_existing(const cli_args *a, int writable, store **st, sl_error **err)
 {
 	char cwd[PATH_MAX];
 	if (!getcwd(cwd, sizeof(cwd)))
 		return sl_error_errno(err, errno, "getcwd");
-	char *dir = store_locate(cwd, state_override(a));
-	struct stat sb;
-	int rc;
+	sl_autofree char *dir = store_locate(cwd, state_override(a));
+	struct stat sb = {0};
 	/* reading must not leave a fresh .sluice/ behind in a random directory */
-	if (stat(dir, &sb) < 0 || !S_ISDIR(sb.st_mode))
-		rc = sl_error_usage(err,
-				    "no sluice state at %s (run a pipeline here first, or pass "
-				    "--state DIR)",
-				    dir);
-	else if ((rc = store_open(dir, st, err)) < 0)
-		sl_error_wrap(err, "state directory %s", dir);
-	free(dir);
-	return rc;
+	if (stat(dir, &sb) < 0 && errno == ENOENT)
+		return sl_error_usage(err,
+				      "no sluice state at %s (run a pipeline here first, or pass "
+				      "--state DIR)",
+				      dir);
+	if (writable && S_ISDIR(sb.st_mode))
+		return store_open(dir, st, err);
+	return store_open_readonly(dir, st, err);
+}
+
+int cli_open_existing_store(const cli_args *a, store **st, sl_error **err)
+{
+	return open_existing(a, 0, st, err);
 }
 
 int cli_run_id(const char *s, int64_t *id, sl_error **err)
@@ -113,10 +115,21 @@ int cli_run_id(const char *s, int64_t *id, sl_error **err)
 	return 0;
 }
 
-int cli_open_runs(const cli_args *a, int64_t *ids, size_t nids, store **st, sl_error **err)
+static int open_runs(const cli_args *a, int writable, int64_t *ids, size_t nids, store **st,
+		     sl_error **err)
 {
 	for (size_t i = 0; i < nids; i++)
 		if (cli_run_id(a->pos[i], &ids[i], err) < 0)
 			return -1;
-	return cli_open_existing_store(a, st, err);
+	return open_existing(a, writable, st, err);
+}
+
+int cli_open_runs(const cli_args *a, int64_t *ids, size_t nids, store **st, sl_error **err)
+{
+	return open_runs(a, 0, ids, nids, st, err);
+}
+
+int cli_open_runs_writable(const cli_args *a, int64_t *ids, size_t nids, store **st, sl_error **err)
+{
+	return open_runs(a, 1, ids, nids, st, err);
 }

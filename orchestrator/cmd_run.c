@@ -5,6 +5,13 @@
  * it (progress on stderr; with --json one document on stdout; --junit FILE;
  * a Markdown summary to $GITHUB_STEP_SUMMARY when set).
  *
+ * Every run holds the state directory's lock shared (statelock.h) from before
+ * it records its run until it exits, so `gc` never deletes what it needs; the
+ * no-op fast path writes no cache objects and needs none, so it does not.
+ * What can be checked before a run is recorded is (--junit, -j): a bad option
+ * never leaves a run behind.  A run that filled the disk uses the store's
+ * reserve to record its end, and one that could record nothing is discarded.
+ *
  * `run` first asks the no-op index (noop.h) whether anything can have
  * changed since the last complete run of the same file and params; when
  * nothing can, it records a run of cached steps without parsing the YAML.
@@ -18,6 +25,7 @@
 #include "sluice/pipeline.h"
 #include "sluice/report.h"
 #include "sluice/runner.h"
+#include "sluice/statelock.h"
 #include "sluice/store.h"
 
 #include <errno.h>
@@ -45,6 +53,98 @@ static int parse_jobs(const cli_args *a, int *jobs, sl_error **err)
 				      a->cmd->name, j);
 	*jobs = (int)v;
 	return 0;
+}
+
+/* --junit FILE must be writable before anything runs: a report that cannot be
+ * written after an hour's run is found too late. */
+static int check_junit(const cli_args *a, sl_error **err)
+{
+	const char *junit = cli_value(a, "junit");
+	if (!junit)
+		return 0;
+	struct stat sb;
+	if (stat(junit, &sb) == 0) {
+		if (!S_ISREG(sb.st_mode))
+			return sl_error_usage(err, "%s: --junit %s: not a regular file",
+					      a->cmd->name, junit);
+		if (access(junit, W_OK) < 0)
+			return sl_error_usage(err, "%s: --junit %s: cannot write it: %s",
+					      a->cmd->name, junit, strerror(errno));
+		return 0;
+	}
+	if (errno != ENOENT)
+		return sl_error_usage(err, "%s: --junit %s: %s", a->cmd->name, junit,
+				      strerror(errno));
+	char *dir = xstrdup(junit);
+	char *slash = strrchr(dir, '/');
+	const char *d = !slash ? "." : slash == dir ? "/" : (*slash = 0, dir);
+	const char *why = NULL;
+	if (stat(d, &sb) < 0)
+		why = strerror(errno);
+	else if (!S_ISDIR(sb.st_mode))
+		why = "not a directory";
+	else if (access(d, W_OK | X_OK) < 0)
+		why = strerror(errno);
+	int rc = 0;
+	if (why)
+		rc = sl_error_usage(err, "%s: --junit %s: cannot create it in %s: %s (nothing ran)",
+				    a->cmd->name, junit, d, why);
+	free(dir);
+	return rc;
+}
+
+/* Hold the state directory's lock shared for the rest of the process (*lock),
+ * waiting for a gc that holds it. */
+static int lock_shared(store *st, statelock **lock, sl_error **err)
+{
+	int rc = statelock_take(store_dir(st), STATELOCK_SHARED, 0, lock, err);
+	if (rc == 1) {
+		int64_t pid = 0;
+		statelock_holders(store_dir(st), &pid, 1);
+		fprintf(stderr, "sluice: waiting for 'sluice gc' (pid %lld) to finish with %s\n",
+			(long long)pid, store_dir(st));
+		rc = statelock_take(store_dir(st), STATELOCK_SHARED, -1, lock, err);
+	}
+	return rc;
+}
+
+/* Record how a run ended; when the disk is full, free the store's reserve and try
+ * once more, so that the run is not left behind as interrupted. */
+static int finish_run(store *st, int64_t run_id, const char *status, int code, sl_error **err)
+{
+	sl_error *e = NULL;
+	int rc = store_finish_run(st, run_id, status, code, &e);
+	if (rc < 0 && e->errnum == ENOSPC && store_release_reserve(st)) {
+		sl_error_release(&e);
+		rc = store_finish_run(st, run_id, status, code, &e);
+	}
+	if (rc < 0 && err)
+		*err = e;
+	else
+		sl_error_release(&e);
+	return rc;
+}
+
+/* A run whose executor failed before it recorded a step (the disk filled at its
+ * start) is removed, with its runs/RUN/ directory: it is no history.  1 when it was. */
+static int discard_empty_run(store *st, int64_t run_id)
+{
+	sl_error *e = NULL;
+	int gone = store_discard_run(st, run_id, &e);
+	if (gone < 0 && e->errnum == ENOSPC && store_release_reserve(st)) {
+		sl_error_release(&e);
+		gone = store_discard_run(st, run_id, &e);
+	}
+	sl_error_release(&e);
+	if (gone == 1) {
+		char path[PATH_MAX];
+		snprintf(path, sizeof(path), "%s/runs/%lld/pipeline.yaml", store_dir(st),
+			 (long long)run_id);
+		unlink(path);
+		snprintf(path, sizeof(path), "%s/runs/%lld", store_dir(st), (long long)run_id);
+		rmdir(path);
+	}
+	return gone == 1;
 }
 
 static int is_ci(const cli_args *a)
@@ -107,7 +207,7 @@ static int execute(const cli_args *a, const pipeline *p, const dag *d, store *st
 	int jobs;
 	if (parse_jobs(a, &jobs, &err) < 0) {
 		int code = cli_fail(&err);
-		store_finish_run(st, run_id, "failed", code, NULL);
+		finish_run(st, run_id, "failed", code, NULL);
 		return code;
 	}
 	write_snapshot(st, run_id, p->text);
@@ -120,13 +220,18 @@ static int execute(const cli_args *a, const pipeline *p, const dag *d, store *st
 	if (executor_run(p, d, st, r, run_id, opt, &res, &err) < 0) {
 		code = err && err->kind == SL_ERR_USAGE ? EXIT_USAGE : EXIT_STEP_FAILED;
 		fprintf(stderr, "sluice: %s\n", err->msg);
+		int full = err->errnum == ENOSPC;
 		sl_error_release(&err);
-		store_finish_run(st, run_id, "failed", code, NULL);
+		if (full && !opt->resume && discard_empty_run(st, run_id))
+			fprintf(stderr, "sluice: run %lld recorded nothing and was discarded\n",
+				(long long)run_id);
+		else
+			finish_run(st, run_id, "failed", code, NULL);
 		exec_result_release(&res);
 		return code;
 	}
 	code = res.exit_code;
-	if (store_finish_run(st, run_id, res.status, code, &err) < 0)
+	if (finish_run(st, run_id, res.status, code, &err) < 0)
 		code = cli_fail(&err);
 	size_t ran = 0, cached = 0, ok = 0;
 	for (size_t i = 0; i < res.nsteps; i++) {
@@ -212,7 +317,7 @@ int cmd_run(const cli_args *a)
 		return cli_fail(&err);
 	}
 	int jobs;
-	if (parse_jobs(a, &jobs, &err) < 0)
+	if (parse_jobs(a, &jobs, &err) < 0 || check_junit(a, &err) < 0)
 		return cli_fail(&err);
 	const char *only = cli_value(a, "only"), *from = cli_value(a, "from");
 	if (only && from) {
@@ -253,6 +358,7 @@ int cmd_run(const cli_args *a)
 	pipeline *p;
 	dag *d;
 	store *st = NULL;
+	statelock *lock = NULL;
 	/* the sandbox first, while sluice is small: it probes the machine once and
 	 * forks the helper that clones every step's pid 1 (runners/local.c) */
 	runner *r = runner_local_new();
@@ -268,7 +374,8 @@ int cmd_run(const cli_args *a)
 		code = cli_fail(&err);
 		goto out;
 	}
-	if (cli_open_store(a, p->dir, &st, &err) < 0) {
+	/* the lock after the helper's fork: no child of sluice may hold it */
+	if (cli_open_store(a, p->dir, &st, &err) < 0 || lock_shared(st, &lock, &err) < 0) {
 		code = cli_fail(&err);
 		goto out;
 	}
@@ -290,6 +397,7 @@ int cmd_run(const cli_args *a)
 out:
 	r->ops->free(r);
 	store_close(st);
+	statelock_release(lock);
 	dag_free(d);
 	pipeline_free(p);
 	return code;
@@ -375,6 +483,7 @@ struct recorded {
 	pipeline *p;
 	dag *d;
 	runner *r;
+	statelock *lock;
 };
 
 static int open_recorded(const cli_args *a, struct recorded *r)
@@ -383,10 +492,11 @@ static int open_recorded(const cli_args *a, struct recorded *r)
 	int jobs;
 	memset(r, 0, sizeof(*r));
 	/* bad options are usage errors before anything is recorded */
-	if (parse_jobs(a, &jobs, &err) < 0)
+	if (parse_jobs(a, &jobs, &err) < 0 || check_junit(a, &err) < 0)
 		return cli_fail(&err);
 	r->r = runner_local_new(); /* while sluice is small, as in cmd_run */
-	if (cli_open_runs(a, &r->id, 1, &r->st, &err) < 0 ||
+	if (cli_open_runs_writable(a, &r->id, 1, &r->st, &err) < 0 ||
+	    lock_shared(r->st, &r->lock, &err) < 0 ||
 	    store_get_run(r->st, r->id, &r->run, &err) < 0)
 		return cli_fail(&err);
 	return 0;
@@ -396,6 +506,7 @@ static void close_recorded(struct recorded *r)
 {
 	run_info_release(&r->run);
 	store_close(r->st);
+	statelock_release(r->lock);
 	dag_free(r->d);
 	pipeline_free(r->p);
 	if (r->r)
@@ -463,7 +574,8 @@ int cmd_resume(const cli_args *a)
 	store *st = r.st;
 	pipeline *p = r.p;
 	dag *d = r.d;
-	if (store_adopt_run(st, id, &err) < 0) {
+	if (store_adopt_run(st, id, p->concurrency == CONCURRENCY_FORBID, &err) < 0) {
+		sl_error_wrap(&err, "resume %lld", (long long)id);
 		code = cli_fail(&err);
 		goto out;
 	}

@@ -78,6 +78,7 @@
 #include "sluice/store.h"
 
 #include "sluice/arena.h"
+#include "sluice/cleanup.h"
 #include "sluice/clock.h"
 #include "sluice/strbuf.h"
 
@@ -268,6 +269,7 @@ enum stmt_id {
 	ST_RUN_SAME_AS,
 	ST_RUN_NOOP,
 	ST_STEP_GET_SAME,
+	ST_RUN_DISCARD,
 	ST__COUNT
 };
 
@@ -294,7 +296,8 @@ static const char *const stmt_sql[ST__COUNT] = {
 			  " trigger, parent_id, status, created, started, host, pid, pid_start)"
 			  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'running', ?8, ?8, ?9, ?10, ?11)",
 	[ST_RUN_FINISH] = "UPDATE runs SET status = ?2, exit_code = ?3, finished = ?4 WHERE id = ?1",
-	[ST_RUN_OWNER] = "SELECT pipeline, status, host, pid, pid_start FROM runs WHERE id = ?1",
+	[ST_RUN_OWNER] = "SELECT pipeline, status, host, pid, pid_start, workspace FROM runs"
+			 " WHERE id = ?1",
 	[ST_RUN_ADOPT] = "UPDATE runs SET status = 'running', exit_code = NULL, finished = NULL,"
 			 " host = ?2, pid = ?3, pid_start = ?4 WHERE id = ?1",
 	[ST_RUN_GET] = "SELECT " RUN_COLS_FULL " FROM runs WHERE id = ?1",
@@ -396,6 +399,9 @@ static const char *const stmt_sql[ST__COUNT] = {
 			     " command, env_json, CASE status WHEN 'skipped' THEN why"
 			     " ELSE 'nothing changed since run ' || coalesce(cached_from, ?1) END, ?3"
 			     " FROM steps WHERE run_id = ?1 ORDER BY position, name",
+	/* a run that recorded nothing (the disk filled at its start) */
+	[ST_RUN_DISCARD] = "DELETE FROM runs WHERE id = ?1"
+			   " AND NOT EXISTS (SELECT 1 FROM steps WHERE run_id = ?1)",
 };
 /* clang-format on */
 
@@ -409,6 +415,7 @@ struct store {
 	int batch;       /* store_batch_begin: changes share one transaction until a flush */
 	int batch_open;  /* that transaction has begun */
 	int change_open; /* in a batch: the savepoint of the change being made */
+	int readonly;    /* store_open_readonly */
 };
 
 /* ---- small helpers ---------------------------------------------------------------------- */
@@ -579,7 +586,27 @@ __attribute__((format(printf, 3, 4))) static int db_fail(store *st, sl_error **e
 	va_start(ap, fmt);
 	strbuf_vaddf(&what, fmt, ap);
 	va_end(ap);
-	sl_error_make(err, "store: %s: %s", strbuf_str(&what), sqlite3_errmsg(st->db));
+	int code = sqlite3_errcode(st->db);
+	if (code == SQLITE_CORRUPT || code == SQLITE_NOTADB) {
+		sl_error_usage(err,
+			       "store: %s/state.db is corrupt (%s: %s); 'sluice doctor' checks it "
+			       "and says how to recover what can be read",
+			       st->dir, strbuf_str(&what), sqlite3_errmsg(st->db));
+	} else if (code == SQLITE_FULL ||
+		   (code == SQLITE_IOERR && sqlite3_system_errno(st->db) == ENOSPC)) {
+		/* one message whatever was being written, so the warnings of a run that
+		 * goes on with a full disk collapse into one (sl_error_warn) */
+		sl_error_make(err,
+			      "store: the file system of %s is full: %s; what happens now is not "
+			      "recorded (free space, then 'sluice resume' the run)",
+			      st->dir, sqlite3_errmsg(st->db));
+		(*err)->errnum = ENOSPC;
+	} else if (code == SQLITE_READONLY && st->readonly) {
+		sl_error_usage(err, "store: %s: %s/state.db is open read-only", strbuf_str(&what),
+			       st->dir);
+	} else {
+		sl_error_make(err, "store: %s: %s", strbuf_str(&what), sqlite3_errmsg(st->db));
+	}
 	strbuf_release(&what);
 	abandon(st);
 	return -1;
@@ -664,7 +691,9 @@ static int make_dirs(const char *path, sl_error **err)
 		*c = 0;
 		if (mkdir(p, 0755) < 0 && errno != EEXIST) {
 			int e = errno;
-			sl_error_errno(err, e, "store: create directory %s", p);
+			sl_error_errno(err, e, "store: create the state directory %s", p);
+			if (e == EACCES || e == EROFS || e == ENOTDIR || e == EPERM)
+				(*err)->kind = SL_ERR_USAGE; /* where the user pointed us */
 			free(p);
 			return -1;
 		}
@@ -673,14 +702,14 @@ static int make_dirs(const char *path, sl_error **err)
 		*c = '/';
 	}
 	struct stat sb;
-	int e = stat(p, &sb) < 0 ? errno : S_ISDIR(sb.st_mode) ? 0 : ENOTDIR;
-	if (e) {
+	int e = stat(p, &sb) < 0 ? errno : 0;
+	if (e)
 		sl_error_errno(err, e, "store: state directory %s", p);
-		free(p);
-		return -1;
-	}
+	else if (!S_ISDIR(sb.st_mode))
+		sl_error_usage(err, "store: the state directory %s is %s, not a directory", p,
+			       S_ISREG(sb.st_mode) ? "a file" : "something else");
 	free(p);
-	return 0;
+	return e || !S_ISDIR(sb.st_mode) ? -1 : 0;
 }
 
 /* Run one PRAGMA; when want is not NULL its single result must equal want. */
@@ -795,6 +824,133 @@ static int migrate(store *st, sl_error **err)
 	return 0;
 }
 
+/* The connection's settings and the schema: what every read-write open does. */
+static int setup(store *st, int wal, sl_error **err)
+{
+	sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
+	if ((wal && pragma(st, "PRAGMA journal_mode=WAL", "wal", err) < 0) ||
+	    pragma(st, "PRAGMA synchronous=NORMAL", NULL, err) < 0 ||
+	    pragma(st, "PRAGMA foreign_keys=ON", NULL, err) < 0 || migrate(st, err) < 0)
+		return -1;
+	return 0;
+}
+
+static char *dir_file(const char *dir, const char *name)
+{
+	char *p = NULL;
+	if (asprintf(&p, "%s/%s", dir, name) < 0)
+		abort();
+	return p;
+}
+
+/* Size of a file, or -1 when there is none. */
+static off_t file_size(const char *path)
+{
+	struct stat sb;
+	return stat(path, &sb) == 0 ? sb.st_size : -1;
+}
+
+/* What DIR/state.db is before SQLite sees it: 0 when it may be opened (*missing
+ * says whether it is absent), -1 with a usage error when it is not a regular
+ * file, or empty with no write-ahead log holding its pages.  A new database is
+ * never empty (create_db), so an empty one was truncated or made by hand, and
+ * opening it would silently start a new history. */
+static int check_db_file(const char *dir, int *missing, sl_error **err)
+{
+	sl_autofree char *db = dir_file(dir, "state.db");
+	sl_autofree char *wal = dir_file(dir, "state.db-wal");
+	struct stat sb;
+	*missing = 0;
+	if (lstat(db, &sb) < 0) {
+		if (errno == ENOENT) {
+			*missing = 1;
+			return 0;
+		}
+		return sl_error_errno(err, errno, "store: %s", db);
+	}
+	if (!S_ISREG(sb.st_mode))
+		return sl_error_usage(err, "store: %s is not a regular file", db);
+	if (sb.st_size == 0 && file_size(wal) <= 0)
+		return sl_error_usage(
+			err,
+			"store: %s is empty (0 bytes): it holds no runs, and sluice "
+			"will not start a new history over it; restore it from a backup, "
+			"or move it away (with state.db-wal and state.db-shm) to start "
+			"afresh",
+			db);
+	return 0;
+}
+
+/* Make DIR/state.db whole or not at all: a new database gets its schema under a
+ * temporary name and is then linked into place, so a reader never finds an empty
+ * one, and a disk that fills meanwhile leaves no state.db behind.  When another
+ * process links its own first, that one is used. */
+static int create_db(const char *dir, sl_error **err)
+{
+	sl_autofree char *final = dir_file(dir, "state.db");
+	char tmp[PATH_MAX];
+	if (snprintf(tmp, sizeof(tmp), "%s/state.db.new-XXXXXX", dir) >= (int)sizeof(tmp))
+		return sl_error_errno(err, ENAMETOOLONG, "store: create %s", final);
+	int fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0) {
+		int e = errno;
+		sl_error_errno(err, e, "store: create %s", final);
+		if (e == EACCES || e == EROFS || e == EPERM)
+			(*err)->kind = SL_ERR_USAGE;
+		return -1;
+	}
+	mode_t mask = umask(0);
+	umask(mask);
+	fchmod(fd, 0644 & ~mask); /* as SQLite creates it; mkostemp made it 0600 */
+	close(fd);
+	store tmpst = {.dir = (char *)dir};
+	int rc = 0;
+	/* the default rollback journal: nothing is left next to it after the close */
+	if (sqlite3_open_v2(tmp, &tmpst.db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK)
+		rc = sl_error_make(err, "store: create %s: %s", final,
+				   tmpst.db ? sqlite3_errmsg(tmpst.db) : "out of memory");
+	else
+		rc = setup(&tmpst, 0, err);
+	if (sqlite3_close(tmpst.db) != SQLITE_OK && rc == 0)
+		rc = sl_error_make(err, "store: create %s: close", final);
+	if (rc == 0 && link(tmp, final) < 0 && errno != EEXIST) {
+		/* a file system without hard links: rename, unless one appeared meanwhile */
+		if (access(final, F_OK) < 0 && rename(tmp, final) < 0)
+			rc = sl_error_errno(err, errno, "store: create %s", final);
+	}
+	unlink(tmp);
+	strbuf j = STRBUF_INIT;
+	strbuf_addf(&j, "%s-journal", tmp);
+	unlink(j.buf);
+	strbuf_release(&j);
+	return rc;
+}
+
+/* DIR/reserve: space kept on the state directory's file system so that a run
+ * that filled the disk can still record how it ended (store_release_reserve). */
+#define RESERVE_BYTES (512 * 1024)
+
+static void reserve_make(const char *dir)
+{
+	sl_autofree char *path = dir_file(dir, "reserve");
+	if (access(path, F_OK) == 0)
+		return;
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0)
+		return;
+	if (posix_fallocate(fd, 0, RESERVE_BYTES) != 0)
+		unlink(path); /* no room for it: nothing half made is left */
+	close(fd);
+}
+
+int store_release_reserve(store *st)
+{
+	if (!st || st->readonly)
+		return 0;
+	sl_autofree char *path = dir_file(st->dir, "reserve");
+	return unlink(path) == 0;
+}
+
 int store_open(const char *dir, store **out, sl_error **err)
 {
 	*out = NULL;
@@ -802,6 +958,14 @@ int store_open(const char *dir, store **out, sl_error **err)
 		return sl_error_usage(err, "store: no state directory given");
 	if (make_dirs(dir, err) < 0)
 		return -1;
+	if (access(dir, W_OK) < 0 && (errno == EROFS || errno == EACCES)) {
+		sl_error_errno(err, errno,
+			       "store: the state directory %s cannot be written (what only reads "
+			       "it works: status, runs, logs, show, diff)",
+			       dir);
+		(*err)->kind = SL_ERR_USAGE;
+		return -1;
+	}
 	strbuf path = STRBUF_INIT;
 	static const char *const subdirs[] = {"cache", "runs"};
 	for (size_t i = 0; i < 2; i++) {
@@ -810,32 +974,134 @@ int store_open(const char *dir, store **out, sl_error **err)
 		if (mkdir(path.buf, 0755) < 0 && errno != EEXIST) {
 			int e = errno;
 			sl_error_errno(err, e, "store: create directory %s", path.buf);
+			if (e == EACCES || e == EROFS || e == EPERM)
+				(*err)->kind = SL_ERR_USAGE;
 			strbuf_release(&path);
 			return -1;
 		}
+	}
+	int missing;
+	if (check_db_file(dir, &missing, err) < 0 || (missing && create_db(dir, err) < 0)) {
+		strbuf_release(&path);
+		return -1;
 	}
 	store *st = xcalloc(1, sizeof(*st));
 	st->dir = xstrdup(dir);
 	strbuf_reset(&path);
 	strbuf_addf(&path, "%s/state.db", dir);
-	int rc = sqlite3_open_v2(path.buf, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
-				 NULL);
+	int rc = sqlite3_open_v2(path.buf, &st->db, SQLITE_OPEN_READWRITE, NULL);
 	if (rc != SQLITE_OK) {
 		sl_error_make(err, "store: open %s: %s", path.buf,
 			      st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc));
+		if (rc == SQLITE_CANTOPEN || rc == SQLITE_READONLY || rc == SQLITE_PERM)
+			(*err)->kind = SL_ERR_USAGE;
 		strbuf_release(&path);
 		store_close(st);
 		return -1;
 	}
 	strbuf_release(&path);
-	sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
-	if (pragma(st, "PRAGMA journal_mode=WAL", "wal", err) < 0 ||
-	    pragma(st, "PRAGMA synchronous=NORMAL", NULL, err) < 0 ||
-	    pragma(st, "PRAGMA foreign_keys=ON", NULL, err) < 0 || migrate(st, err) < 0) {
+	if (setup(st, 1, err) < 0) {
 		store_close(st);
 		return -1;
 	}
+	reserve_make(dir);
 	*out = st;
+	return 0;
+}
+
+/* path as the file name of an SQLite URI: everything but unreserved characters and
+ * '/' percent-encoded. */
+static void add_uri_path(strbuf *sb, const char *path)
+{
+	for (const unsigned char *c = (const unsigned char *)path; *c; c++) {
+		if ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+		    (*c >= '0' && *c <= '9') || strchr("/._~-", *c))
+			strbuf_add(sb, (const char *)c, 1);
+		else
+			strbuf_addf(sb, "%%%02X", *c);
+	}
+}
+
+static int open_ro(store *st, int immutable)
+{
+	strbuf uri = STRBUF_INIT;
+	strbuf_addstr(&uri, "file:");
+	add_uri_path(&uri, st->dir);
+	strbuf_addstr(&uri, "/state.db?mode=ro");
+	if (immutable)
+		strbuf_addstr(&uri, "&immutable=1");
+	sqlite3_close_v2(st->db);
+	st->db = NULL;
+	int rc = sqlite3_open_v2(uri.buf, &st->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL);
+	strbuf_release(&uri);
+	if (rc == SQLITE_OK)
+		sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
+	return rc;
+}
+
+int store_open_readonly(const char *dir, store **out, sl_error **err)
+{
+	*out = NULL;
+	if (!dir || !*dir)
+		return sl_error_usage(err, "store: no state directory given");
+	struct stat sb;
+	if (stat(dir, &sb) < 0)
+		return sl_error_errno(err, errno, "store: state directory %s", dir);
+	if (!S_ISDIR(sb.st_mode))
+		return sl_error_usage(err, "store: the state directory %s is %s, not a directory",
+				      dir, S_ISREG(sb.st_mode) ? "a file" : "something else");
+	int missing;
+	if (check_db_file(dir, &missing, err) < 0)
+		return -1;
+	if (missing)
+		return sl_error_usage(err, "store: no state.db in %s (run a pipeline first)", dir);
+	store *st = xcalloc(1, sizeof(*st));
+	st->dir = xstrdup(dir);
+	st->readonly = 1;
+	int rc = open_ro(st, 0);
+	int64_t v = rc == SQLITE_OK ? schema_version(st) : -1;
+	if (v < 0 && st->db && sqlite3_errcode(st->db) == SQLITE_CANTOPEN) {
+		/* WAL needs state.db-shm, which a read-only directory cannot hold.  With no
+		 * write-ahead log the main file is the whole database: read it as immutable. */
+		sl_autofree char *wal = dir_file(dir, "state.db-wal");
+		if (file_size(wal) > 0) {
+			sl_error_usage(
+				err,
+				"store: cannot read %s/state.db read-only: its write-ahead log "
+				"state.db-wal needs state.db-shm, which cannot be made there; "
+				"open it once with write access, or read a copy",
+				dir);
+			store_close(st);
+			return -1;
+		}
+		rc = open_ro(st, 1);
+		v = rc == SQLITE_OK ? schema_version(st) : -1;
+	}
+	if (rc != SQLITE_OK || v < 0) {
+		if (st->db)
+			db_fail(st, err, "open %s/state.db read-only", dir);
+		else
+			sl_error_make(err, "store: open %s/state.db read-only: %s", dir,
+				      sqlite3_errstr(rc));
+		store_close(st);
+		return -1;
+	}
+	if (v == SCHEMA_VERSION) {
+		*out = st;
+		return 0;
+	}
+	if (v > SCHEMA_VERSION)
+		too_new(st, v, err);
+	store_close(st);
+	if (v > SCHEMA_VERSION)
+		return -1;
+	/* an older sluice wrote it: migrating is a write */
+	if (store_open(dir, out, err) < 0)
+		return sl_error_wrap(
+			err,
+			"store: %s/state.db has schema version %lld and must be migrated "
+			"to %lld before it can be read",
+			dir, (long long)v, (long long)SCHEMA_VERSION);
 	return 0;
 }
 
@@ -972,8 +1238,8 @@ static int concurrency_refusal(sl_error **err, int64_t id, const char *pipeline,
 
 /* Under the write lock: the first run of pipeline in workspace whose orchestrator is alive
  * (its id and pid in *id, *pid), 1 when found, 0 when none, -1 on a database error. */
-static int find_live_run(store *st, const char *pipeline, const char *workspace, int64_t *id,
-			 int64_t *pid)
+static int find_live_run(store *st, const char *pipeline, const char *workspace, int64_t exclude,
+			 int64_t *id, int64_t *pid)
 {
 	sqlite3_stmt *s = stmt(st, ST_RUN_LIVE);
 	if (!s || bind_text(s, 1, pipeline) || bind_text(s, 2, workspace))
@@ -988,7 +1254,7 @@ static int find_live_run(store *st, const char *pipeline, const char *workspace,
 		r.host = (char *)sqlite3_column_text(s, 1);
 		r.pid = col_int(s, 2, 0);
 		r.pid_start = col_int(s, 3, -1);
-		if (store_run_alive(&r)) {
+		if (sqlite3_column_int64(s, 0) != exclude && store_run_alive(&r)) {
 			*id = sqlite3_column_int64(s, 0);
 			*pid = r.pid;
 			sqlite3_reset(s);
@@ -1004,7 +1270,7 @@ static int find_live_run(store *st, const char *pipeline, const char *workspace,
 static int refuse_live_run(store *st, const run_new *r, const char *what, sl_error **err)
 {
 	int64_t other = 0, pid = 0;
-	int found = find_live_run(st, r->pipeline, r->workspace, &other, &pid);
+	int found = find_live_run(st, r->pipeline, r->workspace, 0, &other, &pid);
 	if (found < 0)
 		return db_fail(st, err, "%s", what);
 	if (found) {
@@ -1039,6 +1305,19 @@ int store_begin_run(store *st, const run_new *r, int forbid_concurrent, int64_t 
 	if (id)
 		*id = new_id;
 	return 0;
+}
+
+int store_discard_run(store *st, int64_t id, sl_error **err)
+{
+	if (tx_begin(st) < 0)
+		return db_fail(st, err, "discard run %lld", (long long)id);
+	sqlite3_stmt *s = stmt(st, ST_RUN_DISCARD);
+	if (!s || sqlite3_bind_int64(s, 1, id) || exec_stmt(s) < 0)
+		return db_fail(st, err, "discard run %lld", (long long)id);
+	int gone = sqlite3_changes(st->db) > 0;
+	if (tx_commit(st) < 0)
+		return db_fail(st, err, "discard run %lld", (long long)id);
+	return gone;
 }
 
 static int is_final_run_status(const char *status)
@@ -1078,7 +1357,7 @@ int store_finish_run(store *st, int64_t id, const char *status, int exit_code, s
 	return 0;
 }
 
-int store_adopt_run(store *st, int64_t id, sl_error **err)
+int store_adopt_run(store *st, int64_t id, int forbid_concurrent, sl_error **err)
 {
 	if (tx_begin(st) < 0)
 		return db_fail(st, err, "adopt run %lld", (long long)id);
@@ -1106,6 +1385,27 @@ int store_adopt_run(store *st, int64_t id, sl_error **err)
 		concurrency_refusal(err, id, pipeline ? pipeline : "?", pid);
 		free(pipeline);
 		return -1;
+	}
+	if (forbid_concurrent) {
+		/* another run of the pipeline started after this one died: refused as
+		 * store_begin_run refuses it, under the same write lock */
+		char *pipeline = col_str(s, 0), *workspace = col_str(s, 5);
+		sqlite3_reset(s);
+		int64_t other = 0, pid = 0;
+		int found = find_live_run(st, pipeline, workspace, id, &other, &pid);
+		if (found != 0) {
+			if (found < 0)
+				db_fail(st, err, "adopt run %lld", (long long)id);
+			else {
+				abandon(st);
+				concurrency_refusal(err, other, pipeline, pid);
+			}
+			free(pipeline);
+			free(workspace);
+			return -1;
+		}
+		free(pipeline);
+		free(workspace);
 	}
 	sqlite3_reset(s);
 	char host[HOST_BUF];

@@ -50,12 +50,16 @@ int cache_unshare(const char *path, sl_error **err);
 typedef struct cache_gc_stats {
 	size_t kept, removed;
 	uint64_t kept_bytes, removed_bytes;
+	size_t tmp_young; /* temporary files left alone: changed within the last hour */
 } cache_gc_stats;
 
 /* Remove every object no run's output references (directly or through a
- * referenced directory manifest) and leftover temporary files.  With
+ * referenced directory manifest) and leftover temporary files (those not
+ * changed for an hour: a younger one may be a live writer's).  With
  * dry_run nothing is removed.  each (may be NULL) is told every object
- * removed (or that would be).  Refused (usage error) while a run is live. */
+ * removed (or that would be).  Refused (usage error) while a run is live.
+ * The caller holds the state directory's lock exclusive (statelock.h):
+ * the check of live runs alone cannot see a run that starts meanwhile. */
 int cache_gc(store *st, int dry_run, void (*each)(void *ctx, const char *path, uint64_t size),
 	     void *ctx, cache_gc_stats *out, sl_error **err);
 

@@ -82,22 +82,27 @@ int cli_load_dag(const cli_args *a, struct pipeline **p, struct dag **d);
 /* Open the state store of a workspace (option "state", $SLUICE_STATE, or .sluice found upwards). */
 struct store;
 int cli_open_store(const cli_args *a, const char *workspace, struct store **st, sl_error **err);
-/* The same for commands that only read (runs, status, logs, show, diff): from
- * the current directory, and a usage error when no state directory exists. */
+/* The same for commands that only read (runs, status, logs, show, diff, gc): from
+ * the current directory, read-only (store_open_readonly, so a read-only state
+ * directory can be read), and a usage error when no state directory exists. */
 int cli_open_existing_store(const cli_args *a, struct store **st, sl_error **err);
 /* Parse a run id; a usage error unless a positive integer. */
 int cli_run_id(const char *s, int64_t *id, sl_error **err);
-/* The opening of the commands that read recorded runs (status, logs, show, diff,
- * rerun, resume): the run ids in pos[0..nids), then the existing store, as
- * cli_open_existing_store.  0, or -1 with the first error (a bad id before a
- * missing state directory). */
+/* The opening of the commands that read recorded runs (status, logs, show, diff;
+ * rerun and resume with cli_open_runs_writable): the run ids in pos[0..nids),
+ * then the existing store, as cli_open_existing_store.  0, or -1 with the first error (a bad id
+ * before a missing state directory). */
 int cli_open_runs(const cli_args *a, int64_t *ids, size_t nids, struct store **st, sl_error **err);
+/* The same, opening the store for writing (rerun, resume). */
+int cli_open_runs_writable(const cli_args *a, int64_t *ids, size_t nids, struct store **st,
+			   sl_error **err);
 
 /* The commands. */
 int cmd_run(const cli_args *a);
 int cmd_rerun(const cli_args *a);
 int cmd_resume(const cli_args *a);
 int cmd_gc(const cli_args *a);
+int cmd_doctor(const cli_args *a);
 int cmd_plan(const cli_args *a);
 int cmd_runs(const cli_args *a);
 int cmd_status(const cli_args *a);

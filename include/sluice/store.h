@@ -25,8 +25,19 @@
 typedef struct store store;
 
 /* Open (creating when missing) DIR/state.db, DIR/cache/ and DIR/runs/.
- * dir is the state directory itself (".../.sluice"). */
+ * dir is the state directory itself (".../.sluice").  A new state.db is made
+ * whole under a temporary name and linked into place, so one that exists but
+ * is empty (0 bytes, no write-ahead log) was damaged: a usage error naming it,
+ * never a new history.  Errors about what the user pointed at (a file, not a
+ * directory; no permission; a read-only file system; a corrupt database, with
+ * the hint to run `sluice doctor`) are usage errors.  Also keeps DIR/reserve
+ * (store_release_reserve). */
 int store_open(const char *dir, store **out, sl_error **err);
+/* Open an existing DIR/state.db read-only, for the commands that only read:
+ * works in a read-only directory (a database with no write-ahead log is read
+ * as immutable there, since state.db-shm cannot be made).  Creates nothing;
+ * a database of an older schema is opened with store_open to migrate it. */
+int store_open_readonly(const char *dir, store **out, sl_error **err);
 void store_close(store *st);
 const char *store_dir(const store *st);
 
@@ -79,8 +90,17 @@ int store_begin_run(store *st, const run_new *r, int forbid_concurrent, int64_t 
 /* status: succeeded | failed | rejected | cancelled.  A missing run is a usage error. */
 int store_finish_run(store *st, int64_t id, const char *status, int exit_code, sl_error **err);
 /* Take over a run (resume): this process becomes its orchestrator (status running
- * again).  A usage error when another live orchestrator still holds it. */
-int store_adopt_run(store *st, int64_t id, sl_error **err);
+ * again).  A usage error when another live orchestrator still holds it, and, when
+ * `forbid_concurrent`, when another live run of the same pipeline in the same
+ * workspace exists (the refusal of store_begin_run), in one transaction. */
+int store_adopt_run(store *st, int64_t id, int forbid_concurrent, sl_error **err);
+/* Delete run id when it has no steps recorded (a run whose start failed, e.g. on a
+ * full disk, so that it leaves no empty run behind): 1 deleted, 0 kept, -1 error. */
+int store_discard_run(store *st, int64_t id, sl_error **err);
+/* Free DIR/reserve, the space store_open keeps on the state directory's file
+ * system, so that a run that filled the disk can still record its end; 1 when
+ * something was freed.  The next store_open makes it again when there is room. */
+int store_release_reserve(store *st);
 /* -1 + usage error when missing. */
 int store_get_run(store *st, int64_t id, run_info *out, sl_error **err);
 /* Newest first; pipeline may be NULL; limit 0 = all.  The records have snapshot NULL

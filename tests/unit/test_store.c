@@ -196,7 +196,7 @@ START_TEST(open_creates_layout_and_migrates_once)
 	fclose(f);
 	ck_assert_int_eq(store_open(file, &st, &err), -1);
 	ck_assert_ptr_nonnull(err);
-	ck_assert_ptr_nonnull(strstr(err->msg, "Not a directory"));
+	ck_assert_ptr_nonnull(strstr(err->msg, "not a directory"));
 	sl_error_release(&err);
 
 	free(file);
@@ -546,14 +546,14 @@ START_TEST(dead_orchestrator_is_interrupted)
 	ck_assert_int_eq(store_finish_run(st, next, "succeeded", 0, &err), 0);
 
 	/* ... and resume takes the run over. */
-	ck_assert_int_eq(store_adopt_run(st, dead, &err), 0);
+	ck_assert_int_eq(store_adopt_run(st, dead, 0, &err), 0);
 	ck_assert_int_eq(store_get_run(st, dead, &r, &err), 0);
 	ck_assert_str_eq(r.status, "running");
 	ck_assert_int_eq(r.pid, getpid());
 	ck_assert_int_eq(store_run_alive(&r), 1);
 	run_info_release(&r);
-	ck_assert_int_eq(store_adopt_run(st, dead, &err), 0); /* again, by itself: fine */
-	ck_assert_int_eq(store_adopt_run(st, 777, &err), -1);
+	ck_assert_int_eq(store_adopt_run(st, dead, 0, &err), 0); /* again, by itself: fine */
+	ck_assert_int_eq(store_adopt_run(st, 777, 0, &err), -1);
 	ck_assert_int_eq(err->kind, SL_ERR_USAGE);
 	sl_error_release(&err);
 
@@ -605,7 +605,7 @@ START_TEST(live_orchestrator_in_other_process)
 	snprintf(pidstr, sizeof(pidstr), "(pid %d)", (int)pid);
 	ck_assert_ptr_nonnull(strstr(err->msg, pidstr));
 	sl_error_release(&err);
-	ck_assert_int_eq(store_adopt_run(st, live, &err), -1);
+	ck_assert_int_eq(store_adopt_run(st, live, 0, &err), -1);
 	ck_assert_int_eq(err->kind, SL_ERR_USAGE);
 	ck_assert_ptr_nonnull(strstr(err->msg, "still running"));
 	sl_error_release(&err);
