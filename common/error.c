@@ -94,17 +94,8 @@ void sl_error_release(sl_error **err)
 
 void sl_error_warn(FILE *out, sl_error **err)
 {
-	/* a warning the same as the last one (a run going on with a full disk fails the
-	 * same way every turn of its loop) is said once */
-	static char *last;
 	if (!err || !*err)
 		return;
-	if (last && !strcmp(last, (*err)->msg)) {
-		sl_error_release(err);
-		return;
-	}
-	free(last);
-	last = strdup((*err)->msg);
 	if (out) {
 		fprintf(out, "sluice: warning: %s\n", (*err)->msg);
 		fflush(out);

@@ -683,6 +683,7 @@ static void exec_free(struct exec *x)
 		close(x->sfd);
 	strmap_release(&x->planned);
 	strmap_release(&x->progs);
+	status_release(&x->status);
 	arena_release(&x->mem);
 }
 

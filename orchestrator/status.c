@@ -1,7 +1,11 @@
 /* status.c — see include/sluice/status.h. */
 #include "sluice/status.h"
 
+#include "sluice/arena.h"
 #include "sluice/strbuf.h"
+
+#include <stdlib.h>
+#include <string.h>
 
 #include <errno.h>
 #include <stdarg.h>
@@ -18,7 +22,13 @@ static void check_stream(status_printer *sp)
 
 void status_init(status_printer *sp, FILE *out, int live)
 {
-	*sp = (status_printer){out, live, 0};
+	*sp = (status_printer){out, live, 0, NULL};
+}
+
+void status_release(status_printer *sp)
+{
+	free(sp->last_warning);
+	sp->last_warning = NULL;
 }
 
 void status_clear(status_printer *sp)
@@ -52,8 +62,15 @@ void status_note(status_printer *sp, const char *fmt, ...)
 
 void status_warn(status_printer *sp, sl_error **err)
 {
-	if (*err)
-		status_clear(sp);
+	if (!*err)
+		return;
+	if (sp->last_warning && !strcmp(sp->last_warning, (*err)->msg)) {
+		sl_error_release(err);
+		return;
+	}
+	free(sp->last_warning);
+	sp->last_warning = xstrdup((*err)->msg);
+	status_clear(sp);
 	sl_error_warn(sp->out ? sp->out : stderr, err);
 }
 

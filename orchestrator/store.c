@@ -595,7 +595,7 @@ __attribute__((format(printf, 3, 4))) static int db_fail(store *st, sl_error **e
 	} else if (code == SQLITE_FULL ||
 		   (code == SQLITE_IOERR && sqlite3_system_errno(st->db) == ENOSPC)) {
 		/* one message whatever was being written, so the warnings of a run that
-		 * goes on with a full disk collapse into one (sl_error_warn) */
+		 * goes on with a full disk collapse into one (status_warn) */
 		sl_error_make(err,
 			      "store: the file system of %s is full: %s; what happens now is not "
 			      "recorded (free space, then 'sluice resume' the run)",

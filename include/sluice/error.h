@@ -47,7 +47,6 @@ int sl_error_wrap(sl_error **err, const char *fmt, ...) __attribute__((format(pr
 void sl_error_release(sl_error **err);
 /* An error dropped on purpose that the user should still hear of: print
  * "sluice: warning: MSG" on out (when out is not NULL), then release it.
- * A warning with the same message as the last one is not printed again.
  * No-op when *err is NULL. */
 void sl_error_warn(FILE *out, sl_error **err);
 

@@ -18,9 +18,10 @@
 #include <stdio.h>
 
 typedef struct status_printer {
-	FILE *out; /* NULL: silent */
-	int live;  /* 1: redraw one line in place */
-	int drawn; /* the live line is on the screen */
+	FILE *out;          /* NULL: silent */
+	int live;           /* 1: redraw one line in place */
+	int drawn;          /* the live line is on the screen */
+	char *last_warning; /* said once: a full disk fails the same way every turn */
 } status_printer;
 
 typedef struct status_running {
@@ -29,13 +30,14 @@ typedef struct status_running {
 } status_running;
 
 void status_init(status_printer *sp, FILE *out, int live);
+void status_release(status_printer *sp);
 
 /* "[done/total] NAME TEXT" on a line of its own. */
 void status_step(status_printer *sp, size_t done, size_t total, const char *name, const char *text);
 /* Any other line ("sluice: ..."), printf-style. */
 void status_note(status_printer *sp, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* "sluice: warning: MSG" (on stderr when the stream is NULL), then the
- * error is released. */
+ * error is released; a warning the same as the last one is not said again. */
 void status_warn(status_printer *sp, sl_error **err);
 
 /* Redraw the live line with up to four of the running steps (live only). */

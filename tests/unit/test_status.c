@@ -27,9 +27,13 @@ START_TEST(plain_lines)
 	sl_error_make(&err, "disk full");
 	status_warn(&sp, &err);
 	ck_assert_ptr_null(err);
+	sl_error_make(&err, "disk full"); /* said once */
+	status_warn(&sp, &err);
+	ck_assert_ptr_null(err);
 	ck_assert_str_eq(
 		captured(f, &buf),
 		"[1/3] train succeeded in 1.0s\nsluice: note\nsluice: warning: disk full\n");
+	status_release(&sp);
 	fclose(f);
 	free(buf);
 }
