@@ -32,6 +32,9 @@ echo "# (delete an output: the next run restores it from .sluice/cache)"
 rm model/model.json
 show run pipeline.yaml
 show rerun 1 --step evaluate
+echo "# (housekeeping next to the runs: the store checked, unreferenced cache objects dropped)"
+show doctor
+show gc
 echo
 echo "The workspace is $work: outputs in data/, model/, metrics/, reports/;"
 echo "sluice's state in $work/.sluice (state.db, runs/1/STEP/ATTEMPT/log)."
