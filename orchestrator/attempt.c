@@ -200,8 +200,8 @@ unsigned attempt_finish(struct exec *x, size_t i, const step_exit *ex)
 	uint64_t cut = steplog_close(&es->log);
 	if (es->log.write_errno) {
 		sl_error *err = NULL;
-		sl_error_errno(&err, es->log.write_errno, "the log of %s is incomplete: write",
-			       node->name);
+		/* no step name: one warning for all the logs a full disk cuts short */
+		sl_error_errno(&err, es->log.write_errno, "step logs are incomplete: write");
 		exec_warn(x, &err);
 	}
 	resource_need need = exec_need(x, i);

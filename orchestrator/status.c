@@ -22,13 +22,13 @@ static void check_stream(status_printer *sp)
 
 void status_init(status_printer *sp, FILE *out, int live)
 {
-	*sp = (status_printer){out, live, 0, NULL};
+	*sp = (status_printer){.out = out, .live = live};
 }
 
 void status_release(status_printer *sp)
 {
-	free(sp->last_warning);
-	sp->last_warning = NULL;
+	strmap_release(&sp->said);
+	arena_release(&sp->mem);
 }
 
 void status_clear(status_printer *sp)
@@ -64,12 +64,11 @@ void status_warn(status_printer *sp, sl_error **err)
 {
 	if (!*err)
 		return;
-	if (sp->last_warning && !strcmp(sp->last_warning, (*err)->msg)) {
+	if (strmap_has(&sp->said, (*err)->msg)) {
 		sl_error_release(err);
 		return;
 	}
-	free(sp->last_warning);
-	sp->last_warning = xstrdup((*err)->msg);
+	strmap_put(&sp->said, arena_strdup(&sp->mem, (*err)->msg), (void *)1);
 	status_clear(sp);
 	sl_error_warn(sp->out ? sp->out : stderr, err);
 }

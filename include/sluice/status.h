@@ -11,17 +11,21 @@
 #ifndef SLUICE_STATUS_H
 #define SLUICE_STATUS_H
 
+#include "sluice/arena.h"
 #include "sluice/error.h"
+#include "sluice/strmap.h"
 
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
 typedef struct status_printer {
-	FILE *out;          /* NULL: silent */
-	int live;           /* 1: redraw one line in place */
-	int drawn;          /* the live line is on the screen */
-	char *last_warning; /* said once: a full disk fails the same way every turn */
+	FILE *out; /* NULL: silent */
+	int live;  /* 1: redraw one line in place */
+	int drawn; /* the live line is on the screen */
+	/* warnings said: each once (a full disk fails the same way every turn) */
+	strmap said;
+	arena mem;
 } status_printer;
 
 typedef struct status_running {
@@ -37,7 +41,7 @@ void status_step(status_printer *sp, size_t done, size_t total, const char *name
 /* Any other line ("sluice: ..."), printf-style. */
 void status_note(status_printer *sp, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* "sluice: warning: MSG" (on stderr when the stream is NULL), then the
- * error is released; a warning the same as the last one is not said again. */
+ * error is released; a warning said before is not said again. */
 void status_warn(status_printer *sp, sl_error **err);
 
 /* Redraw the live line with up to four of the running steps (live only). */
