@@ -325,8 +325,12 @@ static void cancel_all(struct exec *x, const char *why)
 		struct exec_step *es = &x->s[i];
 		if (es->state == ST_RUNNING && !es->cancelling) {
 			es->cancelling = 1;
-			x->r->ops->signal(x->r, &es->proc, SIGTERM);
-			es->kill_at_ms = now + x->d->nodes[i].step->grace_ms;
+			/* a step that timed out has had its SIGTERM: its grace period
+			 * runs already and is not started again */
+			if (!es->timed_out) {
+				x->r->ops->signal(x->r, &es->proc, SIGTERM);
+				es->kill_at_ms = now + x->d->nodes[i].step->grace_ms;
+			}
 			exec_set_wake(x, i);
 		} else if (es->state == ST_PENDING || es->state == ST_WAITING) {
 			snprintf(es->reason, sizeof(es->reason), "%s", why);

@@ -593,6 +593,31 @@ START_TEST(changed_output_reruns_downstream)
 }
 END_TEST
 
+START_TEST(cancel_keeps_a_running_grace_period)
+{
+	runner *r = runner_fake_new();
+	/* slow times out at 20 ms and ignores SIGTERM; Ctrl-C comes at about 40 ms,
+	 * in its grace period: no second SIGTERM, no new grace period */
+	runner_fake_script(r, "slow", &(fake_behavior){.run_ms = 600000, .ignore_term = 1});
+	runner_fake_script(r, "b", &(fake_behavior){.run_ms = 40});
+	runner_fake_script(r, "c", &(fake_behavior){.run_ms = 600000, .raise_at_start = SIGINT});
+	struct tu_run run;
+	tu_execute(&run, ws,
+		   "name: t\nsteps:\n"
+		   "  slow: {run: 'true', timeout: 20ms, grace_period: 200ms}\n"
+		   "  b: {run: 'true'}\n"
+		   "  c: {run: 'true', needs: [b], grace_period: 10ms}\n",
+		   NULL, r, (exec_options){.jobs = 3});
+	ck_assert_str_eq(run.res.status, "cancelled");
+	const fake_event *e = runner_fake_find(r, "slow", 1);
+	ck_assert_int_eq(e->terms, 1);
+	ck_assert_int_eq(e->ended_by, SIGKILL);
+	ck_status(&run, "slow", "cancelled");
+	tu_run_done(&run);
+	r->ops->free(r);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("executor");
@@ -611,6 +636,7 @@ int main(void)
 	tcase_add_test(tc, timeout_retried_when_asked);
 	tcase_add_test(tc, fail_fast_cancels_the_rest);
 	tcase_add_test(tc, sigint_cancels_the_run);
+	tcase_add_test(tc, cancel_keeps_a_running_grace_period);
 	tcase_add_test(tc, jobs_limit_parallelism);
 	tcase_add_test(tc, cpus_and_memory_are_counted);
 	tcase_add_test(tc, when_reads_outputs_and_metrics);
