@@ -243,6 +243,37 @@ static void add_dep(struct builder *b, size_t node, size_t dep)
 	idx_push(x, dep);
 }
 
+/* An output inside another (`data` and `data/x.csv`) is refused: promotion
+ * and restore of the outer one would walk through, or replace, the inner
+ * one (docs/sandbox.md, outputs).  o was just indexed; its parents and the
+ * outputs below it are looked up among those indexed before it. */
+static void nested_output(struct builder *b, size_t i, const char *o)
+{
+	dag *d = b->d;
+	const dag_node *node = &d->nodes[i];
+	spos at = node->step->outputs.n ? node->step->outputs.v[0].pos : node->step->pos;
+	for (size_t j = 0; j < node->step->outputs.n; j++)
+		if (strcmp(node->step->outputs.v[j].s, o) == 0)
+			at = node->step->outputs.v[j].pos;
+	char *dir = arena_strdup(&d->mem, o);
+	char *slash;
+	while ((slash = strrchr(dir, '/'))) {
+		*slash = 0;
+		void *outer = strmap_get(&b->producers, dir);
+		if (outer) {
+			err_at(b, at, "output '%s' of step %s is inside output '%s' of step %s "
+				      "(outputs may not nest; declare one of them)",
+			       o, node->name, dir, d->nodes[(size_t)outer - 1].name);
+			return;
+		}
+	}
+	struct idxvec *below = strmap_get(&b->dir_producers, o);
+	if (below && below->n)
+		err_at(b, at, "output '%s' of step %s holds an output of step %s "
+			      "(outputs may not nest; declare one of them)",
+		       o, node->name, d->nodes[below->v[0]].name);
+}
+
 static void index_outputs(struct builder *b)
 {
 	dag *d = b->d;
@@ -274,6 +305,7 @@ static void index_outputs(struct builder *b)
 				continue;
 			}
 			strmap_put(&b->producers, o, (void *)(i + 1));
+			nested_output(b, i, o);
 			/* every parent directory: "a/b/c" → "a/b", "a" */
 			char *dir = arena_strdup(&d->mem, o);
 			char *slash;

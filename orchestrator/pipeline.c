@@ -36,12 +36,14 @@ static const char *const top_keys[] = {"name",     "description", "params",  "en
 static const char *const step_keys[] = {
 	"needs",     "run",   "uses",   "with",        "inputs",       "outputs",      "metrics",
 	"env",       "when",  "matrix", "timeout",     "grace_period", "retries",      "sandbox",
-	"resources", "cache", "runner", "description", "on_no_gpu",    "max_log_size", NULL};
+	"resources", "cache", "runner", "description", "on_no_gpu",    "max_log_size",
+	"max_output_size", NULL};
 static const char *const default_keys[] = {"timeout",   "grace_period", "retries", "sandbox",
 					   "resources", "cache",        "runner",  "env",
-					   "on_no_gpu", "max_log_size", NULL};
+					   "on_no_gpu", "max_log_size", "max_output_size", NULL};
 static const char *const retry_keys[] = {"limit", "backoff", "factor", "max_backoff", "on", NULL};
-static const char *const sandbox_keys[] = {"network", "memory", "cpus", "pids", NULL};
+static const char *const sandbox_keys[] = {"network", "memory", "cpus", "pids", "tmpfs", "read",
+					   NULL};
 static const char *const resource_keys[] = {"gpus", "gpu_memory", "cpus", "memory", NULL};
 static const char *const schedule_keys[] = {"cron", "timezone", "catchup", "concurrency", NULL};
 static const char *const notify_keys[] = {"on", "webhook", NULL};
@@ -455,6 +457,52 @@ static void parse_retries(struct loader *L, const ynode *n, retry_policy *r)
 	}
 }
 
+/* `read: [/datasets/imagenet]`: absolute host paths, bound read-only.  The
+ * characters refused are those a mount option or the overlay cannot take,
+ * and a path that names the whole root would undo the allow list. */
+static void parse_sandbox_read(struct loader *L, const ynode *n, sandbox_config *s)
+{
+	arena *a = &L->p->mem;
+	pstr_list paths = {0};
+	want_str_list(L, n, "sandbox.read", &paths);
+	s->read = arena_alloc(a, sizeof(char *) * (paths.n + 1));
+	s->read_pos = arena_alloc(a, sizeof(spos) * (paths.n + 1));
+	s->nread = 0;
+	for (size_t i = 0; i < paths.n; i++) {
+		const pstr *ps = &paths.v[i];
+		if (ps->s[0] != '/') {
+			err_at(L, ps->pos.line, ps->pos.col,
+			       "sandbox.read: '%s' is not an absolute path (the workspace is "
+			       "already visible; read: adds host paths)",
+			       ps->s);
+			continue;
+		}
+		char *norm = arena_strdup(a, ps->s);
+		const char *why = NULL;
+		char *rel = norm + 1;
+		while (*rel == '/')
+			rel++;
+		if (strstr(ps->s, "/../") || (strlen(ps->s) >= 3 && !strcmp(ps->s + strlen(ps->s) - 3, "/.."))) {
+			err_at(L, ps->pos.line, ps->pos.col,
+			       "sandbox.read: '%s' may not contain '..'; write the path as it is", ps->s);
+			continue;
+		}
+		if (*rel && path_normalize_relative(rel, &why) < 0) {
+			err_at(L, ps->pos.line, ps->pos.col, "sandbox.read: '%s': %s", ps->s, why);
+			continue;
+		}
+		if (!*rel || !strcmp(rel, ".")) {
+			err_at(L, ps->pos.line, ps->pos.col,
+			       "sandbox.read: '/' would show the whole host; name the directories "
+			       "the step needs");
+			continue;
+		}
+		memmove(norm + 1, rel, strlen(rel) + 1);
+		s->read_pos[s->nread] = ps->pos;
+		s->read[s->nread++] = norm;
+	}
+}
+
 static void parse_sandbox(struct loader *L, const ynode *n, sandbox_config *s)
 {
 	if (n->kind == YNODE_SCALAR && !ynode_is_null(n)) {
@@ -486,6 +534,11 @@ static void parse_sandbox(struct loader *L, const ynode *n, sandbox_config *s)
 		s->cpus = d;
 	if ((v = ynode_get(n, "pids")) && want_int(L, v, "sandbox.pids", 1, 4194304, &iv) == 0)
 		s->pids = iv;
+	if ((v = ynode_get(n, "tmpfs")) && want_size(L, v, "sandbox.tmpfs", &s->tmpfs) == 0 &&
+	    s->tmpfs < 1 << 20)
+		ERR_NODE(L, v, "sandbox.tmpfs must be at least 1M");
+	if ((v = ynode_get(n, "read")))
+		parse_sandbox_read(L, v, s);
 }
 
 static void parse_resources(struct loader *L, const ynode *n, resources *r)
@@ -543,6 +596,8 @@ static void parse_common(struct loader *L, const ynode *n, pstep *st)
 	    want_size(L, v, "max_log_size", &st->max_log_size) == 0 && st->max_log_size < 4096)
 		ERR_NODE(L, v,
 			 "max_log_size must be at least 4K (the log keeps its head and its tail)");
+	if ((v = ynode_get(n, "max_output_size")))
+		want_size(L, v, "max_output_size", &st->max_output_size);
 }
 
 static void step_defaults(pstep *st, const pipeline *p)
@@ -551,7 +606,7 @@ static void step_defaults(pstep *st, const pipeline *p)
 	st->grace_ms = 10000;
 	st->max_log_size = 100ull << 20;
 	st->retries = (retry_policy){0, 5000, 2.0, 300000, RETRY_ON_ALL};
-	st->sandbox = (sandbox_config){.enabled = 1};
+	st->sandbox = (sandbox_config){.enabled = 1, .pids = 4096};
 	st->res.cpus = 1;
 	st->cache = 1;
 	st->runner = p->runner ? p->runner : "local";

@@ -25,17 +25,22 @@ static int in_list(const char *const *list, const char *name, size_t len)
 	return 0;
 }
 
-void stepkey_sandbox_text(const sandbox_config *sb, char *buf, size_t size)
+void stepkey_sandbox_text(const sandbox_config *sb, strbuf *out)
 {
 	if (!sb || !sb->enabled) {
-		snprintf(buf, size, "none");
+		strbuf_addstr(out, "none");
 		return;
 	}
-	char mem[32] = "none";
+	char mem[32] = "none", tmpfs[32] = "default";
 	if (sb->memory)
 		format_size(sb->memory, mem, sizeof(mem));
-	snprintf(buf, size, "local network=%s memory=%s cpus=%g pids=%lld",
-		 sb->network ? "on" : "off", mem, sb->cpus, (long long)sb->pids);
+	if (sb->tmpfs)
+		format_size(sb->tmpfs, tmpfs, sizeof(tmpfs));
+	strbuf_addf(out, "local network=%s memory=%s cpus=%g pids=%lld tmpfs=%s",
+		    sb->network ? "on" : "off", mem, sb->cpus, (long long)sb->pids, tmpfs);
+	/* by path only: docs/sandbox.md says their contents are not hashed */
+	for (size_t i = 0; i < sb->nread; i++)
+		strbuf_addf(out, "%sread=%s", " ", sb->read[i]);
 }
 
 static int cmp_file(const void *a, const void *b)
@@ -90,9 +95,10 @@ int stepkey_compute(store *st, const step_key_in *in, step_key *out, sl_error **
 		json_object_set_new(parts, "program", json_string("sluice built-in"));
 	}
 	json_object_set_new(parts, "sluice", json_string(SLUICE_VERSION));
-	char sb[160];
-	stepkey_sandbox_text(in->sandbox, sb, sizeof(sb));
-	json_object_set_new(parts, "sandbox", json_string(sb));
+	strbuf sb = STRBUF_INIT;
+	stepkey_sandbox_text(in->sandbox, &sb);
+	json_object_set_new(parts, "sandbox", json_string(strbuf_str(&sb)));
+	strbuf_release(&sb);
 	json_object_set_new(parts, "gpu", json_string(in->gpu ? in->gpu : "none"));
 	char *text = json_dumps(parts, JSON_COMPACT | JSON_SORT_KEYS);
 	hash_bytes_sha256(text, strlen(text), out->env_hash);

@@ -27,6 +27,7 @@
 #include "sluice/error.h"
 #include "sluice/pipeline.h"
 #include "sluice/store.h"
+#include "sluice/strbuf.h"
 
 #include <stddef.h>
 
@@ -61,7 +62,7 @@ int stepkey_compute(store *st, const step_key_in *in, step_key *out, sl_error **
 void stepkey_release(step_key *k);
 
 /* The sandbox settings as they enter the env hash and `show`. */
-void stepkey_sandbox_text(const sandbox_config *sb, char *buf, size_t size);
+void stepkey_sandbox_text(const sandbox_config *sb, strbuf *out);
 
 /* Why a step with key `now` runs although `prev` ran before (prev_in: the
  * inputs prev was keyed on; producers[k]: the upstream step that writes
