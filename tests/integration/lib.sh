@@ -46,3 +46,40 @@ expect_no_file() { [ ! -e "$1" ] || fail "file $1 should not exist"; }
 alive() {
 	[ -e "/proc/$1" ] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null
 }
+
+# unpriv_user: an unprivileged user made for this test, and a box for it:
+# $BOX (mode 755, below /var/tmp) with $BOX/sluice (a world-readable copy of
+# the binary), $BOX/ws (a workspace the user owns) and $BOX/home.  Sets U and
+# U_UID; `as_user CMD...` runs CMD as U with a clean environment (pass
+# HOME=... PATH=... through env).  Skips (exit 77) when not root or when the
+# kernel refuses user namespaces to unprivileged users.  Call
+# unpriv_cleanup from the test's EXIT trap: it kills U's processes and
+# removes the user and the box.
+unpriv_user() {
+	[ "$(id -u)" = 0 ] || skip "needs root to create the test user"
+	command -v useradd >/dev/null && command -v setpriv >/dev/null ||
+		skip "useradd or setpriv missing"
+	U=sluice-t$$
+	useradd --system --no-create-home --shell /usr/sbin/nologin "$U" || fail "useradd $U"
+	U_MADE=1
+	U_UID=$(id -u "$U")
+	if ! as_user unshare -U true 2>/dev/null; then
+		unpriv_cleanup
+		skip "the kernel refuses user namespaces to unprivileged users"
+	fi
+	BOX=$(mktemp -d /var/tmp/sluice-unpriv.XXXXXX)
+	chmod 755 "$BOX"
+	cp "$SLUICE" "$BOX/sluice"
+	chmod 755 "$BOX/sluice"
+	mkdir -p "$BOX/ws" "$BOX/home"
+	chown -R "$U:" "$BOX/ws" "$BOX/home"
+	chmod 700 "$BOX/home"
+}
+as_user() { setpriv --reuid="$U" --regid="$U" --clear-groups --reset-env "$@"; }
+unpriv_cleanup() {
+	[ -n "${U_MADE:-}" ] || return 0
+	pkill -KILL -u "$U_UID" 2>/dev/null || true
+	userdel "$U" 2>/dev/null || true
+	[ -n "${BOX:-}" ] && rm -rf "$BOX"
+	U_MADE=
+}
