@@ -10,6 +10,7 @@
 
 #include "sluice/arena.h"
 #include "sluice/clock.h"
+#include "sluice/redact.h"
 #include "sluice/util.h"
 
 #include <errno.h>
@@ -51,7 +52,8 @@ static int open_in(const char *dir, const char *name, int flags)
 {
 	char path[4096];
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	return open(path, flags | O_CLOEXEC | O_NOFOLLOW, 0644);
+	/* what a step printed may hold what no one else should read */
+	return open(path, flags | O_CLOEXEC | O_NOFOLLOW, 0600);
 }
 
 int steplog_open(steplog *l, const char *dir, uint64_t max, const char *const *secrets,
@@ -60,18 +62,9 @@ int steplog_open(steplog *l, const char *dir, uint64_t max, const char *const *s
 	*l = (steplog){.fd = -1, .times_fd = -1, .seg_fd = {-1, -1}, .at_line_start = 1};
 	l->max = max < 4096 ? 4096 : max;
 	l->dir = xstrdup(dir);
-	size_t n = 0;
-	while (secrets && secrets[n])
-		n++;
-	l->secrets = xcalloc(n + 1, sizeof(char *));
-	for (size_t k = 0, j = 0; k < n; k++) {
-		size_t len = strlen(secrets[k]);
-		if (len < 4)
-			continue;
-		l->secrets[j++] = xstrdup(secrets[k]);
-		if (len > l->max_secret)
-			l->max_secret = len;
-	}
+	l->redact = redact_new();
+	for (size_t k = 0; secrets && secrets[k]; k++)
+		redact_add(l->redact, secrets[k]);
 	l->fd = open_in(dir, "log", O_WRONLY | O_CREAT | O_TRUNC | O_APPEND);
 	if (l->fd >= 0)
 		l->times_fd = open_in(dir, "log.times", O_WRONLY | O_CREAT | O_TRUNC | O_APPEND);
@@ -83,16 +76,6 @@ int steplog_open(steplog *l, const char *dir, uint64_t max, const char *const *s
 		return sl_error_errno(err, e, "open log %s/log", dir);
 	}
 	return 0;
-}
-
-/* Mask every secret in buf[0..n). */
-static void redact(const steplog *l, char *buf, size_t n)
-{
-	for (char **s = l->secrets; *s; s++) {
-		size_t len = strlen(*s);
-		for (char *p = buf, *end = buf + n; (p = memmem(p, (size_t)(end - p), *s, len));)
-			memset(p, '*', len), p += len;
-	}
 }
 
 static void stamp(steplog *l, int64_t now)
@@ -175,32 +158,42 @@ static void look_for_message(steplog *l, const char *line, size_t len)
 
 void steplog_write(steplog *l, const char *buf, size_t n)
 {
-	if (l->fd < 0)
+	if (l->fd < 0 || !n)
 		return;
 	l->received += n;
 	int64_t now = (int64_t)(clock_wall() * 1000);
 	strbuf_add(&l->pending, buf, n);
 	char *p = l->pending.buf, *end = p + l->pending.len;
-	/* whole lines */
-	for (char *nl; p < end && (nl = memchr(p, '\n', (size_t)(end - p)));) {
-		size_t len = (size_t)(nl - p);
-		redact(l, p, len);
-		if (l->at_line_start)
-			look_for_message(l, p, len);
-		emit(l, p, len + 1, now);
-		l->at_line_start = 1;
-		p = nl + 1;
+	/* whole lines, masked at once: a needle never ends in a newline (redact.h),
+	 * so the masked block still ends in one */
+	char *last_nl = memrchr(p, '\n', (size_t)(end - p));
+	if (last_nl) {
+		size_t block = (size_t)(last_nl + 1 - p);
+		size_t masked = redact_apply(l->redact, p, block);
+		memmove(p + masked, p + block, (size_t)(end - p) - block);
+		end -= block - masked;
+		last_nl = p + masked - 1;
+		for (char *nl; p <= last_nl && (nl = memchr(p, '\n', (size_t)(last_nl + 1 - p)));) {
+			size_t len = (size_t)(nl - p);
+			if (l->at_line_start)
+				look_for_message(l, p, len);
+			emit(l, p, len + 1, now);
+			l->at_line_start = 1;
+			p = nl + 1;
+		}
 	}
 	/* a long line without its newline: written on, all but what could be the
-	 * start of a secret cut in two */
+	 * start of a secret cut in two (that stays pending, unmasked, to be masked
+	 * with what follows it) */
 	size_t rest = (size_t)(end - p);
 	if (rest > STEPLOG_LINE_MAX) {
-		redact(l, p, rest);
+		size_t keep = redact_max_len(l->redact) ? redact_max_len(l->redact) - 1 : 0;
+		size_t used;
+		size_t masked = redact_apply_upto(l->redact, p, rest, rest - keep, &used);
 		if (l->at_line_start)
-			look_for_message(l, p, rest);
-		size_t keep = l->max_secret ? l->max_secret - 1 : 0;
-		emit(l, p, rest - keep, now);
-		p += rest - keep;
+			look_for_message(l, p, masked);
+		emit(l, p, masked, now);
+		p += used;
 		l->at_line_start = 0;
 	}
 	size_t left = (size_t)(end - p);
@@ -232,7 +225,7 @@ uint64_t steplog_close(steplog *l)
 		return 0;
 	int64_t now = (int64_t)(clock_wall() * 1000);
 	if (l->pending.len) {
-		redact(l, l->pending.buf, l->pending.len);
+		l->pending.len = redact_apply(l->redact, l->pending.buf, l->pending.len);
 		if (l->at_line_start)
 			look_for_message(l, l->pending.buf, l->pending.len);
 		emit(l, l->pending.buf, l->pending.len, now);
@@ -288,14 +281,12 @@ void steplog_release(steplog *l)
 {
 	if (l->fd >= 0)
 		steplog_close(l);
-	for (char **s = l->secrets; s && *s; s++)
-		free(*s);
-	free(l->secrets);
+	redact_free(l->redact);
+	l->redact = NULL;
 	free(l->dir);
 	free(l->seg_stamps[0]);
 	free(l->seg_stamps[1]);
 	strbuf_release(&l->pending);
-	l->secrets = NULL;
 	l->dir = NULL;
 	l->seg_stamps[0] = l->seg_stamps[1] = NULL;
 }

@@ -4,7 +4,8 @@
  * Two files in the attempt's directory:
  *
  *   log        what the step wrote on stdout and stderr, interleaved, byte
- *              for byte, with secrets' values masked.  At most max_log_size
+ *              for byte, with secrets' values and their encodings masked
+ *              as "***" (redact.h).  At most max_log_size
  *              bytes: past that the first half is kept, then one marker
  *              line saying how many bytes were cut, then the last part
  *              (between a quarter and a half of the limit).
@@ -53,10 +54,9 @@ typedef struct steplog {
 	int seg_cur; /* the one written now; the other holds the older bytes */
 	struct steplog_stamp *seg_stamps[2];
 	size_t seg_nstamps[2];
-	char **secrets; /* values to mask, NULL-terminated */
-	size_t max_secret;
-	int write_errno;    /* the first write that failed, or 0 */
-	char last_msg[200]; /* the last line that began "sluice: ", without it */
+	struct redactor *redact; /* the secrets' values and encodings (redact.h) */
+	int write_errno;         /* the first write that failed, or 0 */
+	char last_msg[200];      /* the last line that began "sluice: ", without it */
 } steplog;
 
 #define STEPLOG_INIT                                                                               \
@@ -64,9 +64,10 @@ typedef struct steplog {
 		.fd = -1, .times_fd = -1, .seg_fd = { -1, -1 }                                     \
 	}
 
-/* Create DIR/log and DIR/log.times (truncating old ones).  secrets:
- * NULL-terminated values to mask (shorter than 4 bytes are not masked: they
- * would mask half the log); copied.  max: max_log_size, at least 4096. */
+/* Create DIR/log and DIR/log.times (truncating old ones, mode 0600).  secrets:
+ * NULL-terminated values to mask, with their lines and encodings (redact.h:
+ * shorter than REDACT_MIN bytes are not masked, they would mask half the log);
+ * copied.  max: max_log_size, at least 4096. */
 int steplog_open(steplog *l, const char *dir, uint64_t max, const char *const *secrets,
 		 sl_error **err);
 /* What the step wrote next: any bytes, any length. */

@@ -90,8 +90,8 @@ START_TEST(secrets_masked_across_writes)
 	steplog_release(&l);
 	const char *log = tu_read(tu_path(dir, "log"), buf, sizeof(buf));
 	ck_assert_msg(!strstr(log, "hunter22"), "a secret reached the log");
-	ck_assert_msg(strstr(log, "token ******** and abc\n"), "%.60s", log);
-	ck_assert_msg(strstr(log, "xxx********\n"), "the cut line's secret is not masked");
+	ck_assert_msg(strstr(log, "token *** and abc\n"), "%.60s", log);
+	ck_assert_msg(strstr(log, "xxx***\n"), "the cut line's secret is not masked");
 }
 END_TEST
 
