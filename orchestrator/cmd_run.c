@@ -157,13 +157,17 @@ static void write_snapshot(store *st, int64_t run_id, const char *text)
 {
 	char path[PATH_MAX];
 	snprintf(path, sizeof(path), "%s/runs/%lld", store_dir(st), (long long)run_id);
-	mkdir(path, 0755);
+	mkdir(path, 0700);
 	snprintf(path, sizeof(path), "%s/runs/%lld/pipeline.yaml", store_dir(st),
 		 (long long)run_id);
-	FILE *f = fopen(path, "wxe"); /* resume keeps the first one */
+	/* resume keeps the first one; 0600 as everything in the state directory */
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
 	if (f) {
 		fputs(text, f);
 		fclose(f);
+	} else if (fd >= 0) {
+		close(fd);
 	}
 }
 

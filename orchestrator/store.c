@@ -80,6 +80,7 @@
 #include "sluice/arena.h"
 #include "sluice/cleanup.h"
 #include "sluice/clock.h"
+#include "sluice/redact.h"
 #include "sluice/strbuf.h"
 
 #include <errno.h>
@@ -412,10 +413,11 @@ struct store {
 	/* the last run asked about by data_run: a run's same_as never changes */
 	int64_t same_run, same_as;
 	double same_finished;
-	int batch;       /* store_batch_begin: changes share one transaction until a flush */
-	int batch_open;  /* that transaction has begun */
-	int change_open; /* in a batch: the savepoint of the change being made */
-	int readonly;    /* store_open_readonly */
+	int batch;              /* store_batch_begin: changes share one transaction until a flush */
+	int batch_open;         /* that transaction has begun */
+	int change_open;        /* in a batch: the savepoint of the change being made */
+	int readonly;           /* store_open_readonly */
+	const redactor *redact; /* store_set_redactor: masks what steps and users wrote */
 };
 
 /* ---- small helpers ---------------------------------------------------------------------- */
@@ -490,6 +492,18 @@ static double col_time(sqlite3_stmt *s, int i)
 static int bind_text(sqlite3_stmt *s, int i, const char *v)
 {
 	return sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC); /* NULL binds NULL */
+}
+
+/* Text that a step or a user wrote (a reason, a command, a step output): a
+ * secret's value in it is stored as "***" (store_set_redactor). */
+static int bind_masked(const redactor *r, sqlite3_stmt *s, int i, const char *v)
+{
+	if (!v || !redact_active(r))
+		return bind_text(s, i, v);
+	char *m = redact_dup(r, v);
+	int rc = sqlite3_bind_text(s, i, m, -1, SQLITE_TRANSIENT);
+	free(m);
+	return rc;
 }
 
 static int bind_int(sqlite3_stmt *s, int i, int64_t v, int64_t none)
@@ -677,7 +691,9 @@ int store_batch_end(store *st, sl_error **err)
 
 /* ---- opening ---------------------------------------------------------------------------- */
 
-/* mkdir -p with mode 0755; an existing directory is fine, an existing file is not. */
+/* mkdir -p: the state directory itself 0700 (what steps print and the
+ * commands they ran are in it), the directories above it 0755; an existing
+ * directory is fine, an existing file is not. */
 static int make_dirs(const char *path, sl_error **err)
 {
 	char *p = xstrdup(path);
@@ -689,7 +705,7 @@ static int make_dirs(const char *path, sl_error **err)
 		if (*c != '/' && !last)
 			continue;
 		*c = 0;
-		if (mkdir(p, 0755) < 0 && errno != EEXIST) {
+		if (mkdir(p, last ? 0700 : 0755) < 0 && errno != EEXIST) {
 			int e = errno;
 			sl_error_errno(err, e, "store: create the state directory %s", p);
 			if (e == EACCES || e == EROFS || e == ENOTDIR || e == EPERM)
@@ -899,9 +915,7 @@ static int create_db(const char *dir, sl_error **err)
 			(*err)->kind = SL_ERR_USAGE;
 		return -1;
 	}
-	mode_t mask = umask(0);
-	umask(mask);
-	fchmod(fd, 0644 & ~mask); /* as SQLite creates it; mkostemp made it 0600 */
+	/* 0600 as mkostemp made it: SQLite gives state.db-wal and -shm its mode */
 	close(fd);
 	store tmpst = {.dir = (char *)dir};
 	int rc = 0;
@@ -935,7 +949,7 @@ static void reserve_make(const char *dir)
 	sl_autofree char *path = dir_file(dir, "reserve");
 	if (access(path, F_OK) == 0)
 		return;
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return;
 	if (posix_fallocate(fd, 0, RESERVE_BYTES) != 0)
@@ -951,6 +965,51 @@ int store_release_reserve(store *st)
 	return unlink(path) == 0;
 }
 
+/* Group and other bits off path, when it is ours and has any: 1 when it had. */
+static int tighten(const char *path, mode_t want)
+{
+	struct stat sb;
+	if (lstat(path, &sb) < 0 || S_ISLNK(sb.st_mode) || sb.st_uid != geteuid() ||
+	    !(sb.st_mode & 077))
+		return 0;
+	return chmod(path, want) == 0;
+}
+
+/* A state directory made by an older sluice was open to everyone (0755, its
+ * files 0644), and it holds what steps printed and the commands they ran:
+ * closed now, once, and said (the store's one message of its own: whichever
+ * command opens the store first finds it, and none of them could say it for
+ * the others). */
+static void tighten_state_dir(const char *dir)
+{
+	struct stat sb;
+	if (lstat(dir, &sb) < 0 || !S_ISDIR(sb.st_mode))
+		return;
+	mode_t was = sb.st_mode & 07777;
+	if (!tighten(dir, 0700))
+		return;
+	static const char *const files[] = {"state.db", "state.db-wal", "state.db-shm", "lock",
+					    "reserve"};
+	for (size_t k = 0; k < sizeof(files) / sizeof(files[0]); k++) {
+		sl_autofree char *p = dir_file(dir, files[k]);
+		tighten(p, 0600);
+	}
+	sl_autofree char *runs = dir_file(dir, "runs");
+	tighten(runs, 0700);
+	sl_error *note = NULL;
+	sl_error_make(&note,
+		      "the state directory %s was readable by other users (mode %04o): it is "
+		      "0700 now, its database 0600 (docs/state.md)",
+		      dir, (unsigned)was);
+	sl_error_warn(stderr, &note);
+}
+
+void store_set_redactor(store *st, const redactor *r)
+{
+	if (st)
+		st->redact = r;
+}
+
 int store_open(const char *dir, store **out, sl_error **err)
 {
 	*out = NULL;
@@ -958,6 +1017,7 @@ int store_open(const char *dir, store **out, sl_error **err)
 		return sl_error_usage(err, "store: no state directory given");
 	if (make_dirs(dir, err) < 0)
 		return -1;
+	tighten_state_dir(dir);
 	if (access(dir, W_OK) < 0 && (errno == EROFS || errno == EACCES)) {
 		sl_error_errno(err, errno,
 			       "store: the state directory %s cannot be written (what only reads "
@@ -971,7 +1031,7 @@ int store_open(const char *dir, store **out, sl_error **err)
 	for (size_t i = 0; i < 2; i++) {
 		strbuf_reset(&path);
 		strbuf_addf(&path, "%s/%s", dir, subdirs[i]);
-		if (mkdir(path.buf, 0755) < 0 && errno != EEXIST) {
+		if (mkdir(path.buf, 0700) < 0 && errno != EEXIST) {
 			int e = errno;
 			sl_error_errno(err, e, "store: create directory %s", path.buf);
 			if (e == EACCES || e == EROFS || e == EPERM)
@@ -1533,12 +1593,13 @@ static int put_step_row(store *st, int64_t run_id, const step_record *r)
 	sqlite3_stmt *s = stmt(st, ST_STEP_PUT);
 	if (!s || sqlite3_bind_int64(s, 1, run_id) || bind_text(s, 2, r->name) ||
 	    bind_text(s, 3, r->step ? r->step : r->name) || sqlite3_bind_int(s, 4, r->position) ||
-	    bind_text(s, 5, r->status ? r->status : "pending") || bind_text(s, 6, r->reason) ||
-	    sqlite3_bind_int(s, 7, r->attempts) || bind_int(s, 8, r->exit_code, -1) ||
-	    bind_time(s, 9, r->started) || bind_time(s, 10, r->finished) ||
-	    bind_text(s, 11, r->cache_key) || bind_text(s, 12, r->env_hash) ||
-	    bind_int(s, 13, r->cached_from, 0) || bind_text(s, 14, r->command) ||
-	    bind_text(s, 15, r->env_json) || bind_text(s, 16, r->why))
+	    bind_text(s, 5, r->status ? r->status : "pending") ||
+	    bind_masked(st->redact, s, 6, r->reason) || sqlite3_bind_int(s, 7, r->attempts) ||
+	    bind_int(s, 8, r->exit_code, -1) || bind_time(s, 9, r->started) ||
+	    bind_time(s, 10, r->finished) || bind_text(s, 11, r->cache_key) ||
+	    bind_text(s, 12, r->env_hash) || bind_int(s, 13, r->cached_from, 0) ||
+	    bind_masked(st->redact, s, 14, r->command) ||
+	    bind_masked(st->redact, s, 15, r->env_json) || bind_masked(st->redact, s, 16, r->why))
 		return -1;
 	return exec_stmt(s);
 }
@@ -1647,11 +1708,12 @@ int store_put_attempt(store *st, int64_t run_id, const char *step, const attempt
 	sqlite3_stmt *s = stmt(st, ST_ATTEMPT_PUT);
 	if (!s || sqlite3_bind_int64(s, 1, run_id) || bind_text(s, 2, step) ||
 	    sqlite3_bind_int(s, 3, a->attempt) ||
-	    bind_text(s, 4, a->status ? a->status : "running") || bind_text(s, 5, a->reason) ||
-	    bind_int(s, 6, a->exit_code, -1) || bind_int(s, 7, a->signal, 0) ||
-	    bind_time(s, 8, a->started) || bind_time(s, 9, a->finished) ||
-	    bind_text(s, 10, a->log_path) || bind_int(s, 11, a->pid, 0) ||
-	    bind_int(s, 12, a->max_rss_kb, 0) || exec_stmt(s) < 0 || tx_commit(st) < 0)
+	    bind_text(s, 4, a->status ? a->status : "running") ||
+	    bind_masked(st->redact, s, 5, a->reason) || bind_int(s, 6, a->exit_code, -1) ||
+	    bind_int(s, 7, a->signal, 0) || bind_time(s, 8, a->started) ||
+	    bind_time(s, 9, a->finished) || bind_text(s, 10, a->log_path) ||
+	    bind_int(s, 11, a->pid, 0) || bind_int(s, 12, a->max_rss_kb, 0) || exec_stmt(s) < 0 ||
+	    tx_commit(st) < 0)
 		goto fail;
 	return 0;
 fail:
@@ -1734,20 +1796,22 @@ struct kv_in {
 	const char *const *keys;
 	const double *nums;
 	const char *const *values;
+	const redactor *redact;
 };
 
 static int bind_metric(sqlite3_stmt *s, const void *data, size_t i)
 {
 	const struct kv_in *in = data;
 	double v = in->nums[i];
-	return bind_text(s, 3, in->keys[i]) ||
+	return bind_masked(in->redact, s, 3, in->keys[i]) ||
 	       (isnan(v) ? sqlite3_bind_null(s, 4) : sqlite3_bind_double(s, 4, v));
 }
 
 static int bind_output(sqlite3_stmt *s, const void *data, size_t i)
 {
 	const struct kv_in *in = data;
-	return bind_text(s, 3, in->keys[i]) || bind_text(s, 4, in->values[i]);
+	return bind_masked(in->redact, s, 3, in->keys[i]) ||
+	       bind_masked(in->redact, s, 4, in->values[i]);
 }
 
 static int bind_file(sqlite3_stmt *s, const void *data, size_t i)
@@ -1760,7 +1824,7 @@ static int bind_file(sqlite3_stmt *s, const void *data, size_t i)
 int store_set_metrics(store *st, int64_t run_id, const char *step, const char *const *keys,
 		      const double *values, size_t n, sl_error **err)
 {
-	struct kv_in in = {keys, values, NULL};
+	struct kv_in in = {keys, values, NULL, st ? st->redact : NULL};
 	if (replace_rows(st, ST_METRIC_DEL, ST_METRIC_INS, run_id, step, &in, n, bind_metric) < 0)
 		return db_fail(st, err, "set metrics of step %s of run %lld",
 			       step ? step : "(null)", (long long)run_id);
@@ -1770,7 +1834,7 @@ int store_set_metrics(store *st, int64_t run_id, const char *step, const char *c
 int store_set_outputs(store *st, int64_t run_id, const char *step, const char *const *keys,
 		      const char *const *values, size_t n, sl_error **err)
 {
-	struct kv_in in = {keys, NULL, values};
+	struct kv_in in = {keys, NULL, values, st ? st->redact : NULL};
 	if (replace_rows(st, ST_OUTPUT_DEL, ST_OUTPUT_INS, run_id, step, &in, n, bind_output) < 0)
 		return db_fail(st, err, "set outputs of step %s of run %lld",
 			       step ? step : "(null)", (long long)run_id);

@@ -25,7 +25,9 @@
 typedef struct store store;
 
 /* Open (creating when missing) DIR/state.db, DIR/cache/ and DIR/runs/.
- * dir is the state directory itself (".../.sluice").  A new state.db is made
+ * dir is the state directory itself (".../.sluice"), made 0700, state.db
+ * 0600 (and so its -wal and -shm); one left open to other users by an older
+ * sluice is closed so, and that is said once on stderr (docs/state.md).  A new state.db is made
  * whole under a temporary name and linked into place, so one that exists but
  * is empty (0 bytes, no write-ahead log) was damaged: a usage error naming it,
  * never a new history.  Errors about what the user pointed at (a file, not a
@@ -40,6 +42,11 @@ int store_open(const char *dir, store **out, sl_error **err);
 int store_open_readonly(const char *dir, store **out, sl_error **err);
 void store_close(store *st);
 const char *store_dir(const store *st);
+/* From now on the free text written (reasons, commands, env_json, why, step
+ * outputs' keys and values, metrics' keys) has the secrets' values masked
+ * (redact.h); NULL stops it.  r is borrowed: it must outlive its use here. */
+struct redactor;
+void store_set_redactor(store *st, const struct redactor *r);
 
 /* Batching (the executor's event loop): from store_batch_begin on, the changes
  * share one transaction, begun at the first of them and committed by
