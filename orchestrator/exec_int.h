@@ -90,7 +90,8 @@ struct exec_step {
 	int timed_out, cancelling;
 	int exit_code;
 	char reason[256];
-	char *command;     /* resolved, for the store */
+	char *command;     /* resolved, for the store: no step value, no secret in it */
+	char **vals;       /* "SLUICE_VAL_n=..." the command refers to (runexpr_render_shell) */
 	char *output_path; /* $SLUICE_OUTPUT of the current attempt */
 	char *log_rel;     /* the attempt's log, relative to the state dir */
 	/* what later expressions may read */
@@ -134,6 +135,8 @@ struct exec {
 	strmap progs;      /* program name → its path on the steps' PATH */
 	arena mem;
 	status_printer status;
+	/* the secrets' values, masked wherever the run writes text down (redact.h) */
+	struct redactor *redact;
 };
 
 /* What step i takes from the machine while it runs (resources.h). */
@@ -187,6 +190,13 @@ char **stepcmd_env(struct exec *x, size_t i, const char *attempt_dir);
 
 /* Render text for step i; NULL with es->reason "WHAT: message". */
 const char *runexpr_render(struct exec *x, size_t i, const char *text, const char *what);
+/* Render a `run:` command: expressions on steps.* or secrets.* become
+ * references to environment variables ("${SLUICE_VAL_1}", "${SLUICE_SECRET_1}",
+ * quoted where the text leaves them bare) whose "NAME=value" lines go to
+ * *vars (NULL-terminated, *nvars of them, from the arena); the rest as
+ * runexpr_render.  NULL with es->reason. */
+const char *runexpr_render_shell(struct exec *x, size_t i, const char *text, char ***vars,
+				 size_t *nvars);
 /* Evaluate step i's `when`: 1 true, 0 false, -1 with es->reason. */
 int runexpr_when(struct exec *x, size_t i);
 

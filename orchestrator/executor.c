@@ -25,8 +25,10 @@
 #include "sluice/arena.h"
 #include "sluice/clock.h"
 #include "sluice/fsutil.h"
+#include "sluice/redact.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <signal.h>
@@ -102,10 +104,12 @@ void exec_set_why(struct exec *x, size_t i, const char *fmt, ...)
 
 void exec_record(struct exec *x, size_t i)
 {
-	if (x->opt->dry_run)
-		return;
 	struct exec_step *es = &x->s[i];
 	const dag_node *node = &x->d->nodes[i];
+	/* the reason is also printed and returned (--json): masked once, here */
+	redact_str(x->redact, es->reason);
+	if (x->opt->dry_run)
+		return;
 	step_record s = {
 		.name = (char *)node->name,
 		.step = (char *)node->step->name,
@@ -147,10 +151,21 @@ static void active_del(struct exec *x, size_t i)
 	x->s[i].aidx = -1;
 }
 
+/* An attempt is over and its $SLUICE_OUTPUT read (stepout_collect): the
+ * copy kept in its directory keeps no secret either. */
+static void mask_attempt_output(struct exec *x, size_t i)
+{
+	sl_error *err = NULL;
+	if (x->s[i].output_path && redact_file(x->redact, x->s[i].output_path, &err) < 0)
+		exec_warn(x, &err);
+}
+
 void exec_set_state(struct exec *x, size_t i, enum step_state s)
 {
 	struct exec_step *es = &x->s[i];
 	int was_done = step_state_done(es->state);
+	if (es->state == ST_RUNNING && s != ST_RUNNING)
+		mask_attempt_output(x, i);
 	if (was_done && !step_state_done(s))
 		SL_BUG("step %s: %s after %s", x->d->nodes[i].name, step_state_names[s],
 		       step_state_names[es->state]);
@@ -618,13 +633,36 @@ static int write_params(struct exec *x, sl_error **err)
 	free(text);
 	if (x->opt->dry_run)
 		return 0;
-	FILE *f = fopen(x->params_path, "we");
-	if (!f)
+	int fd = open(x->params_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+	if (!f) {
+		if (fd >= 0)
+			close(fd);
 		return sl_error_errno(err, errno, "write %s", x->params_path);
+	}
 	int bad = fputs(x->params_text, f) < 0;
 	if (fclose(f) != 0 || bad)
 		return sl_error_errno(err, errno, "write %s", x->params_path);
 	return 0;
+}
+
+/* The secrets' values, masked in everything the run writes down: logs,
+ * the store, reasons (redact.h).  One too short to mask is said. */
+static void make_redactor(struct exec *x)
+{
+	x->redact = redact_new();
+	for (size_t k = 0; k < x->p->secrets.n; k++) {
+		const char *v = getenv(x->p->secrets.v[k].s);
+		if (v && redact_add(x->redact, v) == 1 && *v) {
+			sl_error *e = NULL;
+			sl_error_make(&e,
+				      "secret %s is shorter than %d bytes: it is not masked in "
+				      "logs and the store",
+				      x->p->secrets.v[k].s, REDACT_MIN);
+			exec_warn(x, &e);
+		}
+	}
+	store_set_redactor(x->store, x->redact);
 }
 
 /* What executor_run and executor_plan share: the steps, the machine, the params. */
@@ -640,6 +678,7 @@ static int exec_init(struct exec *x, sl_error **err)
 		x->s[i].proc.pidfd = -1;
 	}
 	status_init(&x->status, x->opt->out, x->opt->live);
+	make_redactor(x);
 	resource_pool_init(&x->pool, x->opt->jobs, x->opt->cpus, x->opt->memory);
 	x->ep = -1;
 	x->sfd = -1;
@@ -652,7 +691,7 @@ static int exec_init(struct exec *x, sl_error **err)
 	x->run_dir = arena_printf(&x->mem, "%s/runs/%lld", x->store ? store_dir(x->store) : ".",
 				  (long long)x->run_id);
 	x->params_path = arena_printf(&x->mem, "%s/params.json", x->run_dir);
-	if (!x->opt->dry_run && fs_mkdir_p(x->run_dir, 0755) < 0)
+	if (!x->opt->dry_run && fs_mkdir_p(x->run_dir, 0700) < 0)
 		return sl_error_errno(err, errno, "mkdir %s", x->run_dir);
 	if (write_params(x, err) < 0 || select_steps(x, err) < 0)
 		return -1;
@@ -688,6 +727,8 @@ static void exec_free(struct exec *x)
 	strmap_release(&x->planned);
 	strmap_release(&x->progs);
 	status_release(&x->status);
+	store_set_redactor(x->store, NULL);
+	redact_free(x->redact);
 	arena_release(&x->mem);
 }
 

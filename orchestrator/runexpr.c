@@ -6,6 +6,12 @@
  * step its status, its $SLUICE_OUTPUT lines (steps.X.outputs.KEY) and its
  * metrics (steps.X.metrics.a.b).  An unknown name is an error naming it,
  * never an empty string.
+ *
+ * In a `run:` command, what a step produced and what a secret holds never
+ * becomes shell text (runexpr_render_shell): such an expression is replaced
+ * by a reference to an environment variable that holds its value, so the
+ * shell reads it as data.  What the pipeline's author wrote (params, matrix
+ * values, env, run.*) is pasted as written, as before.
  */
 #include "exec_int.h"
 
@@ -133,4 +139,171 @@ int runexpr_when(struct exec *x, size_t i)
 		return 0;
 	}
 	return 1;
+}
+
+/* ---- run: values as environment variables ---------------------------------------------- */
+
+/* Where the shell stands at a point of the author's text: outside quotes,
+ * inside '...' or inside "...". */
+enum shq { SHQ_NONE, SHQ_SINGLE, SHQ_DOUBLE };
+
+struct shell_lex {
+	enum shq q;
+	int escaped; /* the last character was a backslash that escapes the next */
+};
+
+/* Follow the shell's quoting over text as it will stand in the command.
+ * Enough of sh's lexer to know which quotes an expression stands in;
+ * heredocs and $( ) are not followed, which can only make sluice add
+ * quotes where the shell would not need them. */
+static void lex_feed(struct shell_lex *l, const char *s, size_t n)
+{
+	for (size_t k = 0; k < n; k++) {
+		char c = s[k];
+		if (l->escaped) {
+			l->escaped = 0;
+			continue;
+		}
+		switch (l->q) {
+		case SHQ_NONE:
+			if (c == '\\')
+				l->escaped = 1;
+			else if (c == '\'')
+				l->q = SHQ_SINGLE;
+			else if (c == '"')
+				l->q = SHQ_DOUBLE;
+			break;
+		case SHQ_SINGLE:
+			if (c == '\'')
+				l->q = SHQ_NONE;
+			break;
+		case SHQ_DOUBLE:
+			if (c == '\\')
+				l->escaped = 1;
+			else if (c == '"')
+				l->q = SHQ_NONE;
+			break;
+		}
+	}
+}
+
+/* Where the "}}" of the "${{" before from is: as template_parse finds it
+ * (a '}}' inside a 'string' does not close), or 0. */
+static size_t expr_close(const char *src, size_t len, size_t from)
+{
+	int in_str = 0;
+	for (size_t j = from; j < len; j++) {
+		if (in_str) {
+			if (src[j] == '\'') {
+				if (src[j + 1] == '\'')
+					j++;
+				else
+					in_str = 0;
+			}
+		} else if (src[j] == '\'') {
+			in_str = 1;
+		} else if (src[j] == '}' && src[j + 1] == '}') {
+			return j;
+		}
+	}
+	return 0;
+}
+
+/* What an expression refers to: a step's values, a secret. */
+struct produced {
+	int steps, secrets;
+};
+
+static int note_ref(void *ctx, const char *const *parts, size_t n, size_t offset)
+{
+	struct produced *p = ctx;
+	p->steps |= n && !strcmp(parts[0], "steps");
+	p->secrets |= n && !strcmp(parts[0], "secrets");
+	return 0;
+}
+
+/* The variable for one expression: the same text shares one. */
+static const char *value_var(struct exec *x, strmap *seen, const char *text, int secret,
+			     const char *value, int *nval, int *nsecret, char ***vars,
+			     size_t *nvars)
+{
+	const char *name = strmap_get(seen, text);
+	if (name)
+		return name;
+	name = secret ? arena_printf(&x->mem, "SLUICE_SECRET_%d", ++*nsecret)
+		      : arena_printf(&x->mem, "SLUICE_VAL_%d", ++*nval);
+	strmap_put(seen, arena_strdup(&x->mem, text), (void *)name);
+	*vars = arena_grow(&x->mem, *vars, sizeof(char *), *nvars, *nvars + 2);
+	(*vars)[(*nvars)++] = arena_printf(&x->mem, "%s=%s", name, value);
+	(*vars)[*nvars] = NULL;
+	return name;
+}
+
+const char *runexpr_render_shell(struct exec *x, size_t i, const char *text, char ***vars,
+				 size_t *nvars)
+{
+	*vars = NULL;
+	*nvars = 0;
+	if (!strchr(text, '$'))
+		return text;
+	/* the whole text first: its errors are those of any template */
+	template *whole;
+	expr_error e;
+	if (template_parse(&x->mem, text, &whole, &e) < 0) {
+		snprintf(x->s[i].reason, sizeof(x->s[i].reason), "run: %.200s", e.msg);
+		return NULL;
+	}
+	struct produced any = {0, 0};
+	template_walk_refs(whole, note_ref, &any);
+	if (!any.steps && !any.secrets)
+		return runexpr_render(x, i, text, "run");
+	strbuf out = STRBUF_INIT;
+	struct shell_lex lex = {SHQ_NONE, 0};
+	strmap seen = STRMAP_INIT;
+	int nval = 0, nsecret = 0;
+	size_t len = strlen(text), lit = 0, at = 0;
+	while (at + 2 < len) {
+		if (text[at] != '$' || text[at + 1] != '{' || text[at + 2] != '{') {
+			at++;
+			continue;
+		}
+		size_t close = expr_close(text, len, at + 3);
+		strbuf_add(&out, text + lit, at - lit);
+		lex_feed(&lex, text + lit, at - lit);
+		char *one = arena_strndup(&x->mem, text + at, close + 2 - at);
+		template *t;
+		struct rt_ctx c = {x, i, 0};
+		const char *v;
+		if (template_parse(&x->mem, one, &t, &e) < 0 ||
+		    template_render(t, &x->mem, rt_lookup, &c, &v, &e) < 0) {
+			snprintf(x->s[i].reason, sizeof(x->s[i].reason), "run: %.200s", e.msg);
+			strbuf_release(&out);
+			strmap_release(&seen);
+			return NULL;
+		}
+		struct produced p = {0, 0};
+		template_walk_refs(t, note_ref, &p);
+		if (!p.steps && !p.secrets) {
+			/* the author's own values: shell text, as written */
+			strbuf_addstr(&out, v);
+			lex_feed(&lex, v, strlen(v));
+		} else {
+			const char *name = value_var(x, &seen, one, p.secrets, v, &nval, &nsecret,
+						     vars, nvars);
+			/* quoted where the author's text leaves it bare, so that neither
+			 * field splitting nor globbing touches the value; inside '...' the
+			 * shell does not expand it (docs/pipeline-reference.md) */
+			if (lex.q == SHQ_NONE && !lex.escaped)
+				strbuf_addf(&out, "\"${%s}\"", name);
+			else
+				strbuf_addf(&out, "${%s}", name);
+			lex.escaped = 0;
+		}
+		at = lit = close + 2;
+	}
+	strbuf_add(&out, text + lit, len - lit);
+	const char *cmd = arena_strndup(&x->mem, strbuf_str(&out), out.len);
+	strbuf_release(&out);
+	strmap_release(&seen);
+	return cmd;
 }

@@ -8,11 +8,17 @@
  * sluice itself: `sluice step NAME --with k=v ...`.  The environment is
  * scrubbed: PATH, HOME, TMPDIR, LANG, TZ, the SLUICE_* variables and the
  * pipeline's and step's `env`, nothing of sluice's own.
+ *
+ * A `run:` command that uses what a step produced or a secret refers to it
+ * as "${SLUICE_VAL_n}" / "${SLUICE_SECRET_n}" (runexpr_render_shell) and
+ * the values travel in the environment, so no value is ever shell code, and
+ * the recorded command holds the references, not the values.
  */
 #include "exec_int.h"
 
 #include "sluice/arena.h"
 #include "sluice/builtin.h"
+#include "sluice/redact.h"
 
 #include <ctype.h>
 #include <jansson.h>
@@ -137,7 +143,10 @@ static char **builtin_argv(struct exec *x, size_t i)
 		}
 	}
 	argv[k] = NULL;
+	/* `with:` is no shell: the values go as they are, but a secret among them is
+	 * not kept (nor keyed: the key is made of this text) */
 	es->command = arena_strdup(a, strbuf_str(&cmd));
+	redact_str(x->redact, es->command);
 	strbuf_release(&cmd);
 	return argv;
 }
@@ -149,7 +158,8 @@ char **stepcmd_argv(struct exec *x, size_t i)
 	arena *a = &x->mem;
 	if (step->uses.s)
 		return builtin_argv(x, i);
-	const char *cmd = runexpr_render(x, i, step->run.s, "run");
+	size_t nvals;
+	const char *cmd = runexpr_render_shell(x, i, step->run.s, &es->vals, &nvals);
 	if (!cmd)
 		return NULL;
 	es->command = (char *)cmd;
@@ -197,7 +207,10 @@ char **stepcmd_env(struct exec *x, size_t i, const char *attempt_dir)
 	const dag_node *node = &x->d->nodes[i];
 	const pstep *step = node->step;
 	arena *a = &x->mem;
-	size_t cap = step->nenv + 16;
+	size_t nvals = 0;
+	while (x->s[i].vals && x->s[i].vals[nvals])
+		nvals++;
+	size_t cap = step->nenv + nvals + 16;
 	char **envp = arena_alloc(a, sizeof(char *) * cap);
 	size_t k = 0;
 	const char *tz = getenv("TZ");
@@ -212,6 +225,15 @@ char **stepcmd_env(struct exec *x, size_t i, const char *attempt_dir)
 	envp[k++] = arena_printf(a, "SLUICE_OUTPUT=%s", x->s[i].output_path);
 	envp[k++] = arena_printf(a, "SLUICE_PARAMS=%s", x->params_path);
 	envp[k++] = arena_printf(a, "SLUICE_WORKSPACE=%s", x->p->dir);
+	/* the values the command refers to: upstream values enter the cache key
+	 * here; a secret's does not (keyed by its name, as one in `env:`) */
+	for (size_t v = 0; v < nvals; v++) {
+		const char *kv = x->s[i].vals[v];
+		if (!*attempt_dir && !strncmp(kv, "SLUICE_SECRET_", 14))
+			envp[k++] = arena_printf(a, "%.*s=(secret)", (int)strcspn(kv, "="), kv);
+		else
+			envp[k++] = (char *)kv;
+	}
 	for (size_t e = 0; e < step->nenv; e++) {
 		const char *v = runexpr_render(x, i, step->env[e].value, "env");
 		if (!v)
