@@ -1017,7 +1017,6 @@ int store_open(const char *dir, store **out, sl_error **err)
 		return sl_error_usage(err, "store: no state directory given");
 	if (make_dirs(dir, err) < 0)
 		return -1;
-	tighten_state_dir(dir);
 	if (access(dir, W_OK) < 0 && (errno == EROFS || errno == EACCES)) {
 		sl_error_errno(err, errno,
 			       "store: the state directory %s cannot be written (what only reads "
@@ -1065,6 +1064,8 @@ int store_open(const char *dir, store **out, sl_error **err)
 		return -1;
 	}
 	reserve_make(dir);
+	/* once it opened: a store that refuses to open says that, and only that */
+	tighten_state_dir(dir);
 	*out = st;
 	return 0;
 }
