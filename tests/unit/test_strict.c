@@ -29,7 +29,8 @@ static char *refusals(const char *text, size_t *n)
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&buf, &len);
-	diag_print(&d, f);
+	if (*n) /* diag_print sorts with qsort, which may not be given an empty NULL list */
+		diag_print(&d, f);
 	fclose(f);
 	diag_release(&d);
 	pipeline_free(p);
