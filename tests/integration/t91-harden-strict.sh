@@ -16,6 +16,8 @@ echo "host secret" > "$secret/key.txt"
 chmod 755 "$secret"
 chmod 644 "$secret/key.txt"
 
+cgroups() { find /sys/fs/cgroup -maxdepth 5 -name "sluice-*" -type d 2>/dev/null | sort; }
+cgroups_before=$(cgroups)
 mkdir ws && cd ws
 cat > untrusted.yaml <<YAML
 name: untrusted
@@ -117,7 +119,7 @@ cat > slow.yaml <<YAML
 name: slow
 steps:
   wait:
-    run: echo started; sleep 60
+    run: echo started; [ -e go ] || sleep 60
   leak:
     needs: [wait]
     run: cat $secret/key.txt > leak.txt
@@ -140,6 +142,16 @@ slow.yaml: 1 setting refused by --sandbox strict; nothing ran" "resume's refusal
 run_sluice 0 status "$id" --json
 expect_contains "$OUT" '"status": "interrupted"'
 expect_no_file leak.txt
+# a resume in the default mode finishes it
+touch go
+run_sluice 0 resume "$id" --ci
+rm -f leak.txt
+# the killed sluice's step cgroup outlives the resume (as on main: resume does
+# not remove the cgroups of a dead orchestrator's sandboxed steps); removed
+# here so that the tests which compare cgroups see nothing of this one
+for d in $(cgroups | grep "/sluice-$pid-"); do rmdir "$d" 2>/dev/null || true; done
+left=$(comm -13 <(echo "$cgroups_before") <(cgroups) | grep -E "/sluice-($pid|$$)-" || true)
+expect_eq "$left" "" "sluice cgroups left by this test's runs"
 
 # the same as an unprivileged user, in a workspace of its own
 cd "$T"
