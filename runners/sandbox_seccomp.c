@@ -253,15 +253,13 @@ static int export_program(scmp_filter_ctx ctx, struct sock_filter **out, size_t 
 	size_t room = GUARD_LEN * sizeof(struct sock_filter);
 	size_t cap = 16384, len = room;
 	char *buf = malloc(cap);
-	for (; buf;) {
+	while (buf) {
 		if (len == cap) {
 			char *bigger = realloc(buf, cap *= 2);
-			if (!bigger) {
+			if (!bigger)
 				free(buf);
-				buf = NULL;
-				break;
-			}
 			buf = bigger;
+			continue;
 		}
 		ssize_t r = read(p[0], buf + len, cap - len);
 		if (r < 0 && errno == EINTR)
@@ -271,13 +269,13 @@ static int export_program(scmp_filter_ctx ctx, struct sock_filter **out, size_t 
 		len += (size_t)r;
 	}
 	close(p[0]);
-	len -= buf ? room : len;
-	if (!buf || len == 0 || len % sizeof(struct sock_filter)) {
+	size_t bytes = buf ? len - room : 0;
+	if (!buf || bytes == 0 || bytes % sizeof(struct sock_filter)) {
 		free(buf);
-		return sl_error_make(err, "seccomp_export_bpf: %zu bytes", len);
+		return sl_error_make(err, "seccomp_export_bpf: %zu bytes", bytes);
 	}
 	*out = (struct sock_filter *)buf;
-	*n = len / sizeof(struct sock_filter);
+	*n = bytes / sizeof(struct sock_filter);
 	return 0;
 }
 
