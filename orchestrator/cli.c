@@ -21,6 +21,13 @@ static const cli_opt graph_opts[] = {
 	{"param", 'p', CLI_LIST, "k=v", "override a param (repeatable)"},
 	{0}};
 
+/* docs/sandbox.md, "Strict mode"; the commands that run steps, and plan */
+#define SANDBOX_OPT                                                                                \
+	{                                                                                          \
+		"sandbox", 0, CLI_VALUE, "default|strict",                                         \
+			"strict: refuse steps that could leave the sandbox ($SLUICE_SANDBOX)"      \
+	}
+
 static const cli_opt run_opts[] = {
 	{"param", 'p', CLI_LIST, "k=v", "override a param"},
 	{"jobs", 'j', CLI_VALUE, "N", "run at most N steps at once (default: number of cores)"},
@@ -32,6 +39,7 @@ static const cli_opt run_opts[] = {
 	{"json", 0, CLI_FLAG, NULL, "print the run as one JSON document on stdout"},
 	{"junit", 0, CLI_VALUE, "FILE", "write JUnit XML, one <testcase> per step"},
 	{"fail-fast", 0, CLI_FLAG, NULL, "cancel independent branches after a failure"},
+	SANDBOX_OPT,
 	{"state", 0, CLI_VALUE, "DIR", "the state directory (default: .sluice found upwards)"},
 	{0}};
 
@@ -41,6 +49,7 @@ static const cli_opt plan_opts[] = {
 	{"from", 0, CLI_VALUE, "STEP", "plan this step and everything downstream of it"},
 	{"force", 0, CLI_FLAG, NULL, "plan as `run --force` would run"},
 	{"json", 0, CLI_FLAG, NULL, "print a JSON array"},
+	SANDBOX_OPT,
 	{"state", 0, CLI_VALUE, "DIR", "the state directory (default: .sluice found upwards)"},
 	{0}};
 
@@ -51,6 +60,7 @@ static const cli_opt plan_opts[] = {
 		{"json", 0, CLI_FLAG, NULL, "print the run as one JSON document on stdout"},       \
 		{"junit", 0, CLI_VALUE, "FILE", "write JUnit XML, one <testcase> per step"},       \
 		{"fail-fast", 0, CLI_FLAG, NULL, "cancel independent branches after a failure"},   \
+		SANDBOX_OPT,                                                                       \
 	{                                                                                          \
 		"state", 0, CLI_VALUE, "DIR", "the state directory"                                \
 	}

@@ -12,6 +12,7 @@
 #include "sluice/pipeline.h"
 #include "sluice/store.h"
 #include "sluice/strbuf.h"
+#include "sluice/strict.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -27,6 +28,9 @@ int cmd_plan(const cli_args *a)
 		sl_error_usage(&err, "plan: --only and --from cannot be combined");
 		return cli_fail(&err);
 	}
+	enum sandbox_mode mode; /* plan refuses what run --sandbox strict would */
+	if (strict_mode_parse(cli_value(a, "sandbox"), getenv("SLUICE_SANDBOX"), &mode, &err) < 0)
+		return cli_fail(&err);
 	pipeline *p;
 	dag *d;
 	store *st = NULL;
@@ -35,6 +39,10 @@ int cmd_plan(const cli_args *a)
 	int code = cli_load_dag(a, &p, &d);
 	if (code)
 		return code;
+	if (strict_refuse(p, mode, stderr)) {
+		code = EXIT_USAGE;
+		goto out;
+	}
 	const char *want = only ? only : from;
 	if (want && dag_find(d, want) < 0 && !pipeline_find_step(p, want)) {
 		sl_error_usage(&err, "plan: %s %s: no such step", only ? "--only" : "--from", want);

@@ -15,6 +15,11 @@
  * `run` first asks the no-op index (noop.h) whether anything can have
  * changed since the last complete run of the same file and params; when
  * nothing can, it records a run of cached steps without parsing the YAML.
+ *
+ * `--sandbox strict` (or $SLUICE_SANDBOX) is checked on the loaded pipeline
+ * before anything is recorded (strict.h); a strict `run` skips the no-op
+ * path, which does not parse the file, so that a file is refused whether or
+ * not its steps happen to be cached.
  */
 #include "sluice/cli.h"
 #include "sluice/clock.h"
@@ -27,6 +32,7 @@
 #include "sluice/runner.h"
 #include "sluice/statelock.h"
 #include "sluice/store.h"
+#include "sluice/strict.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -145,6 +151,12 @@ static int discard_empty_run(store *st, int64_t run_id)
 		rmdir(path);
 	}
 	return gone == 1;
+}
+
+/* --sandbox, else $SLUICE_SANDBOX. */
+static int parse_sandbox_mode(const cli_args *a, enum sandbox_mode *mode, sl_error **err)
+{
+	return strict_mode_parse(cli_value(a, "sandbox"), getenv("SLUICE_SANDBOX"), mode, err);
 }
 
 static int is_ci(const cli_args *a)
@@ -321,7 +333,9 @@ int cmd_run(const cli_args *a)
 		return cli_fail(&err);
 	}
 	int jobs;
-	if (parse_jobs(a, &jobs, &err) < 0 || check_junit(a, &err) < 0)
+	enum sandbox_mode mode;
+	if (parse_jobs(a, &jobs, &err) < 0 || check_junit(a, &err) < 0 ||
+	    parse_sandbox_mode(a, &mode, &err) < 0)
 		return cli_fail(&err);
 	const char *only = cli_value(a, "only"), *from = cli_value(a, "from");
 	if (only && from) {
@@ -355,7 +369,7 @@ int cmd_run(const cli_args *a)
 			close(fd);
 		free(abs);
 		int code;
-		if (noop_key_hex[0] && !cli_flag(a, "force") &&
+		if (noop_key_hex[0] && !cli_flag(a, "force") && mode == SANDBOX_MODE_DEFAULT &&
 		    run_noop(a, noop_key_hex, &code) != 0)
 			return code;
 	}
@@ -370,6 +384,10 @@ int cmd_run(const cli_args *a)
 	if (code) {
 		r->ops->free(r);
 		return code;
+	}
+	if (strict_refuse(p, mode, stderr)) {
+		code = EXIT_USAGE;
+		goto out;
 	}
 	const char *want = only ? only : from;
 	if (want && dag_find(d, want) < 0 && !pipeline_find_step(p, want)) {
@@ -488,6 +506,7 @@ struct recorded {
 	dag *d;
 	runner *r;
 	statelock *lock;
+	enum sandbox_mode mode;
 };
 
 static int open_recorded(const cli_args *a, struct recorded *r)
@@ -496,7 +515,8 @@ static int open_recorded(const cli_args *a, struct recorded *r)
 	int jobs;
 	memset(r, 0, sizeof(*r));
 	/* bad options are usage errors before anything is recorded */
-	if (parse_jobs(a, &jobs, &err) < 0 || check_junit(a, &err) < 0)
+	if (parse_jobs(a, &jobs, &err) < 0 || check_junit(a, &err) < 0 ||
+	    parse_sandbox_mode(a, &r->mode, &err) < 0)
 		return cli_fail(&err);
 	r->r = runner_local_new(); /* while sluice is small, as in cmd_run */
 	if (cli_open_runs_writable(a, &r->id, 1, &r->st, &err) < 0 ||
@@ -524,6 +544,10 @@ int cmd_rerun(const cli_args *a)
 	int code = open_recorded(a, &r);
 	if (code || (code = load_recorded(&r.run, cli_flag(a, "current"), &r.p, &r.d)) != 0)
 		goto out;
+	if (strict_refuse(r.p, r.mode, stderr)) {
+		code = EXIT_USAGE;
+		goto out;
+	}
 	int64_t parent = r.id;
 	store *st = r.st;
 	pipeline *p = r.p;
@@ -575,6 +599,10 @@ int cmd_resume(const cli_args *a)
 	}
 	if ((code = load_recorded(&run, 0, &r.p, &r.d)) != 0)
 		goto out;
+	if (strict_refuse(r.p, r.mode, stderr)) {
+		code = EXIT_USAGE; /* the run stays interrupted: nothing was taken over */
+		goto out;
+	}
 	store *st = r.st;
 	pipeline *p = r.p;
 	dag *d = r.d;
