@@ -261,16 +261,18 @@ static void nested_output(struct builder *b, size_t i, const char *o)
 		*slash = 0;
 		void *outer = strmap_get(&b->producers, dir);
 		if (outer) {
-			err_at(b, at, "output '%s' of step %s is inside output '%s' of step %s "
-				      "(outputs may not nest; declare one of them)",
+			err_at(b, at,
+			       "output '%s' of step %s is inside output '%s' of step %s "
+			       "(outputs may not nest; declare one of them)",
 			       o, node->name, dir, d->nodes[(size_t)outer - 1].name);
 			return;
 		}
 	}
 	struct idxvec *below = strmap_get(&b->dir_producers, o);
 	if (below && below->n)
-		err_at(b, at, "output '%s' of step %s holds an output of step %s "
-			      "(outputs may not nest; declare one of them)",
+		err_at(b, at,
+		       "output '%s' of step %s holds an output of step %s "
+		       "(outputs may not nest; declare one of them)",
 		       o, node->name, d->nodes[below->v[0]].name);
 }
 

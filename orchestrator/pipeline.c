@@ -33,17 +33,20 @@
 static const char *const top_keys[] = {"name",     "description", "params",  "env",
 				       "defaults", "schedule",    "secrets", "notify",
 				       "runner",   "steps",       NULL};
-static const char *const step_keys[] = {
-	"needs",     "run",   "uses",   "with",        "inputs",       "outputs",      "metrics",
-	"env",       "when",  "matrix", "timeout",     "grace_period", "retries",      "sandbox",
-	"resources", "cache", "runner", "description", "on_no_gpu",    "max_log_size",
-	"max_output_size", NULL};
-static const char *const default_keys[] = {"timeout",   "grace_period", "retries", "sandbox",
-					   "resources", "cache",        "runner",  "env",
-					   "on_no_gpu", "max_log_size", "max_output_size", NULL};
+static const char *const step_keys[] = {"needs",     "run",          "uses",
+					"with",      "inputs",       "outputs",
+					"metrics",   "env",          "when",
+					"matrix",    "timeout",      "grace_period",
+					"retries",   "sandbox",      "resources",
+					"cache",     "runner",       "description",
+					"on_no_gpu", "max_log_size", "max_output_size",
+					NULL};
+static const char *const default_keys[] = {
+	"timeout", "grace_period", "retries",   "sandbox",      "resources",       "cache",
+	"runner",  "env",          "on_no_gpu", "max_log_size", "max_output_size", NULL};
 static const char *const retry_keys[] = {"limit", "backoff", "factor", "max_backoff", "on", NULL};
-static const char *const sandbox_keys[] = {"network", "memory", "cpus", "pids", "tmpfs", "read",
-					   NULL};
+static const char *const sandbox_keys[] = {"network", "memory", "cpus", "pids",
+					   "tmpfs",   "read",   NULL};
 static const char *const resource_keys[] = {"gpus", "gpu_memory", "cpus", "memory", NULL};
 static const char *const schedule_keys[] = {"cron", "timezone", "catchup", "concurrency", NULL};
 static const char *const notify_keys[] = {"on", "webhook", NULL};
@@ -482,9 +485,11 @@ static void parse_sandbox_read(struct loader *L, const ynode *n, sandbox_config 
 		char *rel = norm + 1;
 		while (*rel == '/')
 			rel++;
-		if (strstr(ps->s, "/../") || (strlen(ps->s) >= 3 && !strcmp(ps->s + strlen(ps->s) - 3, "/.."))) {
+		if (strstr(ps->s, "/../") ||
+		    (strlen(ps->s) >= 3 && !strcmp(ps->s + strlen(ps->s) - 3, "/.."))) {
 			err_at(L, ps->pos.line, ps->pos.col,
-			       "sandbox.read: '%s' may not contain '..'; write the path as it is", ps->s);
+			       "sandbox.read: '%s' may not contain '..'; write the path as it is",
+			       ps->s);
 			continue;
 		}
 		if (*rel && path_normalize_relative(rel, &why) < 0) {

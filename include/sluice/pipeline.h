@@ -68,12 +68,12 @@ typedef struct retry_policy {
 } retry_policy;
 
 typedef struct sandbox_config {
-	int enabled;     /* 0 for `sandbox: none` */
-	int network;     /* 1: the step may use the network */
-	uint64_t memory; /* bytes; 0 = no limit */
-	double cpus;     /* 0 = no limit */
-	int64_t pids;    /* 0 = no limit; default 4096 */
-	uint64_t tmpfs;  /* size of /tmp, /dev/shm and HOME each; 0 = the memory limit, else 1G */
+	int enabled;       /* 0 for `sandbox: none` */
+	int network;       /* 1: the step may use the network */
+	uint64_t memory;   /* bytes; 0 = no limit */
+	double cpus;       /* 0 = no limit */
+	int64_t pids;      /* 0 = no limit; default 4096 */
+	uint64_t tmpfs;    /* size of /tmp, /dev/shm and HOME each; 0 = the memory limit, else 1G */
 	const char **read; /* absolute host paths bound read-only (`read:`), normalized */
 	spos *read_pos;    /* where each was written, for --sandbox strict */
 	size_t nread;
@@ -116,9 +116,9 @@ typedef struct pstep {
 	pstr when; /* template, or s == NULL */
 	pmatrix_axis *matrix;
 	size_t nmatrix;
-	int64_t timeout_ms;    /* 0 = none */
-	int64_t grace_ms;      /* SIGTERM → SIGKILL */
-	uint64_t max_log_size; /* bytes of log kept: head and tail (default 100M) */
+	int64_t timeout_ms;       /* 0 = none */
+	int64_t grace_ms;         /* SIGTERM → SIGKILL */
+	uint64_t max_log_size;    /* bytes of log kept: head and tail (default 100M) */
 	uint64_t max_output_size; /* bytes of all outputs together; 0 = no limit */
 	retry_policy retries;
 	sandbox_config sandbox;
