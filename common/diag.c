@@ -58,7 +58,8 @@ static int cmp(const void *pa, const void *pb)
 
 void diag_print(diag_list *d, FILE *out)
 {
-	qsort(d->items, d->n, sizeof(*d->items), cmp);
+	if (d->n) /* an empty list may have no array: qsort(NULL, 0) is undefined */
+		qsort(d->items, d->n, sizeof(*d->items), cmp);
 	for (size_t i = 0; i < d->n; i++) {
 		const diag *x = &d->items[i];
 		if (x->line > 0)
