@@ -174,9 +174,10 @@ int stepout_collect(struct exec *x, size_t i)
 	sl_error *err = NULL;
 	size_t len;
 	char *text;
-	/* $SLUICE_OUTPUT is sluice's own file in the attempt's directory (the
-	 * sandbox hands the step only an fd to it): capped and regular only (a
-	 * step without the sandbox once pointed it at /dev/zero) */
+	/* $SLUICE_OUTPUT is sluice's own file in the attempt's directory (a
+	 * sandboxed step writes a copy in its /tmp that pid 1 copies back
+	 * through an fd): capped and regular only (a step without the sandbox
+	 * once pointed it at /dev/zero) */
 	if (access(es->output_path, F_OK) == 0) {
 		if (fs_read_regular(es->output_path, STEPOUT_OUTPUT_MAX, "$SLUICE_OUTPUT", &text,
 				    &len, &err) < 0)
