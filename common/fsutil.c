@@ -7,10 +7,14 @@
 #include <errno.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <limits.h>
+#include <linux/fs.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 /* Deeper than this a tree is left in place (ELOOP): each level holds a
@@ -130,14 +134,141 @@ int fs_rm_rf(const char *path)
 	return 0;
 }
 
-static const char *file_kind(mode_t m)
+int fs_rm_rf_at(int dfd, const char *name)
+{
+	struct stat st;
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? 0 : -1;
+	if (!S_ISDIR(st.st_mode))
+		return unlinkat(dfd, name, 0) == 0 || errno == ENOENT ? 0 : -1;
+	int e = rm_at(dfd, name, st.st_dev, 0);
+	if (e) {
+		errno = e;
+		return -1;
+	}
+	return 0;
+}
+
+const char *fs_kind_name(mode_t m)
 {
 	return S_ISFIFO(m)   ? "a FIFO"
 	       : S_ISCHR(m)  ? "a character device"
 	       : S_ISBLK(m)  ? "a block device"
 	       : S_ISSOCK(m) ? "a socket"
 	       : S_ISDIR(m)  ? "a directory"
+	       : S_ISLNK(m)  ? "a symlink"
+	       : S_ISREG(m)  ? "a regular file"
 			     : "not a regular file";
+}
+
+/* ---- copying ------------------------------------------------------------------------------ */
+
+/* in[off, off + len) to the same offsets of out, in the kernel where it can. */
+static int copy_range(int in, int out, off_t off, off_t len)
+{
+	off_t ioff = off, ooff = off;
+	while (len > 0) {
+		size_t chunk = len > (off_t)1 << 30 ? (size_t)1 << 30 : (size_t)len;
+		ssize_t n = copy_file_range(in, &ioff, out, &ooff, chunk, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno != EXDEV && errno != ENOSYS && errno != EINVAL &&
+		    errno != EOPNOTSUPP)
+			return -1;
+		if (n <= 0)
+			break; /* unsupported here, or the file shrank: read what is there */
+		len -= n;
+	}
+	char buf[1 << 16];
+	while (len > 0) {
+		ssize_t n =
+			pread(in, buf, len < (off_t)sizeof(buf) ? (size_t)len : sizeof(buf), ioff);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		if (n == 0)
+			break;
+		for (ssize_t done = 0; done < n;) {
+			ssize_t w = pwrite(out, buf + done, (size_t)(n - done), ooff);
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w < 0)
+				return -1;
+			done += w;
+			ooff += w;
+		}
+		ioff += n;
+		len -= n;
+	}
+	return 0;
+}
+
+int fs_copy_data(int in, int out)
+{
+	if (ioctl(out, FICLONE, in) == 0)
+		return 1;
+	struct stat st;
+	if (fstat(in, &st) < 0)
+		return -1;
+	off_t size = st.st_size, off = 0;
+	while (off < size) {
+		off_t data = lseek(in, off, SEEK_DATA);
+		if (data < 0 && errno == ENXIO)
+			break; /* a hole up to the end */
+		if (data < 0)  /* no SEEK_DATA here: all of it is data */
+			return copy_range(in, out, off, size - off) < 0 ? -1 : ftruncate(out, size);
+		off_t hole = lseek(in, data, SEEK_HOLE);
+		if (hole < 0)
+			hole = size;
+		if (hole > size)
+			hole = size;
+		if (copy_range(in, out, data, hole - data) < 0)
+			return -1;
+		off = hole;
+	}
+	/* the holes between and after the extents: never written, only the size */
+	return ftruncate(out, size);
+}
+
+/* ---- privileges --------------------------------------------------------------------------- */
+
+int fs_strip_privileges_at(int dfd, const char *name)
+{
+	int fd = openat(dfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	struct stat st;
+	if (fstat(fd, &st) < 0) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return 0;
+	}
+	/* The O_PATH fd names exactly the inode just checked; /proc/self/fd
+	 * reaches it for the calls that want a path (or a readable fd, which a
+	 * mode 0 file would not give). */
+	char proc[64];
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	int rc = 0;
+	if (st.st_mode & (S_ISUID | S_ISGID)) {
+		mode_t m = st.st_mode & 01777;
+		if (chmod(proc, m) < 0 && fchmodat(dfd, name, m, AT_SYMLINK_NOFOLLOW) < 0)
+			rc = -1;
+	}
+	/* removing security.capability wants CAP_SETFCAP even when it is not
+	 * there: ask first */
+	if (rc == 0 && getxattr(proc, "security.capability", NULL, 0) >= 0 &&
+	    removexattr(proc, "security.capability") < 0 && errno != ENODATA)
+		rc = -1;
+	int e = errno;
+	close(fd);
+	errno = e;
+	return rc;
 }
 
 int fs_open_regular(const char *path, sl_error **err)
@@ -159,7 +290,7 @@ int fs_open_regular(const char *path, sl_error **err)
 	if (!S_ISREG(st.st_mode)) {
 		close(fd);
 		return sl_error_usage(err, "%s is %s, not a regular file", path,
-				      file_kind(st.st_mode));
+				      fs_kind_name(st.st_mode));
 	}
 	return fd;
 }

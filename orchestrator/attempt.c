@@ -12,12 +12,15 @@
 #include "sluice/arena.h"
 #include "sluice/builtin.h"
 #include "sluice/clock.h"
+#include "sluice/cleanup.h"
 #include "sluice/fsutil.h"
 #include "sluice/util.h"
+#include "sluice/wspath.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -189,6 +192,24 @@ static unsigned classify_exit(struct exec *x, size_t i, const step_exit *ex)
 	return 0;
 }
 
+/* Output rel is there (as anything: what it is, hashing says), reached
+ * beneath the workspace without a symlink; else es->reason says why not. */
+static int check_output(struct exec *x, size_t i, const char *rel)
+{
+	struct exec_step *es = &x->s[i];
+	sl_error *err = NULL;
+	sl_autoclose int wsfd = open(x->p->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct stat sb;
+	int rc = wsfd < 0 ? sl_error_errno(&err, errno, "open the workspace %s", x->p->dir)
+			  : wspath_lstat(wsfd, rel, &sb, &err);
+	if (rc == 1)
+		snprintf(es->reason, sizeof(es->reason), "missing output %s", rel);
+	else if (rc < 0)
+		snprintf(es->reason, sizeof(es->reason), "output %s", err->msg);
+	sl_error_release(&err);
+	return rc == 0 ? 0 : -1;
+}
+
 unsigned attempt_finish(struct exec *x, size_t i, const step_exit *ex)
 {
 	struct exec_step *es = &x->s[i];
@@ -209,15 +230,9 @@ unsigned attempt_finish(struct exec *x, size_t i, const step_exit *ex)
 	es->exit_code = ex->exited ? ex->code : -1;
 	unsigned cause = classify_exit(x, i, ex);
 	if (!cause && !es->cancelling) {
-		for (size_t k = 0; k < node->noutputs; k++) {
-			char *path = arena_printf(&x->mem, "%s/%s", x->p->dir, node->outputs[k]);
-			if (access(path, F_OK) < 0) {
-				snprintf(es->reason, sizeof(es->reason), "missing output %s",
-					 node->outputs[k]);
+		for (size_t k = 0; k < node->noutputs && !cause; k++)
+			if (check_output(x, i, node->outputs[k]) < 0)
 				cause = RETRY_ON_ERROR;
-				break;
-			}
-		}
 		if (!cause && stepout_collect(x, i) < 0)
 			cause = RETRY_ON_ERROR;
 		if (!cause && reuse_record_files(x, i) < 0)

@@ -1,12 +1,19 @@
-/* cache.c — see include/sluice/cache.h. */
+/* cache.c — see include/sluice/cache.h.
+ *
+ * What a step left (cache_put_at) is read and what comes back
+ * (cache_restore_at, cache_unshare_at) is written beneath the workspace's
+ * directory fd, following none of the step's symlinks (wspath.h); the
+ * objects are sluice's own files, reached by path. */
 #include "sluice/cache.h"
 
 #include "sluice/arena.h"
+#include "sluice/cleanup.h"
 #include "sluice/filehash.h"
 #include "sluice/fsutil.h"
 #include "sluice/hash.h"
 #include "sluice/strbuf.h"
 #include "sluice/strmap.h"
+#include "sluice/wspath.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -42,57 +49,80 @@ static char *obj_path(store *st, const char *hex, const char *suffix)
 	return p;
 }
 
-/* Tell the stat cache that path (as it is now) holds hex: we just wrote it. */
+static int obj_exists(store *st, const char *hex, const char *suffix)
+{
+	sl_autofree char *p = obj_path(st, hex, suffix);
+	return access(p, F_OK) == 0;
+}
+
+/* The stat cache's key for rel in the workspace ws: the path it would have. */
+static char *ws_key(const char *ws, const char *rel)
+{
+	char *p = NULL;
+	if (asprintf(&p, "%s/%s", ws, rel) < 0)
+		abort();
+	return p;
+}
+
+/* Tell the stat cache that key (as sb shows it now) holds hex: we just wrote it. */
+static void remember_stat(store *st, const char *key, const struct stat *sb, const char *hex)
+{
+	if (!S_ISREG(sb->st_mode))
+		return;
+	file_stat_key k = filehash_stat_key(sb);
+	sl_error *e = NULL;
+	if (store_save_hash(st, key, &k, hex, &e) < 0)
+		sl_error_release(&e);
+}
+
 static void remember(store *st, const char *path, const char *hex)
 {
 	struct stat sb;
-	if (lstat(path, &sb) == 0 && S_ISREG(sb.st_mode)) {
-		file_stat_key k = filehash_stat_key(&sb);
-		sl_error *e = NULL;
-		if (store_save_hash(st, path, &k, hex, &e) < 0)
-			sl_error_release(&e);
-	}
+	if (lstat(path, &sb) == 0)
+		remember_stat(st, path, &sb, hex);
 }
 
-/* ---- copying bytes ------------------------------------------------------------------------ */
-
-/* Copy in to out: a reflink when the file system shares blocks (btrfs, xfs), else
- * copy_file_range (in-kernel), else read/write.  1 when it was a reflink. */
-static int copy_fd(int in, int out)
+/* A name in the directory pfd that nothing has: base plus a random tail, made
+ * by make (which fails with EEXIST when it is taken).  The fd make returns,
+ * or 0; -1 with errno. */
+static int make_tmp(int pfd, const char *base, char *name, size_t size,
+		    int (*make)(int pfd, const char *name, void *ctx), void *ctx)
 {
-	if (ioctl(out, FICLONE, in) == 0)
-		return 1;
-	for (;;) {
-		ssize_t n = copy_file_range(in, NULL, out, NULL, 1 << 30, 0);
-		if (n == 0)
-			return 0;
-		if (n > 0)
-			continue;
-		if (errno == EINTR)
-			continue;
-		if (errno != EXDEV && errno != ENOSYS && errno != EINVAL && errno != EOPNOTSUPP)
+	for (int tries = 0; tries < 100; tries++) {
+		char tail[] = "XXXXXX";
+		static const char abc[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+		unsigned char r[6];
+		if (getentropy(r, sizeof(r)) < 0)
 			return -1;
-		break;
-	}
-	/* the fallback starts from wherever copy_file_range stopped: both offsets moved */
-	char buf[1 << 16];
-	for (;;) {
-		ssize_t n = read(in, buf, sizeof(buf));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
+		for (int i = 0; i < 6; i++)
+			tail[i] = abc[r[i] % (sizeof(abc) - 1)];
+		if (snprintf(name, size, ".%s.sluice-restore-%s", base, tail) >= (int)size) {
+			errno = ENAMETOOLONG;
 			return -1;
-		if (n == 0)
-			return 0;
-		for (ssize_t off = 0; off < n;) {
-			ssize_t w = write(out, buf + off, (size_t)(n - off));
-			if (w < 0 && errno == EINTR)
-				continue;
-			if (w < 0)
-				return -1;
-			off += w;
 		}
+		int rc = make(pfd, name, ctx);
+		if (rc >= 0 || errno != EEXIST)
+			return rc;
 	}
+	errno = EEXIST;
+	return -1;
+}
+
+static int make_file(int pfd, const char *name, void *ctx)
+{
+	return openat(pfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		      *(mode_t *)ctx);
+}
+
+static int make_dir(int pfd, const char *name, void *ctx)
+{
+	(void)ctx;
+	return mkdirat(pfd, name, 0755);
+}
+
+static int make_link(int pfd, const char *name, void *ctx)
+{
+	return symlinkat(ctx, pfd, name);
 }
 
 /* A temporary file next to final: "final.tmp-XXXXXX", opened for writing. */
@@ -107,10 +137,11 @@ static int open_tmp(const char *final, char *tmp, size_t size)
 
 /* ---- putting ------------------------------------------------------------------------------ */
 
-/* Write object `obj` from either the file src or the bytes data/len; verify that what
- * was written hashes to hex unless the source's stat shows it is what was hashed. */
-static int put_object(store *st, const char *obj, const char *hex, const char *src,
-		      const void *data, size_t len, int exec, sl_error **err)
+/* Write object `obj` from either the open regular file in (shown in messages,
+ * key in the stat cache) or the bytes data/len; verify that what was written
+ * hashes to hex unless the source's stat shows it is what was hashed. */
+static int put_object(store *st, const char *obj, const char *hex, int in, const char *shown,
+		      const char *key, const void *data, size_t len, int exec, sl_error **err)
 {
 	if (access(obj, F_OK) == 0)
 		return 0;
@@ -123,12 +154,10 @@ static int put_object(store *st, const char *obj, const char *hex, const char *s
 	if (out < 0)
 		return sl_error_errno(err, errno, "cache: create a temporary file for %s", obj);
 	int rc = 0, verified = 0;
-	if (src) {
-		int in = open(src, O_RDONLY | O_CLOEXEC);
+	if (in >= 0) {
 		struct stat before, after;
-		if (in < 0 || fstat(in, &before) < 0 || copy_fd(in, out) < 0 ||
-		    fstat(in, &after) < 0) {
-			rc = sl_error_errno(err, errno, "cache: copy %s", src);
+		if (fstat(in, &before) < 0 || fs_copy_data(in, out) < 0 || fstat(in, &after) < 0) {
+			rc = sl_error_errno(err, errno, "cache: copy %s", shown);
 		} else {
 			/* unchanged while we copied, and its stat is the one that was hashed */
 			file_stat_key k1 = filehash_stat_key(&before),
@@ -136,12 +165,10 @@ static int put_object(store *st, const char *obj, const char *hex, const char *s
 			char known[SHA256_HEX_LEN + 1];
 			sl_error *e = NULL;
 			verified = !memcmp(&k1, &k2, sizeof(k1)) &&
-				   store_lookup_hash(st, src, &k1, known, &e) == 1 &&
+				   store_lookup_hash(st, key, &k1, known, &e) == 1 &&
 				   !strcmp(known, hex);
 			sl_error_release(&e);
 		}
-		if (in >= 0)
-			close(in);
 	} else {
 		for (size_t off = 0; off < len && rc == 0;) {
 			ssize_t w = write(out, (const char *)data + off, len - off);
@@ -152,6 +179,8 @@ static int put_object(store *st, const char *obj, const char *hex, const char *s
 		}
 		verified = 1;
 	}
+	/* 0444/0555 whatever the source's mode: no setuid bit, no capability
+	 * (a copy has no xattrs), nothing writable through a hard link */
 	if (rc == 0 && (fsync(out) < 0 || fchmod(out, exec ? 0555 : 0444) < 0))
 		rc = sl_error_errno(err, errno, "cache: fsync %s", tmp);
 	close(out);
@@ -160,7 +189,7 @@ static int put_object(store *st, const char *obj, const char *hex, const char *s
 		if (hash_file_sha256(tmp, got, NULL, err) < 0)
 			rc = -1;
 		else if (strcmp(got, hex) != 0)
-			rc = sl_error_make(err, "cache: %s changed after it was hashed", src);
+			rc = sl_error_make(err, "cache: %s changed after it was hashed", shown);
 	}
 	if (rc == 0 && rename(tmp, obj) < 0)
 		rc = sl_error_errno(err, errno, "cache: rename %s", tmp);
@@ -186,73 +215,143 @@ static int parse_line(char *line, char **rel, char **mode, char **hex)
 	return valid_hex(*hex) && **rel && !strstr(*rel, "..") ? 0 : -1;
 }
 
-static int put_dir(store *st, const char *path, const char *hex, sl_error **err)
+/* One member of a directory output: mrel beneath the directory dfd (at rel
+ * in the workspace ws), as the manifest line says it is. */
+static int put_member(store *st, int dfd, const char *ws, const char *rel, const char *mrel,
+		      const char *mode, const char *h, sl_error **err)
 {
-	char *man = obj_path(st, hex, ".dir");
-	int present = access(man, F_OK) == 0;
+	sl_autofree char *shown = NULL, *obj = obj_path(st, h, "");
+	if (asprintf(&shown, "%s/%s", rel, mrel) < 0)
+		abort();
+	if (access(obj, F_OK) == 0)
+		return 0;
+	sl_autofree char *leaf = NULL;
+	sl_autoclose int pfd = wspath_open_parent(dfd, mrel, 0, 0, &leaf, err);
+	if (pfd < 0)
+		return sl_error_wrap(err, "cache: %s", rel);
+	if (!strcmp(mode, "link")) {
+		sl_autofree char *target = NULL;
+		size_t len;
+		if (wspath_readlink_at(pfd, leaf, shown, &target, &len, err) < 0)
+			return sl_error_wrap(err, "cache");
+		char got[SHA256_HEX_LEN + 1];
+		hash_bytes_sha256(target, len, got);
+		if (strcmp(got, h) != 0)
+			return sl_error_make(err, "cache: %s changed after it was hashed", shown);
+		return put_object(st, obj, h, -1, shown, NULL, target, len, 0, err);
+	}
+	sl_autoclose int in = wspath_open_regular_at(pfd, leaf, shown, NULL, err);
+	if (in < 0)
+		return sl_error_wrap(err, "cache");
+	sl_autofree char *key = ws_key(ws, shown);
+	return put_object(st, obj, h, in, shown, key, NULL, 0, !strcmp(mode, "755"), err);
+}
+
+static int put_dir(store *st, int dfd, const char *ws, const char *rel, const char *hex,
+		   sl_error **err)
+{
+	if (obj_exists(st, hex, ".dir"))
+		return 0;
 	strbuf m = STRBUF_INIT;
-	int rc = present ? 0 : filehash_manifest(st, path, &m, NULL, err);
-	if (rc == 0 && !present) {
+	int rc = filehash_manifest_at(st, dfd, ws, rel, FILEHASH_OUTPUT, &m, NULL, err);
+	if (rc == 0) {
 		char got[SHA256_HEX_LEN + 1];
 		hash_bytes_sha256(m.buf ? m.buf : "", m.len, got);
 		if (strcmp(got, hex) != 0)
-			rc = sl_error_make(err, "cache: %s changed after it was hashed", path);
+			rc = sl_error_make(err, "cache: %s changed after it was hashed", rel);
 	}
-	char *text = present ? NULL : xstrdup(m.buf ? m.buf : "");
-	for (char *line = text, *next; rc == 0 && line && *line; line = next) {
+	char *text = xstrdup(m.buf ? m.buf : "");
+	for (char *line = text, *next; rc == 0 && *line; line = next) {
 		next = strchr(line, '\n');
 		if (next)
 			*next++ = 0;
-		char *rel, *mode, *h;
-		if (parse_line(line, &rel, &mode, &h) < 0)
-			continue;
-		char *abs = NULL, *obj = obj_path(st, h, "");
-		if (asprintf(&abs, "%s/%s", path, rel) < 0)
-			abort();
-		if (!strcmp(mode, "link")) {
-			char target[PATH_MAX];
-			ssize_t len = readlink(abs, target, sizeof(target));
-			rc = len < 0 ? sl_error_errno(err, errno, "cache: readlink %s", abs)
-				     : put_object(st, obj, h, NULL, target, (size_t)len, 0, err);
-		} else {
-			rc = put_object(st, obj, h, abs, NULL, 0, !strcmp(mode, "755"), err);
-		}
-		free(abs);
-		free(obj);
+		else
+			next = line + strlen(line);
+		char *mrel, *mode, *h;
+		if (parse_line(line, &mrel, &mode, &h) == 0)
+			rc = put_member(st, dfd, ws, rel, mrel, mode, h, err);
 	}
 	/* the manifest last: its presence says every member is there */
-	if (rc == 0 && !present)
-		rc = put_object(st, man, hex, NULL, m.buf ? m.buf : "", m.len, 0, err);
+	if (rc == 0) {
+		sl_autofree char *man = obj_path(st, hex, ".dir");
+		rc = put_object(st, man, hex, -1, rel, NULL, m.buf ? m.buf : "", m.len, 0, err);
+	}
 	free(text);
 	strbuf_release(&m);
-	free(man);
 	return rc;
+}
+
+int cache_put_at(store *st, int wsfd, const char *ws, const char *rel, const char *hex,
+		 sl_error **err)
+{
+	if (!valid_hex(hex))
+		return sl_error_make(err, "cache: '%s' is not a SHA-256", hex);
+	sl_autofree char *leaf = NULL;
+	sl_autoclose int pfd = wspath_open_parent(wsfd, rel, 0, 0, &leaf, err);
+	if (pfd < 0)
+		return sl_error_wrap(err, "cache");
+	struct stat sb;
+	if (fstatat(pfd, leaf, &sb, AT_SYMLINK_NOFOLLOW) < 0)
+		return sl_error_errno(err, errno, "cache: %s", rel);
+	if (S_ISDIR(sb.st_mode)) {
+		sl_autoclose int dfd =
+			openat(pfd, leaf, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (dfd < 0)
+			return sl_error_errno(err, errno, "cache: open %s", rel);
+		return put_dir(st, dfd, ws, rel, hex, err);
+	}
+	if (S_ISLNK(sb.st_mode)) {
+		sl_autofree char *target = NULL;
+		size_t len;
+		if (wspath_readlink_at(pfd, leaf, rel, &target, &len, err) < 0)
+			return sl_error_wrap(err, "cache");
+		char got[SHA256_HEX_LEN + 1];
+		filehash_link(target, len, got);
+		if (strcmp(got, hex) != 0)
+			return sl_error_make(err, "cache: %s changed after it was hashed", rel);
+		sl_autofree char *obj = obj_path(st, hex, ".link");
+		return put_object(st, obj, hex, -1, rel, NULL, target, len, 0, err);
+	}
+	sl_autoclose int in = wspath_open_regular_at(pfd, leaf, rel, &sb, err);
+	if (in < 0)
+		return sl_error_wrap(err, "cache");
+	sl_autofree char *obj = obj_path(st, hex, "");
+	sl_autofree char *key = ws_key(ws, rel);
+	return put_object(st, obj, hex, in, rel, key, NULL, 0, (sb.st_mode & 0111) != 0, err);
+}
+
+/* A path sluice trusts all the way (its own, a test's): beneath "/" (or the
+ * working directory for a relative one), so the same code serves it. */
+static int open_root(const char *path, const char **rel, char *ws, size_t size, sl_error **err)
+{
+	if (path[0] == '/') {
+		*rel = path + 1;
+		ws[0] = 0;
+	} else {
+		*rel = path;
+		if (!getcwd(ws, size))
+			return sl_error_errno(err, errno, "cache: getcwd");
+	}
+	int fd = open(path[0] == '/' ? "/" : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return sl_error_errno(err, errno, "cache: open %s", path[0] == '/' ? "/" : ".");
+	return fd;
 }
 
 int cache_put(store *st, const char *path, const char *hex, sl_error **err)
 {
-	if (!valid_hex(hex))
-		return sl_error_make(err, "cache: '%s' is not a SHA-256", hex);
-	struct stat sb;
-	if (stat(path, &sb) < 0)
-		return sl_error_errno(err, errno, "cache: stat %s", path);
-	if (S_ISDIR(sb.st_mode))
-		return put_dir(st, path, hex, err);
-	char *obj = obj_path(st, hex, "");
-	int rc = put_object(st, obj, hex, path, NULL, 0, (sb.st_mode & 0111) != 0, err);
-	free(obj);
-	return rc;
+	char ws[PATH_MAX];
+	const char *rel;
+	sl_autoclose int fd = open_root(path, &rel, ws, sizeof(ws), err);
+	return fd < 0 ? -1 : cache_put_at(st, fd, ws, rel, hex, err);
 }
 
 int cache_has(store *st, const char *hex)
 {
 	if (!valid_hex(hex))
 		return 0;
-	char *a = obj_path(st, hex, ""), *b = obj_path(st, hex, ".dir");
-	int has = access(a, F_OK) == 0 || access(b, F_OK) == 0;
-	free(a);
-	free(b);
-	return has;
+	return obj_exists(st, hex, "") || obj_exists(st, hex, ".dir") ||
+	       obj_exists(st, hex, ".link");
 }
 
 /* ---- restoring ---------------------------------------------------------------------------- */
@@ -280,54 +379,43 @@ static char *checked_object(store *st, const char *hex, sl_error **err)
 	return obj;
 }
 
-/* Put object hex at the new path p (which must not exist). */
-static int restore_file(store *st, const char *hex, const char *p, int exec, enum cache_how *how,
-			sl_error **err)
+/* Put object hex at name in the directory pfd (a new name sluice made);
+ * shown names the file in messages. */
+static int restore_file(store *st, const char *hex, int pfd, const char *name, const char *shown,
+			int exec, enum cache_how *how, sl_error **err)
 {
-	char *obj = checked_object(st, hex, err);
+	sl_autofree char *obj = checked_object(st, hex, err);
 	if (!obj)
 		return -1;
-	int rc = 0;
 	struct stat osb;
-	int in = open(obj, O_RDONLY | O_CLOEXEC);
-	if (in < 0 || fstat(in, &osb) < 0) {
-		rc = sl_error_errno(err, errno, "cache: open %s", obj);
-		goto out;
-	}
-	int out = open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, exec ? 0755 : 0644);
-	if (out < 0) {
-		rc = sl_error_errno(err, errno, "cache: create %s", p);
-		goto out;
-	}
+	sl_autoclose int in = open(obj, O_RDONLY | O_CLOEXEC);
+	if (in < 0 || fstat(in, &osb) < 0)
+		return sl_error_errno(err, errno, "cache: open %s", obj);
+	mode_t mode = exec ? 0755 : 0644;
+	sl_autoclose int out =
+		openat(pfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, mode);
+	if (out < 0)
+		return sl_error_errno(err, errno, "cache: create %s", shown);
 	if (ioctl(out, FICLONE, in) == 0) {
 		*how = CACHE_REFLINK;
-		close(out);
-		goto out;
+		return 0;
 	}
 	/* a hard link keeps the object's mode: only when the x bit agrees */
 	if (((osb.st_mode & 0111) != 0) == (exec != 0)) {
-		close(out);
-		unlink(p);
-		if (link(obj, p) == 0) {
+		if (unlinkat(pfd, name, 0) == 0 && linkat(AT_FDCWD, obj, pfd, name, 0) == 0) {
 			*how = CACHE_HARDLINK;
 			remember(st, obj, hex); /* the link count, and so the ctime, changed */
-			goto out;
+			return 0;
 		}
-		out = open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, exec ? 0755 : 0644);
-		if (out < 0) {
-			rc = sl_error_errno(err, errno, "cache: create %s", p);
-			goto out;
-		}
+		close(out);
+		out = openat(pfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+		if (out < 0)
+			return sl_error_errno(err, errno, "cache: create %s", shown);
 	}
-	if (copy_fd(in, out) < 0)
-		rc = sl_error_errno(err, errno, "cache: copy %s to %s", obj, p);
 	*how = CACHE_COPY;
-	close(out);
-out:
-	if (in >= 0)
-		close(in);
-	free(obj);
-	return rc;
+	if (fs_copy_data(in, out) < 0)
+		return sl_error_errno(err, errno, "cache: copy %s to %s", obj, shown);
+	return 0;
 }
 
 static char *read_object(store *st, const char *hex, const char *suffix, size_t *len,
@@ -351,8 +439,38 @@ static char *read_object(store *st, const char *hex, const char *suffix, size_t 
 	return b.buf ? strbuf_detach(&b) : xstrdup("");
 }
 
-/* Fill the new directory tmp from manifest text; remember member hashes under final. */
-static int fill_dir(store *st, char *text, const char *tmp, enum cache_how *how, sl_error **err)
+/* A symlink at shown (relative to the workspace) with the target in the
+ * object hex (a directory member: its SHA-256 is hex; on its own:
+ * filehash_link's). */
+static char *link_target(store *st, const char *hex, int alone, const char *shown, sl_error **err)
+{
+	size_t len;
+	char *target = read_object(st, hex, alone ? ".link" : "", &len, err);
+	if (!target)
+		return NULL;
+	char got[SHA256_HEX_LEN + 1];
+	if (alone)
+		filehash_link(target, len, got);
+	else
+		hash_bytes_sha256(target, len, got);
+	if (strcmp(got, hex) != 0 || strlen(target) != len) {
+		sl_error_make(err, "cache: the object of symlink %s is damaged", shown);
+		free(target);
+		return NULL;
+	}
+	/* older caches may hold one that a `sandbox: none` step made */
+	if (wspath_link_escapes(shown, target)) {
+		sl_error_make(err, "cache: %s would be a symlink to %s, out of the workspace",
+			      shown, target);
+		free(target);
+		return NULL;
+	}
+	return target;
+}
+
+/* Fill the new directory tfd (to become rel) from manifest text. */
+static int fill_dir(store *st, char *text, int tfd, const char *rel, enum cache_how *how,
+		    sl_error **err)
 {
 	int rc = 0;
 	for (char *line = text, *next; rc == 0 && *line; line = next) {
@@ -361,36 +479,37 @@ static int fill_dir(store *st, char *text, const char *tmp, enum cache_how *how,
 			*next++ = 0;
 		else
 			next = line + strlen(line);
-		char *rel, *mode, *h;
-		if (parse_line(line, &rel, &mode, &h) < 0) {
+		char *mrel, *mode, *h;
+		if (parse_line(line, &mrel, &mode, &h) < 0) {
 			rc = sl_error_make(err, "cache: a directory manifest line is damaged");
 			break;
 		}
-		char *p = NULL;
-		if (asprintf(&p, "%s/%s", tmp, rel) < 0)
+		sl_autofree char *shown = NULL, *leaf = NULL;
+		if (asprintf(&shown, "%s/%s", rel, mrel) < 0)
 			abort();
-		if (fs_mkdir_parents(p, 0755) < 0) {
-			rc = sl_error_errno(err, errno, "cache: mkdir for %s", p);
+		sl_autoclose int pfd = wspath_open_parent(tfd, mrel, 1, 0755, &leaf, err);
+		if (pfd < 0) {
+			rc = sl_error_wrap(err, "cache: restore %s", rel);
 		} else if (!strcmp(mode, "link")) {
-			size_t len;
-			char *target = read_object(st, h, "", &len, err);
+			sl_autofree char *target = link_target(st, h, 0, shown, err);
 			if (!target)
 				rc = -1;
-			else if (symlink(target, p) < 0)
-				rc = sl_error_errno(err, errno, "cache: symlink %s", p);
-			free(target);
+			else if (symlinkat(target, pfd, leaf) < 0)
+				rc = sl_error_errno(err, errno, "cache: symlink %s", shown);
 		} else {
-			rc = restore_file(st, h, p, !strcmp(mode, "755"), how, err);
+			rc = restore_file(st, h, pfd, leaf, shown, !strcmp(mode, "755"), how, err);
+			if (rc == 0 && fs_strip_privileges_at(pfd, leaf) < 0)
+				rc = sl_error_errno(err, errno, "cache: %s: clear setuid", shown);
 		}
 		/* put the separators back for the second pass */
-		rel[strlen(rel)] = '\t';
+		mrel[strlen(mrel)] = '\t';
 		mode[strlen(mode)] = '\t';
-		free(p);
 	}
 	return rc;
 }
 
-static void remember_dir(store *st, const char *text, const char *dest)
+/* The stat cache learns the hashes of the files restored below rel. */
+static void remember_dir(store *st, const char *text, int wsfd, const char *ws, const char *rel)
 {
 	char *copy = xstrdup(text);
 	for (char *line = copy, *next; *line; line = next) {
@@ -399,19 +518,72 @@ static void remember_dir(store *st, const char *text, const char *dest)
 			*next++ = 0;
 		else
 			next = line + strlen(line);
-		char *rel, *mode, *h;
-		if (parse_line(line, &rel, &mode, &h) < 0 || !strcmp(mode, "link"))
+		char *mrel, *mode, *h;
+		if (parse_line(line, &mrel, &mode, &h) < 0 || !strcmp(mode, "link"))
 			continue;
-		char *p = NULL;
-		if (asprintf(&p, "%s/%s", dest, rel) < 0)
+		sl_autofree char *shown = NULL;
+		if (asprintf(&shown, "%s/%s", rel, mrel) < 0)
 			abort();
-		remember(st, p, h);
-		free(p);
+		struct stat sb;
+		if (wspath_lstat(wsfd, shown, &sb, NULL) == 0) {
+			sl_autofree char *key = ws_key(ws, shown);
+			remember_stat(st, key, &sb, h);
+		}
 	}
 	free(copy);
 }
 
-int cache_restore(store *st, const char *hex, const char *dest, enum cache_how *how, sl_error **err)
+enum obj_kind { OBJ_FILE, OBJ_DIR, OBJ_LINK };
+
+/* Make tmp (a fresh name in pfd) hold object hex of kind; *man gets a
+ * directory's manifest text. */
+static int restore_tmp(store *st, const char *hex, enum obj_kind kind, int pfd, const char *leaf,
+		       const char *rel, char *tmp, size_t tmpsize, char **man, enum cache_how *how,
+		       sl_error **err)
+{
+	tmp[0] = 0;
+	if (kind == OBJ_LINK) {
+		sl_autofree char *target = link_target(st, hex, 1, rel, err);
+		if (!target)
+			return -1;
+		if (make_tmp(pfd, leaf, tmp, tmpsize, make_link, target) < 0)
+			return sl_error_errno(err, errno, "cache: symlink %s", rel);
+		*how = CACHE_COPY;
+		return 0;
+	}
+	if (kind == OBJ_DIR) {
+		size_t len;
+		*man = read_object(st, hex, ".dir", &len, err);
+		if (!*man)
+			return -1;
+		char got[SHA256_HEX_LEN + 1];
+		hash_bytes_sha256(*man, len, got);
+		if (strcmp(got, hex) != 0)
+			return sl_error_make(err, "cache: the manifest of %.12s is damaged", hex);
+		if (make_tmp(pfd, leaf, tmp, tmpsize, make_dir, NULL) < 0)
+			return sl_error_errno(err, errno, "cache: create a directory for %s", rel);
+		sl_autoclose int tfd =
+			openat(pfd, tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (tfd < 0)
+			return sl_error_errno(err, errno, "cache: open %s", tmp);
+		return fill_dir(st, *man, tfd, rel, how, err);
+	}
+	sl_autofree char *obj = obj_path(st, hex, "");
+	struct stat osb;
+	mode_t mode = stat(obj, &osb) == 0 && (osb.st_mode & 0111) ? 0755 : 0644;
+	int fd = make_tmp(pfd, leaf, tmp, tmpsize, make_file, &mode);
+	if (fd < 0)
+		return sl_error_errno(err, errno, "cache: create a file for %s", rel);
+	close(fd);
+	if (restore_file(st, hex, pfd, tmp, rel, mode & 0100, how, err) < 0)
+		return -1;
+	if (fs_strip_privileges_at(pfd, tmp) < 0)
+		return sl_error_errno(err, errno, "cache: %s: clear setuid", rel);
+	return 0;
+}
+
+int cache_restore_at(store *st, int wsfd, const char *ws, const char *rel, const char *hex,
+		     enum cache_how *how, sl_error **err)
 {
 	enum cache_how dummy = CACHE_SAME;
 	if (!how)
@@ -421,116 +593,132 @@ int cache_restore(store *st, const char *hex, const char *dest, enum cache_how *
 		return sl_error_make(err, "cache: '%s' is not a SHA-256", hex);
 	char have[SHA256_HEX_LEN + 1];
 	sl_error *e = NULL;
-	if (filehash_path(st, dest, have, NULL, &e) == 0 && !strcmp(have, hex))
+	if (filehash_at(st, wsfd, ws, rel, 0, have, NULL, NULL, &e) == 0 && !strcmp(have, hex))
 		return 0;
 	sl_error_release(&e);
 	if (store_batch_flush(st, err) < 0)
 		return -1;
-	if (fs_mkdir_parents(dest, 0755) < 0)
-		return sl_error_errno(err, errno, "cache: create the directory of %s", dest);
-	char tmp[PATH_MAX];
-	if (snprintf(tmp, sizeof(tmp), "%s.sluice-restore-XXXXXX", dest) >= (int)sizeof(tmp))
-		return sl_error_errno(err, ENAMETOOLONG, "cache: restore %s", dest);
-	size_t len;
-	char *man = NULL;
-	char *manpath = obj_path(st, hex, ".dir");
-	int is_dir = access(manpath, F_OK) == 0;
-	free(manpath);
-	int rc;
-	if (is_dir) {
-		man = read_object(st, hex, ".dir", &len, err);
-		char got[SHA256_HEX_LEN + 1];
-		if (man)
-			hash_bytes_sha256(man, len, got);
-		if (!man)
-			rc = -1;
-		else if (strcmp(got, hex) != 0)
-			rc = sl_error_make(err, "cache: the manifest of %.12s is damaged", hex);
-		else if (!mkdtemp(tmp))
-			rc = sl_error_errno(err, errno, "cache: mkdtemp %s", tmp);
-		else
-			rc = fill_dir(st, man, tmp, how, err);
-	} else {
-		int fd = mkostemp(tmp, O_CLOEXEC);
-		if (fd < 0) {
-			rc = sl_error_errno(err, errno, "cache: create %s", tmp);
-		} else {
-			close(fd);
-			unlink(tmp);
-			char *obj = obj_path(st, hex, "");
-			struct stat osb;
-			int exec = stat(obj, &osb) == 0 && (osb.st_mode & 0111);
-			free(obj);
-			rc = restore_file(st, hex, tmp, exec, how, err);
-		}
-	}
+	/* a parent that is a symlink is refused here, never followed */
+	sl_autofree char *leaf = NULL;
+	sl_autoclose int pfd = wspath_open_parent(wsfd, rel, 1, 0755, &leaf, err);
+	if (pfd < 0)
+		return sl_error_wrap(err, "cache: restore");
+	/* a manifest first, as it always was; a file whose bytes are a manifest's
+	 * or a link's text has their hash too, and is taken for them */
+	enum obj_kind kind = obj_exists(st, hex, ".dir")    ? OBJ_DIR
+			     : obj_exists(st, hex, ".link") ? OBJ_LINK
+							    : OBJ_FILE;
+	char tmp[NAME_MAX + 1];
+	sl_autofree char *man = NULL;
+	int rc = restore_tmp(st, hex, kind, pfd, leaf, rel, tmp, sizeof(tmp), &man, how, err);
 	/* a directory cannot be renamed over a file or a non-empty directory: clear dest */
-	if (rc == 0) {
-		struct stat sb;
-		if (lstat(dest, &sb) == 0 && (is_dir || S_ISDIR(sb.st_mode)) && fs_rm_rf(dest) < 0)
-			rc = sl_error_errno(err, errno, "cache: remove %s", dest);
-	}
-	if (rc == 0 && rename(tmp, dest) < 0)
-		rc = sl_error_errno(err, errno, "cache: rename %s to %s", tmp, dest);
+	struct stat sb;
+	if (rc == 0 && fstatat(pfd, leaf, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    (kind == OBJ_DIR || S_ISDIR(sb.st_mode)) && fs_rm_rf_at(pfd, leaf) < 0)
+		rc = sl_error_errno(err, errno, "cache: remove %s", rel);
+	if (rc == 0 && renameat(pfd, tmp, pfd, leaf) < 0)
+		rc = sl_error_errno(err, errno, "cache: rename %s to %s", tmp, rel);
 	if (rc < 0) {
-		fs_rm_rf(tmp);
-	} else if (is_dir) {
-		remember_dir(st, man, dest);
-	} else {
-		remember(st, dest, hex);
+		if (tmp[0])
+			fs_rm_rf_at(pfd, tmp);
+		return -1;
 	}
-	free(man);
-	return rc;
+	if (kind == OBJ_DIR) {
+		remember_dir(st, man, wsfd, ws, rel);
+	} else if (kind == OBJ_FILE && fstatat(pfd, leaf, &sb, AT_SYMLINK_NOFOLLOW) == 0) {
+		sl_autofree char *key = ws_key(ws, rel);
+		remember_stat(st, key, &sb, hex);
+	}
+	return 0;
 }
 
-static int unshare_file(const char *path, const struct stat *sb, sl_error **err)
+int cache_restore(store *st, const char *hex, const char *dest, enum cache_how *how, sl_error **err)
 {
-	char tmp[PATH_MAX];
-	int out = open_tmp(path, tmp, sizeof(tmp));
-	if (out < 0)
-		return sl_error_errno(err, errno, "unshare %s", path);
-	int in = open(path, O_RDONLY | O_CLOEXEC);
-	int rc = 0;
-	if (in < 0 || copy_fd(in, out) < 0 || fchmod(out, (sb->st_mode & 0111) ? 0755 : 0644) < 0 ||
-	    rename(tmp, path) < 0)
-		rc = sl_error_errno(err, errno, "unshare %s", path);
-	if (in >= 0)
-		close(in);
-	close(out);
-	if (rc < 0)
-		unlink(tmp);
-	return rc;
+	char ws[PATH_MAX];
+	const char *rel;
+	sl_autoclose int fd = open_root(dest, &rel, ws, sizeof(ws), err);
+	return fd < 0 ? -1 : cache_restore_at(st, fd, ws, rel, hex, how, err);
 }
 
-static int unshare_tree(const char *path, int depth, sl_error **err)
+/* Copy name (in pfd, with stat sb) to a fresh inode under a temporary name
+ * and rename that over it. */
+static int unshare_file(int pfd, const char *name, const char *shown, const struct stat *sb,
+			sl_error **err)
+{
+	char tmp[NAME_MAX + 1];
+	mode_t mode = (sb->st_mode & 0111) ? 0755 : 0644;
+	sl_autoclose int out = make_tmp(pfd, name, tmp, sizeof(tmp), make_file, &mode);
+	if (out < 0)
+		return sl_error_errno(err, errno, "unshare %s", shown);
+	sl_autoclose int in = wspath_open_regular_at(pfd, name, shown, NULL, err);
+	if (in < 0) {
+		unlinkat(pfd, tmp, 0);
+		return sl_error_wrap(err, "unshare");
+	}
+	if (fs_copy_data(in, out) < 0 || fchmod(out, mode) < 0 ||
+	    renameat(pfd, tmp, pfd, name) < 0) {
+		int e = errno;
+		unlinkat(pfd, tmp, 0);
+		return sl_error_errno(err, e, "unshare %s", shown);
+	}
+	return 0;
+}
+
+static int unshare_tree(int pfd, const char *name, const char *shown, int depth, sl_error **err)
 {
 	struct stat sb;
-	if (lstat(path, &sb) < 0)
-		return errno == ENOENT ? 0 : sl_error_errno(err, errno, "unshare: stat %s", path);
+	if (fstatat(pfd, name, &sb, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? 0 : sl_error_errno(err, errno, "unshare: stat %s", shown);
 	if (S_ISREG(sb.st_mode))
-		return sb.st_nlink > 1 ? unshare_file(path, &sb, err) : 0;
+		return sb.st_nlink > 1 ? unshare_file(pfd, name, shown, &sb, err) : 0;
 	if (!S_ISDIR(sb.st_mode) || depth > 256)
 		return 0;
-	DIR *d = opendir(path);
-	if (!d)
-		return sl_error_errno(err, errno, "unshare: opendir %s", path);
+	int dfd = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	DIR *d = dfd < 0 ? NULL : fdopendir(dfd);
+	if (!d) {
+		int e = errno;
+		if (dfd >= 0)
+			close(dfd);
+		return sl_error_errno(err, e, "unshare: open %s", shown);
+	}
 	int rc = 0;
 	for (struct dirent *e; rc == 0 && (e = readdir(d));) {
 		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
 			continue;
-		char *p = NULL;
-		if (asprintf(&p, "%s/%s", path, e->d_name) < 0)
+		sl_autofree char *sub = NULL;
+		if (asprintf(&sub, "%s/%s", shown, e->d_name) < 0)
 			abort();
-		rc = unshare_tree(p, depth + 1, err);
-		free(p);
+		rc = unshare_tree(dirfd(d), e->d_name, sub, depth + 1, err);
 	}
 	closedir(d);
 	return rc;
 }
 
+int cache_unshare_at(int wsfd, const char *rel, sl_error **err)
+{
+	sl_autofree char *leaf = NULL;
+	sl_error *e = NULL;
+	sl_autoclose int pfd = wspath_open_parent(wsfd, rel, 0, 0, &leaf, &e);
+	if (pfd < 0) {
+		if (e && e->errnum == ENOENT) { /* nothing there to unshare */
+			sl_error_release(&e);
+			return 0;
+		}
+		if (err)
+			*err = e;
+		else
+			sl_error_release(&e);
+		return sl_error_wrap(err, "unshare");
+	}
+	return unshare_tree(pfd, leaf, rel, 0, err);
+}
+
 int cache_unshare(const char *path, sl_error **err)
 {
-	return unshare_tree(path, 0, err);
+	char ws[PATH_MAX];
+	const char *rel;
+	sl_autoclose int fd = open_root(path, &rel, ws, sizeof(ws), err);
+	return fd < 0 ? -1 : cache_unshare_at(fd, rel, err);
 }
 
 const char *cache_how_name(enum cache_how how)

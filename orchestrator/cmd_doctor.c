@@ -108,11 +108,13 @@ static int missing_objects(sqlite3 *db, const char *dir, int *total)
 		const char *h = (const char *)sqlite3_column_text(s, 0);
 		if (!h || strlen(h) != 64)
 			continue;
-		char a[PATH_MAX], b[PATH_MAX];
+		char a[PATH_MAX], b[PATH_MAX], c[PATH_MAX];
 		snprintf(a, sizeof(a), "%s/cache/%.2s/%s", dir, h, h + 2);
 		snprintf(b, sizeof(b), "%s/cache/%.2s/%s.dir", dir, h, h + 2);
+		/* a symlink output */
+		snprintf(c, sizeof(c), "%s/cache/%.2s/%s.link", dir, h, h + 2);
 		(*total)++;
-		missing += access(a, F_OK) < 0 && access(b, F_OK) < 0;
+		missing += access(a, F_OK) < 0 && access(b, F_OK) < 0 && access(c, F_OK) < 0;
 	}
 	sqlite3_finalize(s);
 	return missing;

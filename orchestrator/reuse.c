@@ -10,12 +10,43 @@
 #include "sluice/arena.h"
 #include "sluice/builtin.h"
 #include "sluice/cache.h"
+#include "sluice/cleanup.h"
 #include "sluice/filehash.h"
 #include "sluice/noop.h"
+#include "sluice/util.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+/* The workspace's directory fd: what every path of a step is resolved
+ * beneath (wspath.h).  The workspace itself is the user's, reached by path. */
+static int open_workspace(struct exec *x, sl_error **err)
+{
+	int fd = open(x->p->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return sl_error_errno(err, errno, "open the workspace %s", x->p->dir);
+	return fd;
+}
+
+/* "2.1G": a size as people read it, for messages (format_size is exact). */
+static void approx_size(uint64_t bytes, char *buf, size_t size)
+{
+	static const char units[] = "KMGTP";
+	double v = (double)bytes;
+	int u = -1;
+	while (u < 4 && v >= 1024) {
+		v /= 1024;
+		u++;
+	}
+	if (u < 0)
+		snprintf(buf, size, "%llu bytes", (unsigned long long)bytes);
+	else
+		snprintf(buf, size, "%.*f%c", v < 10 ? 1 : 0, v, units[u]);
+}
 
 /* An output restored from the cache by hard link shares its inode with the cache
  * object: a step writing it in place would change the object too. */
@@ -23,12 +54,15 @@ void reuse_unshare_outputs(struct exec *x, size_t i)
 {
 	size_t n;
 	const char **paths = reuse_kept_files(x, i, &n);
-	for (size_t k = 0; k < n; k++) {
-		char *path = arena_printf(&x->mem, "%s/%s", x->p->dir, paths[k]);
-		sl_error *err = NULL;
-		if (cache_unshare(path, &err) < 0)
-			exec_warn(x, &err);
+	sl_error *err = NULL;
+	sl_autoclose int wsfd = open_workspace(x, &err);
+	if (wsfd < 0) {
+		exec_warn(x, &err);
+		return;
 	}
+	for (size_t k = 0; k < n; k++)
+		if (cache_unshare_at(wsfd, paths[k], &err) < 0)
+			exec_warn(x, &err);
 }
 
 /* The files a step leaves for later: its declared outputs and its metrics file
@@ -51,7 +85,11 @@ const char **reuse_kept_files(struct exec *x, size_t i, size_t *n)
 
 /* Hash the outputs (and metrics file), store them in the content-addressed cache,
  * then record them: a step is marked succeeded only after this, so a succeeded
- * step always has its outputs in the cache (what resume and rerun rely on). */
+ * step always has its outputs in the cache (what resume and rerun rely on).
+ * Outputs are hashed as outputs (filehash.h: no special files, no symlink out
+ * of the workspace), and all of them before any enters the cache, so that
+ * max_output_size is checked on what they hold together: a step over it
+ * fails, and nothing of it is cached or recorded. */
 int reuse_record_files(struct exec *x, size_t i)
 {
 	const dag_node *node = &x->d->nodes[i];
@@ -60,26 +98,43 @@ int reuse_record_files(struct exec *x, size_t i)
 	const char **paths = reuse_kept_files(x, i, &n);
 	if (!n)
 		return 0;
-	file_record *f = xcalloc(n, sizeof(file_record));
 	sl_error *err = NULL;
+	sl_autoclose int wsfd = open_workspace(x, &err);
+	if (wsfd < 0) {
+		snprintf(es->reason, sizeof(es->reason), "%s", err->msg);
+		sl_error_release(&err);
+		return -1;
+	}
+	file_record *f = xcalloc(n, sizeof(file_record));
 	es->out_hex = arena_alloc(&x->mem, n * sizeof(*es->out_hex));
+	uint64_t total = 0;
 	int rc = 0;
-	for (size_t k = 0; k < n; k++) {
-		char *path = arena_printf(&x->mem, "%s/%s", x->p->dir, paths[k]);
+	for (size_t k = 0; k < n && rc == 0; k++) {
 		uint64_t size = 0;
+		/* a directory hashes as its sorted manifest, a symlink as its target */
+		rc = filehash_at(x->store, wsfd, x->p->dir, paths[k], FILEHASH_OUTPUT,
+				 es->out_hex[k], &size, NULL, &err);
 		f[k].step = (char *)node->name;
 		f[k].path = (char *)paths[k];
-		/* a directory hashes as its sorted manifest */
-		if (filehash_path(x->store, path, es->out_hex[k], &size, &err) == 0 &&
-		    cache_put(x->store, path, es->out_hex[k], &err) == 0) {
-			f[k].sha256 = es->out_hex[k];
-			f[k].size = (int64_t)size;
-		} else {
-			snprintf(es->reason, sizeof(es->reason), "%s", err->msg);
-			sl_error_release(&err);
-			rc = -1;
-			break;
-		}
+		f[k].sha256 = es->out_hex[k];
+		f[k].size = (int64_t)size;
+		total += size;
+	}
+	uint64_t max = node->step->max_output_size;
+	if (rc == 0 && max && total > max) {
+		char got[32], lim[32];
+		approx_size(total, got, sizeof(got));
+		format_size(max, lim, sizeof(lim));
+		snprintf(es->reason, sizeof(es->reason), "outputs are %s, over max_output_size %s",
+			 got, lim);
+		free(f);
+		return -1;
+	}
+	for (size_t k = 0; k < n && rc == 0; k++)
+		rc = cache_put_at(x->store, wsfd, x->p->dir, paths[k], es->out_hex[k], &err);
+	if (rc < 0) {
+		snprintf(es->reason, sizeof(es->reason), "%s", err->msg);
+		sl_error_release(&err);
 	}
 	if (rc == 0 && store_set_files(x->store, x->run_id, node->name, f, n, &err) < 0) {
 		snprintf(es->reason, sizeof(es->reason), "state store: %s", err->msg);
@@ -207,6 +262,13 @@ int reuse_restore(struct exec *x, size_t i, int64_t run, const char *name, int w
 		return -1;
 	}
 	int rc = 0;
+	sl_autoclose int wsfd = write ? open_workspace(x, &err) : -1;
+	if (write && wsfd < 0) {
+		exec_set_why(x, i, "%s", err->msg);
+		sl_error_release(&err);
+		file_record_free_array(f, nf);
+		return -1;
+	}
 	es->out_hex = arena_alloc(&x->mem, (nkept + 1) * sizeof(*es->out_hex));
 	for (size_t k = 0; k < nkept && rc == 0; k++) {
 		const file_record *r = NULL;
@@ -224,9 +286,9 @@ int reuse_restore(struct exec *x, size_t i, int64_t run, const char *name, int w
 			strmap_put(&x->planned, arena_strdup(&x->mem, kept[k]), es->out_hex[k]);
 			continue;
 		}
-		char *path = arena_printf(&x->mem, "%s/%s", x->p->dir, kept[k]);
 		enum cache_how how;
-		if (cache_restore(x->store, r->sha256, path, &how, &err) < 0) {
+		if (cache_restore_at(x->store, wsfd, x->p->dir, kept[k], r->sha256, &how, &err) <
+		    0) {
 			exec_set_why(x, i, "restoring %s failed: %s", kept[k], err->msg);
 			sl_error_release(&err);
 			rc = -1;

@@ -8,10 +8,13 @@
 #include "sluice/strmap.h"
 #include "sluice/util.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Per-attempt scratch paths: their names count, their values (which hold the run id) do not. */
 static const char *const scratch_vars[] = {"HOME", "TMPDIR", "SLUICE_OUTPUT", NULL};
@@ -104,29 +107,42 @@ int stepkey_compute(store *st, const step_key_in *in, step_key *out, sl_error **
 	hash_bytes_sha256(text, strlen(text), out->env_hash);
 	free(text);
 
-	/* the inputs, sorted by path */
+	/* the inputs, sorted by path: beneath the workspace, no symlink followed
+	 * (filehash.h); the program above is sluice's own path on PATH */
 	out->ninputs = in->ninputs;
 	out->inputs = xcalloc(in->ninputs + 1, sizeof(file_record));
+	int wsfd = in->ninputs ? open(in->workspace, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+	int rc = 0;
+	if (in->ninputs && wsfd < 0)
+		rc = sl_error_errno(err, errno, "open the workspace %s", in->workspace);
 	for (size_t k = 0; k < in->ninputs; k++) {
 		file_record *f = &out->inputs[k];
 		f->path = xstrdup(in->inputs[k]);
-		char *abs = NULL;
-		if (asprintf(&abs, "%s/%s", in->workspace, in->inputs[k]) < 0)
-			abort();
 		char hex[SHA256_HEX_LEN + 1];
 		uint64_t size = 0;
 		sl_error *e = NULL;
 		const char *known = in->known ? strmap_get(in->known, in->inputs[k]) : NULL;
 		if (known) {
 			f->sha256 = xstrdup(known);
-		} else if (filehash_path(st, abs, hex, &size, &e) == 0) {
+		} else if (rc == 0 && filehash_at(st, wsfd, in->workspace, in->inputs[k], 0, hex,
+						  &size, NULL, &e) == 0) {
 			f->sha256 = xstrdup(hex);
 			f->size = (int64_t)size;
-		} else {
+		} else if (e && e->errnum == ENOENT) {
 			sl_error_release(&e); /* missing: keyed as missing; the step will say why */
+		} else if (e) {
+			/* one that cannot be read safely (behind a symlink, a FIFO) is no
+			 * "missing": that would key the step the same whatever it holds */
+			sl_error_wrap(&e, "input %s", in->inputs[k]);
+			if (rc == 0 && err)
+				*err = e;
+			else
+				sl_error_release(&e);
+			rc = -1;
 		}
-		free(abs);
 	}
+	if (wsfd >= 0)
+		close(wsfd);
 	if (out->ninputs)
 		qsort(out->inputs, out->ninputs, sizeof(file_record), cmp_file);
 	char **outs = xcalloc(in->noutputs + 1, sizeof(char *));
@@ -151,8 +167,7 @@ int stepkey_compute(store *st, const step_key_in *in, step_key *out, sl_error **
 	json_object_set_new(parts, "outputs", jouts);
 	out->env_json = json_dumps(parts, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(parts);
-	(void)err;
-	return 0;
+	return rc;
 }
 
 void stepkey_release(step_key *k)

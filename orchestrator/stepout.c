@@ -8,6 +8,7 @@
 
 #include "sluice/fsutil.h"
 #include "sluice/strmap.h"
+#include "sluice/wspath.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -147,6 +148,25 @@ static int step_file_failed(struct exec_step *es, sl_error **err)
 	return -1;
 }
 
+/* The metrics file rel (in the workspace) of es: 0 with its text, -1 with
+ * err, or -1 with no err and es->reason set when it is missing. */
+static int read_metrics_file(struct exec *x, struct exec_step *es, const char *rel, char **text,
+			     size_t *len, sl_error **err)
+{
+	int wsfd = open(x->p->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (wsfd < 0)
+		return sl_error_errno(err, errno, "open the workspace %s", x->p->dir);
+	struct stat sb;
+	int rc = wspath_lstat(wsfd, rel, &sb, err);
+	if (rc == 1)
+		snprintf(es->reason, sizeof(es->reason), "metrics %s: missing", rel);
+	else if (rc == 0)
+		rc = wspath_read_regular(wsfd, rel, STEPOUT_METRICS_MAX, "metrics file", text, len,
+					 err);
+	close(wsfd);
+	return rc == 0 ? 0 : -1;
+}
+
 int stepout_collect(struct exec *x, size_t i)
 {
 	struct exec_step *es = &x->s[i];
@@ -154,8 +174,10 @@ int stepout_collect(struct exec *x, size_t i)
 	sl_error *err = NULL;
 	size_t len;
 	char *text;
-	/* a step's own files: capped and regular only (a step without the sandbox
-	 * once pointed $SLUICE_OUTPUT at /dev/zero) */
+	/* $SLUICE_OUTPUT is sluice's own file in the attempt's directory (a
+	 * sandboxed step writes a copy in its /tmp that pid 1 copies back
+	 * through an fd): capped and regular only (a step without the sandbox
+	 * once pointed it at /dev/zero) */
 	if (access(es->output_path, F_OK) == 0) {
 		if (fs_read_regular(es->output_path, STEPOUT_OUTPUT_MAX, "$SLUICE_OUTPUT", &text,
 				    &len, &err) < 0)
@@ -169,13 +191,10 @@ int stepout_collect(struct exec *x, size_t i)
 	}
 	if (!node->metrics)
 		return 0;
-	char *path = arena_printf(&x->mem, "%s/%s", x->p->dir, node->metrics);
-	if (access(path, F_OK) < 0) {
-		snprintf(es->reason, sizeof(es->reason), "metrics %s: missing", node->metrics);
-		return -1;
-	}
-	if (fs_read_regular(path, STEPOUT_METRICS_MAX, "metrics file", &text, &len, &err) < 0)
-		return step_file_failed(es, &err);
+	/* the metrics file is the step's: beneath the workspace, no symlink
+	 * followed (a link to a hidden file once turned its numbers into metrics) */
+	if (read_metrics_file(x, es, node->metrics, &text, &len, &err) < 0)
+		return err ? step_file_failed(es, &err) : -1;
 	char why[200];
 	int rc = stepout_parse_metrics(text, len, &x->mem, &es->met_keys, &es->met_vals, &es->nmet,
 				       why, sizeof(why));

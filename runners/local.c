@@ -597,12 +597,25 @@ static int local_finish(runner *r, step_proc *p, step_exit *ex, sl_error **err)
 			}
 		}
 	}
+	/* every output is checked before any moves: one refused (a FIFO, a
+	 * symlink out, a parent that is a symlink) fails the step with nothing
+	 * of it in the workspace */
+	for (size_t k = 0; ok && k < lp->noutputs; k++) {
+		char why[sizeof(ex->reason) - 16];
+		if (sandbox_promote_check(lp->upper, lp->ws, lp->outputs[k], why, sizeof(why)) <
+		    0) {
+			snprintf(ex->reason, sizeof(ex->reason), "sandbox: %s", why);
+			ok = 0;
+		}
+	}
 	if (ok) {
 		for (size_t k = 0; k < lp->noutputs; k++) {
 			/* an absent metrics file (1) is the executor's to report */
-			if (sandbox_promote(lp->upper, lp->ws, lp->outputs[k]) < 0) {
-				snprintf(ex->reason, sizeof(ex->reason), "sandbox: promote %s: %s",
-					 lp->outputs[k], strerror(errno));
+			char why[sizeof(ex->reason) - 16];
+			if (sandbox_promote(lp->upper, lp->ws, lp->outputs[k], why, sizeof(why)) <
+			    0) {
+				snprintf(ex->reason, sizeof(ex->reason), "sandbox: %s", why);
+				ok = 0;
 				break;
 			}
 		}

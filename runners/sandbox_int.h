@@ -146,13 +146,22 @@ void sandbox_helper_stop(struct sandbox_helper *h);
 /* What the step wrote in upper that is neither one of outputs (paths
  * relative to the workspace, each covering what is below it) nor a parent
  * of one: the count, with the first 20 names appended to names ("a, b
- * (deleted)"). */
+ * (deleted)").  Walked from directory fds, following no symlink. */
 size_t sandbox_list_undeclared(const char *upper, const char *const *outputs, size_t noutputs,
 			       strbuf *names);
-/* upper/rel exists and is not a whiteout: the step wrote output rel. */
+/* upper/rel exists and is not a whiteout: the step wrote output rel (or
+ * left something there that sandbox_promote_check will refuse). */
 int sandbox_output_written(const char *upper, const char *rel);
-/* Move upper/rel into ws/rel (a directory is merged, whiteouts delete).
- * 0 moved, 1 nothing there, -1 with errno. */
-int sandbox_promote(const char *upper, const char *ws, const char *rel);
+/* Whether upper/rel may be moved to ws/rel, for every output before any is
+ * moved: its parents real directories on both sides, and it and all below
+ * it regular files, directories, whiteouts or symlinks that stay in the
+ * workspace.  0 (also when upper/rel is absent), or -1 with the reason in
+ * why ("output p is a FIFO: ...", "output lnk/x: lnk is a symlink ..."). */
+int sandbox_promote_check(const char *upper, const char *ws, const char *rel, char *why,
+			  size_t whysz);
+/* Move upper/rel into ws/rel (a directory is merged, whiteouts delete;
+ * setuid, setgid and file capabilities cleared), following no symlink on
+ * either side.  0 moved, 1 nothing there, -1 with the reason in why. */
+int sandbox_promote(const char *upper, const char *ws, const char *rel, char *why, size_t whysz);
 
 #endif

@@ -3,9 +3,17 @@
  * `.sluice/cache/ab/cdef…` holds the bytes whose SHA-256 is abcdef…, read-only.
  *
  * A regular file is one object.  A directory is its manifest (the text
- * filehash_manifest makes, whose hash is the directory's hash) stored as
+ * filehash_manifest_at makes, whose hash is the directory's hash) stored as
  * `ab/cdef….dir` next to one object per file; a symlink's target text is an
  * object too, so a manifest can be restored line by line (DVC does the same).
+ * An output that is itself a symlink is `ab/cdef….link`, its target text,
+ * under filehash_link's hash: restored as a symlink, never followed.
+ * Objects keep their files' holes (fsutil.h's fs_copy_data), both ways.
+ *
+ * The workspace side is reached beneath its directory fd (wspath.h): a
+ * step's symlinks are never followed, a parent that is a symlink is an
+ * error, special files are refused; a restored file has no setuid or
+ * setgid bit and no file capabilities.
  *
  * Objects are written to a temporary file in the same directory, fsynced,
  * made read-only and renamed into place, so a reader never sees half an
@@ -24,9 +32,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Store path (a file or a directory) whose content hash is hex.  Already
- * stored objects are not copied again.  A file that no longer has hash hex
- * (changed since it was hashed) is an error. */
+/* Store rel beneath the workspace wsfd (at path ws: the stat cache's keys
+ * are ws/rel), a file, a directory or a symlink, whose content hash is hex
+ * (filehash_at's).  Already stored objects are not copied again.  What no
+ * longer has hash hex (changed since it was hashed) is an error. */
+int cache_put_at(store *st, int wsfd, const char *ws, const char *rel, const char *hex,
+		 sl_error **err);
+/* The same for a path sluice trusts all the way, resolved beneath "/" (or
+ * the working directory) without symlinks: tests and tools. */
 int cache_put(store *st, const char *path, const char *hex, sl_error **err);
 
 /* 1 when the object for hex (a file, or a directory manifest) is present. */
@@ -34,17 +47,24 @@ int cache_has(store *st, const char *hex);
 
 enum cache_how { CACHE_SAME, CACHE_REFLINK, CACHE_HARDLINK, CACHE_COPY };
 
-/* Make dest (a workspace path) hold the content hex, replacing what is
- * there atomically (a temporary name, then rename).  When dest already has
+/* Make rel beneath the workspace wsfd (at ws) hold the content hex,
+ * replacing what is there atomically (a temporary name in the same
+ * directory, then rename); missing parents are made.  When rel already has
  * that hash nothing is touched (CACHE_SAME).  *how may be NULL. */
+int cache_restore_at(store *st, int wsfd, const char *ws, const char *rel, const char *hex,
+		     enum cache_how *how, sl_error **err);
+/* The same for a path sluice trusts all the way (as cache_put). */
 int cache_restore(store *st, const char *hex, const char *dest, enum cache_how *how,
 		  sl_error **err);
 const char *cache_how_name(enum cache_how how);
 
-/* Give every file at path (a file, or the files below a directory) that shares its
- * inode with another name (a hard link, as a restore may make) an inode of its own,
- * by copying it under a temporary name and renaming it back: a step that writes
- * its output in place must not write into the cache.  A missing path is fine. */
+/* Give every file at rel beneath wsfd (a file, or the files below a directory)
+ * that shares its inode with another name (a hard link, as a restore may make)
+ * an inode of its own, by copying it under a temporary name and renaming it
+ * back: a step that writes its output in place must not write into the
+ * cache.  A missing rel is fine; symlinks are left alone. */
+int cache_unshare_at(int wsfd, const char *rel, sl_error **err);
+/* The same for a path sluice trusts all the way (as cache_put). */
 int cache_unshare(const char *path, sl_error **err);
 
 typedef struct cache_gc_stats {

@@ -1,6 +1,7 @@
 /*
  * fsutil.h — the few file-system walks every layer needs, once: make a
- * directory and its parents, remove a tree.
+ * directory and its parents, remove a tree, copy a file's bytes keeping its
+ * holes, take the privileges off a file a step made.
  *
  * fs_mkdir_p and fs_mkdir_parents are async-signal-safe (a stack buffer,
  * mkdir(2) only), so the sandbox's child may call them between clone and
@@ -29,6 +30,28 @@ int fs_mkdir_parents(const char *path, mode_t mode);
  * it can; a missing path is fine.  0, or -1 with the errno of the first
  * entry that could not be removed. */
 int fs_rm_rf(const char *path);
+
+/* rm -rf of name in the directory dfd, as fs_rm_rf does it (name is one
+ * component; a symlink is removed, never followed). */
+int fs_rm_rf_at(int dfd, const char *name);
+
+/* What a file that is not a regular file is, for messages: "a FIFO", "a
+ * socket", "a character device", "a symlink", "a directory"... */
+const char *fs_kind_name(mode_t mode);
+
+/* Copy the bytes of in to out (an empty file open for writing): a reflink
+ * (FICLONE) where the file system shares blocks, else only the data
+ * extents (SEEK_DATA / SEEK_HOLE) with copy_file_range, read/write where
+ * that cannot, and out's size set at the end: holes stay holes, so a 1 GiB
+ * sparse file costs what its data costs.  Both offsets are used from 0 and
+ * left anywhere.  1 when it was a reflink, 0 copied, -1 with errno. */
+int fs_copy_data(int in, int out);
+
+/* Take away what a file a step made could grant whoever runs it: the
+ * setuid and setgid bits and file capabilities (the security.capability
+ * xattr) of name in dfd, when it is a regular file; anything else is left
+ * as it is.  0, or -1 with errno. */
+int fs_strip_privileges_at(int dfd, const char *name);
 
 /* Open path for reading when it is a regular file: opened O_NONBLOCK, so
  * that a FIFO or a device can never make sluice wait, then checked.

@@ -57,7 +57,8 @@ typedef struct step_key {
 } step_key;
 
 /* Hash the inputs (through the stat cache of st; st may be NULL) and the
- * rest.  A missing input is not an error: it enters the key as missing. */
+ * rest.  A missing input is not an error: it enters the key as missing; one
+ * that cannot be hashed safely (behind a symlink, a FIFO: filehash_at) is. */
 int stepkey_compute(store *st, const step_key_in *in, step_key *out, sl_error **err);
 void stepkey_release(step_key *k);
 
