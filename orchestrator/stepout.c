@@ -7,6 +7,7 @@
 #include "exec_int.h"
 
 #include "sluice/fsutil.h"
+#include "sluice/redact.h"
 #include "sluice/strmap.h"
 #include "sluice/wspath.h"
 
@@ -182,6 +183,9 @@ int stepout_collect(struct exec *x, size_t i)
 		if (fs_read_regular(es->output_path, STEPOUT_OUTPUT_MAX, "$SLUICE_OUTPUT", &text,
 				    &len, &err) < 0)
 			return step_file_failed(es, &err);
+		/* masked before parsing, so that downstream steps of this run see
+		 * what a later run that takes this step from the store sees */
+		len = redact_apply(x->redact, text, len);
 		stepout_parse_outputs(text, len, &x->mem, &es->out_keys, &es->out_vals, &es->nout);
 		free(text);
 		if (store_set_outputs(x->store, x->run_id, node->name,
