@@ -83,3 +83,36 @@ unpriv_cleanup() {
 	[ -n "${BOX:-}" ] && rm -rf "$BOX"
 	U_MADE=
 }
+
+# sluice_as DIR ARGS...: sluice in DIR as $WHO (root, or the unpriv_user U
+# with its copy $BOX/sluice; DIR is chowned to U first), under a timeout of
+# ${SL_TIMEOUT:-60} s (killed 5 s later), with the variables of ${SL_ENV:-}
+# (NAME=VALUE words) in its environment.  Sets $RC, $OUT (stdout), $ERR
+# (stderr); a run that hit the timeout fails the test.
+sluice_as() {
+	local dir=$1 t=${SL_TIMEOUT:-60}
+	shift
+	[ "$WHO" = root ] || chown -R "$U:" "$dir"
+	set +e
+	if [ "$WHO" = root ]; then
+		# shellcheck disable=SC2086
+		(cd "$dir" && env ${SL_ENV:-} timeout -k 5 "$t" "$SLUICE" "$@") >"$T/sl.out" 2>"$T/sl.err"
+	else
+		# shellcheck disable=SC2086
+		as_user env HOME="$BOX/home" PATH=/usr/bin:/bin ${SL_ENV:-} \
+			sh -c 'cd "$0" && exec timeout -k 5 "$@"' "$dir" "$t" "$BOX/sluice" "$@" \
+			>"$T/sl.out" 2>"$T/sl.err"
+	fi
+	RC=$?
+	set -e
+	OUT=$(cat "$T/sl.out")
+	ERR=$(cat "$T/sl.err")
+	[ "$RC" != 124 ] && [ "$RC" != 137 ] || fail "sluice $* hung (as $WHO): $ERR"
+}
+
+# json_step_field STEP KEY: one field of a step in $OUT (run --json)
+json_step_field() {
+	/usr/bin/python3 -c 'import json, sys
+s = {x["name"]: x for x in json.loads(sys.argv[1])["steps"]}
+print(s[sys.argv[2]].get(sys.argv[3]) or "")' "$OUT" "$1" "$2"
+}

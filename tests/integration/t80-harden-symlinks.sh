@@ -17,33 +17,9 @@ set -eu
 . "$TESTS_DIR/integration/lib.sh"
 trap 'unpriv_cleanup' EXIT
 
-# sl DIR ARGS...: sluice in DIR as $WHO (root or the test user), bounded by a
-# timeout: $RC, $OUT (stdout), $ERR (stderr)
-sl() {
-	local dir=$1
-	shift
-	[ "$WHO" = root ] || chown -R "$U:" "$dir"
-	set +e
-	if [ "$WHO" = root ]; then
-		(cd "$dir" && SECRET_TOKEN=hunter2-token timeout -k 5 120 "$SLUICE" "$@") >"$T/sl.out" 2>"$T/sl.err"
-	else
-		as_user env HOME="$BOX/home" PATH=/usr/bin:/bin SECRET_TOKEN=hunter2-token \
-			sh -c 'cd "$0" && exec timeout -k 5 120 "$@"' "$dir" "$BOX/sluice" "$@" \
-			>"$T/sl.out" 2>"$T/sl.err"
-	fi
-	RC=$?
-	set -e
-	OUT=$(cat "$T/sl.out")
-	ERR=$(cat "$T/sl.err")
-	[ "$RC" != 124 ] && [ "$RC" != 137 ] || fail "sluice $* hung (as $WHO): $ERR"
-}
+# sl DIR ARGS...: sluice in DIR as $WHO (lib.sh sluice_as)
+sl() { SL_TIMEOUT=120 SL_ENV="SECRET_TOKEN=hunter2-token" sluice_as "$@"; }
 
-# field STEP KEY: one field of a step in $OUT (run --json)
-field() {
-	/usr/bin/python3 -c 'import json, sys
-s = {x["name"]: x for x in json.loads(sys.argv[1])["steps"]}
-print(s[sys.argv[2]].get(sys.argv[3]) or "")' "$OUT" "$1" "$2"
-}
 
 # scenario WS OUTSIDE SECRET: the attacks in workspace WS; OUTSIDE a
 # directory out of it that $WHO can write; SECRET a file only $WHO may read
@@ -59,7 +35,7 @@ steps:
 YAML
 	sl "$ws" run a.yaml --ci --json
 	expect_eq "$RC" 1 "run a.yaml as $WHO"
-	expect_contains "$(field one reason)" "output lnk is a symlink to $outside, which leaves the workspace"
+	expect_contains "$(json_step_field one reason)" "output lnk is a symlink to $outside, which leaves the workspace"
 	[ ! -e "$ws/lnk" ] && [ ! -L "$ws/lnk" ] || fail "lnk was promoted (as $WHO)"
 	# 2. such a symlink in the workspace anyway (a user's, an older sluice's):
 	# the next step writes lnk/victim.txt through it -- refused, named
@@ -73,7 +49,7 @@ steps:
 YAML
 	sl "$ws" run b.yaml --ci --json
 	expect_eq "$RC" 1 "run b.yaml as $WHO"
-	expect_contains "$(field two reason)" "lnk/victim.txt: lnk is a symlink"
+	expect_contains "$(json_step_field two reason)" "lnk/victim.txt: lnk is a symlink"
 	expect_no_file "$outside/victim.txt"
 	# sandbox: none writes where it likes, but sluice hashing it follows no link
 	cat >"$ws/c.yaml" <<'YAML'
@@ -86,7 +62,7 @@ steps:
 YAML
 	sl "$ws" run c.yaml --ci --json
 	expect_eq "$RC" 1 "run c.yaml as $WHO"
-	expect_contains "$(field three reason)" "lnk/victim2.txt: lnk is a symlink"
+	expect_contains "$(json_step_field three reason)" "lnk/victim2.txt: lnk is a symlink"
 	rm -f "$ws/lnk" "$outside/victim2.txt"
 
 	# 3. outputs that are symlinks to a secret host file and to sluice's own
@@ -111,10 +87,10 @@ steps:
 YAML
 	sl "$ws" run leak.yaml --ci --json
 	expect_eq "$RC" 1 "run leak.yaml as $WHO"
-	expect_contains "$(field shadow reason)" "output shadow.txt is a symlink to $secret, which leaves the workspace"
-	expect_contains "$(field environ reason)" "output environ.txt is a symlink to /proc/self/environ, which leaves the workspace"
-	expect_contains "$(field shadow_plain reason)" "output shadow2.txt is a symlink to $secret, which leaves the workspace"
-	expect_contains "$(field environ_plain reason)" "output environ2.txt is a symlink to /proc/self/environ"
+	expect_contains "$(json_step_field shadow reason)" "output shadow.txt is a symlink to $secret, which leaves the workspace"
+	expect_contains "$(json_step_field environ reason)" "output environ.txt is a symlink to /proc/self/environ, which leaves the workspace"
+	expect_contains "$(json_step_field shadow_plain reason)" "output shadow2.txt is a symlink to $secret, which leaves the workspace"
+	expect_contains "$(json_step_field environ_plain reason)" "output environ2.txt is a symlink to /proc/self/environ"
 	if grep -rqs -e TOPSECRET -e hunter2-token "$ws/.sluice/cache"; then
 		fail "a secret reached .sluice/cache (as $WHO)"
 	fi
@@ -138,9 +114,9 @@ steps:
 YAML
 	sl "$ws" run metrics.yaml --ci --json
 	expect_eq "$RC" 1 "run metrics.yaml as $WHO"
-	expect_contains "$(field inside reason)" "m1.json is a symlink, and sluice follows no symlink"
-	expect_contains "$(field outside reason)" "output m2.json is a symlink to $secret, which leaves the workspace"
-	expect_contains "$(field plain reason)" "m3.json is a symlink, and sluice follows no symlink"
+	expect_contains "$(json_step_field inside reason)" "m1.json is a symlink, and sluice follows no symlink"
+	expect_contains "$(json_step_field outside reason)" "output m2.json is a symlink to $secret, which leaves the workspace"
+	expect_contains "$(json_step_field plain reason)" "m3.json is a symlink, and sluice follows no symlink"
 	expect_not_contains "$OUT" '"stolen"' "run --json"
 
 	# 5. the ordinary case: a symlink that stays in the workspace is an
@@ -166,7 +142,7 @@ v3"
 	rm "$ws/top.csv" "$ws/data/current.csv"
 	sl "$ws" run ok.yaml --ci --json
 	expect_eq "$RC" 0 "second run of ok.yaml as $WHO: $ERR"
-	expect_eq "$(field link status)" "cached"
+	expect_eq "$(json_step_field link status)" "cached"
 	[ -L "$ws/top.csv" ] || fail "top.csv came back as a file, not a symlink (as $WHO)"
 	expect_eq "$(readlink "$ws/top.csv")" "data/v3.csv"
 	expect_eq "$(readlink "$ws/data/current.csv")" "v3.csv"

@@ -15,31 +15,9 @@ set -eu
 . "$TESTS_DIR/integration/lib.sh"
 trap 'unpriv_cleanup' EXIT
 
-# sl DIR ARGS...: sluice in DIR as $WHO, under a timeout: $RC, $OUT, $ERR
-sl() {
-	local dir=$1
-	shift
-	[ "$WHO" = root ] || chown -R "$U:" "$dir"
-	set +e
-	if [ "$WHO" = root ]; then
-		(cd "$dir" && timeout -k 5 60 "$SLUICE" "$@") >"$T/sl.out" 2>"$T/sl.err"
-	else
-		as_user env HOME="$BOX/home" PATH=/usr/bin:/bin \
-			sh -c 'cd "$0" && exec timeout -k 5 60 "$@"' "$dir" "$BOX/sluice" "$@" \
-			>"$T/sl.out" 2>"$T/sl.err"
-	fi
-	RC=$?
-	set -e
-	OUT=$(cat "$T/sl.out")
-	ERR=$(cat "$T/sl.err")
-	[ "$RC" != 124 ] && [ "$RC" != 137 ] || fail "sluice $* hung (as $WHO): $ERR"
-}
+# sl DIR ARGS...: sluice in DIR as $WHO (lib.sh sluice_as)
+sl() { SL_TIMEOUT=60 sluice_as "$@"; }
 
-field() {
-	/usr/bin/python3 -c 'import json, sys
-s = {x["name"]: x for x in json.loads(sys.argv[1])["steps"]}
-print(s[sys.argv[2]].get(sys.argv[3]) or "")' "$OUT" "$1" "$2"
-}
 
 no_entry() { [ ! -e "$1" ] && [ ! -L "$1" ] || fail "$1 is in the workspace (as $WHO)"; }
 
@@ -74,18 +52,18 @@ steps:
 YAML
 	sl "$ws" run special.yaml --ci --json
 	expect_eq "$RC" 1 "run special.yaml as $WHO: $ERR"
-	expect_contains "$(field fifo reason)" "output out.fifo is a FIFO: outputs hold regular files, directories and symlinks only"
-	expect_contains "$(field socket reason)" "output out.sock is a socket"
-	expect_contains "$(field mixed reason)" "output bad.fifo is a FIFO"
-	expect_contains "$(field dir reason)" "output d/sub/p is a FIFO"
+	expect_contains "$(json_step_field fifo reason)" "output out.fifo is a FIFO: outputs hold regular files, directories and symlinks only"
+	expect_contains "$(json_step_field socket reason)" "output out.sock is a socket"
+	expect_contains "$(json_step_field mixed reason)" "output bad.fifo is a FIFO"
+	expect_contains "$(json_step_field dir reason)" "output d/sub/p is a FIFO"
 	for p in out.fifo out.sock good.txt bad.fifo d; do no_entry "$ws/$p"; done
 	# a symlink to a FIFO is a symlink: the FIFO (undeclared) is dropped, the
 	# link kept; without the sandbox the FIFO stays but is never opened
-	expect_eq "$(field fifo_link status)" "succeeded"
+	expect_eq "$(json_step_field fifo_link status)" "succeeded"
 	expect_eq "$(readlink "$ws/link.txt")" "target.fifo"
 	no_entry "$ws/target.fifo"
-	expect_eq "$(field fifo_link_plain status)" "succeeded"
-	expect_eq "$(field reader status)" "succeeded"
+	expect_eq "$(json_step_field fifo_link_plain status)" "succeeded"
+	expect_eq "$(json_step_field reader status)" "succeeded"
 	[ -p "$ws/target2.fifo" ] || fail "the plain step's FIFO is gone (as $WHO)"
 	# a FIFO as an input is an error, not a "missing" input keyed the same forever
 	mkfifo "$ws/in.fifo"
@@ -98,8 +76,8 @@ steps:
 YAML
 	sl "$ws" run input.yaml --ci --json
 	expect_eq "$RC" 1 "run input.yaml as $WHO"
-	expect_contains "$(field eat reason)" "input in.fifo"
-	expect_contains "$(field eat reason)" "in.fifo is a FIFO"
+	expect_contains "$(json_step_field eat reason)" "input in.fifo"
+	expect_contains "$(json_step_field eat reason)" "in.fifo is a FIFO"
 }
 
 WHO=root
@@ -124,9 +102,9 @@ steps:
 YAML
 sl "$T/ws" run root.yaml --ci --json
 expect_eq "$RC" 1 "run root.yaml: $ERR"
-expect_contains "$(field dev reason)" "output devs/null is a character device"
-expect_contains "$(field kmsg reason)" "output kmsg.txt is a symlink to /proc/kmsg, which leaves the workspace"
-expect_contains "$(field kmsg_plain reason)" "output kmsg2.txt is a symlink to /proc/kmsg, which leaves the workspace"
+expect_contains "$(json_step_field dev reason)" "output devs/null is a character device"
+expect_contains "$(json_step_field kmsg reason)" "output kmsg.txt is a symlink to /proc/kmsg, which leaves the workspace"
+expect_contains "$(json_step_field kmsg_plain reason)" "output kmsg2.txt is a symlink to /proc/kmsg, which leaves the workspace"
 no_entry "$T/ws/kmsg.txt"
 
 unpriv_user

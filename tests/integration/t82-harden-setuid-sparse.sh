@@ -13,30 +13,9 @@ set -eu
 . "$TESTS_DIR/integration/lib.sh"
 trap 'unpriv_cleanup' EXIT
 
-sl() {
-	local dir=$1
-	shift
-	[ "$WHO" = root ] || chown -R "$U:" "$dir"
-	set +e
-	if [ "$WHO" = root ]; then
-		(cd "$dir" && timeout -k 5 300 "$SLUICE" "$@") >"$T/sl.out" 2>"$T/sl.err"
-	else
-		as_user env HOME="$BOX/home" PATH=/usr/bin:/bin \
-			sh -c 'cd "$0" && exec timeout -k 5 300 "$@"' "$dir" "$BOX/sluice" "$@" \
-			>"$T/sl.out" 2>"$T/sl.err"
-	fi
-	RC=$?
-	set -e
-	OUT=$(cat "$T/sl.out")
-	ERR=$(cat "$T/sl.err")
-	[ "$RC" != 124 ] && [ "$RC" != 137 ] || fail "sluice $* hung (as $WHO): $ERR"
-}
+# sl DIR ARGS...: sluice in DIR as $WHO (lib.sh sluice_as)
+sl() { SL_TIMEOUT=300 sluice_as "$@"; }
 
-field() {
-	/usr/bin/python3 -c 'import json, sys
-s = {x["name"]: x for x in json.loads(sys.argv[1])["steps"]}
-print(s[sys.argv[2]].get(sys.argv[3]) or "")' "$OUT" "$1" "$2"
-}
 
 mode_of() { stat -c %a "$1"; }
 # no setuid or setgid bit on FILE (a restore by hard link makes it 555, the object's)
@@ -66,7 +45,7 @@ YAML
 	rm -rf "$ws/suid" "$ws/tools"
 	sl "$ws" run suid.yaml --ci --json
 	expect_eq "$RC" 0 "second run of suid.yaml as $WHO: $ERR"
-	expect_eq "$(field suid status)" "cached"
+	expect_eq "$(json_step_field suid status)" "cached"
 	no_suid "$ws/suid" "restored"
 	no_suid "$ws/tools/run" "restored"
 	[ -z "$(find "$ws/.sluice/cache" -perm /6000)" ] || fail "a setuid object in the cache"
@@ -91,7 +70,7 @@ YAML
 	rm "$ws/big.bin"
 	sl "$ws" run sparse.yaml --ci --json
 	expect_eq "$RC" 0 "second run of sparse.yaml as $WHO: $ERR"
-	expect_eq "$(field big status)" "cached"
+	expect_eq "$(json_step_field big status)" "cached"
 	expect_eq "$(stat -c %s "$ws/big.bin")" 1073741829 "size of the restored output"
 	[ "$(kib_of "$ws/big.bin")" -lt 1024 ] || fail "the restored sparse output takes $(kib_of "$ws/big.bin") KiB (as $WHO)"
 	expect_eq "$(head -c 4 "$ws/big.bin")$(tail -c 5 "$ws/big.bin")" "headtail" "the restored bytes"
@@ -118,10 +97,10 @@ steps:
 YAML
 	sl "$ws" run limits.yaml --ci --json
 	expect_eq "$RC" 1 "run limits.yaml as $WHO"
-	expect_eq "$(field big reason)" "outputs are 2.1M, over max_output_size 1M"
-	expect_eq "$(field together reason)" "outputs are 1.1M, over max_output_size 1M"
-	expect_eq "$(field small status)" "succeeded"
-	expect_eq "$(field allowed status)" "succeeded"
+	expect_eq "$(json_step_field big reason)" "outputs are 2.1M, over max_output_size 1M"
+	expect_eq "$(json_step_field together reason)" "outputs are 1.1M, over max_output_size 1M"
+	expect_eq "$(json_step_field small status)" "succeeded"
+	expect_eq "$(json_step_field allowed status)" "succeeded"
 	expect_eq "$(sqlite3 "$ws/.sluice/state.db" "select count(*) from output_files where path in ('big.out', 'a.out', 'b.out')")" 0 "outputs recorded over the limit"
 	expect_eq "$(find "$ws/.sluice/cache" -type f -size +500k ! -size +1048576k | wc -l)" 1 "objects over 500K (allowed.out only)"
 }
