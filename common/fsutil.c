@@ -2,6 +2,7 @@
 #include "sluice/fsutil.h"
 
 #include "sluice/arena.h"
+#include "sluice/cleanup.h"
 #include "sluice/util.h"
 
 #include <errno.h>
@@ -302,42 +303,40 @@ static int too_large(const char *path, size_t max, const char *what, sl_error **
 	return sl_error_usage(err, "%s %s is larger than %s, the most it may hold", what, path, sz);
 }
 
-int fs_read_regular(const char *path, size_t max, const char *what, char **buf, size_t *len,
-		    sl_error **err)
+int fs_read_fd(int fd, const char *shown, size_t max, const char *what, char **buf, size_t *len,
+	       sl_error **err)
 {
 	*buf = NULL;
 	*len = 0;
-	int fd = fs_open_regular(path, err);
-	if (fd < 0)
-		return sl_error_wrap(err, "%s", what);
 	size_t cap = 4096, n = 0;
-	char *b = xmalloc(cap);
-	int rc = 0;
+	sl_autofree char *b = xmalloc(cap);
 	for (;;) {
 		if (n + 1 == cap)
 			b = xrealloc(b, cap *= 2);
 		ssize_t r = read(fd, b + n, cap - n - 1);
 		if (r < 0 && errno == EINTR)
 			continue;
-		if (r < 0) {
-			rc = sl_error_errno(err, errno, "%s %s: read", what, path);
-			break;
-		}
+		if (r < 0)
+			return sl_error_errno(err, errno, "%s %s: read", what, shown);
 		if (r == 0)
 			break;
 		n += (size_t)r;
-		if (n > max) { /* a file that grows while it is read stops here too */
-			rc = too_large(path, max, what, err);
-			break;
-		}
-	}
-	close(fd);
-	if (rc < 0) {
-		free(b);
-		return -1;
+		if (n > max) /* a file that grows while it is read stops here too */
+			return too_large(shown, max, what, err);
 	}
 	b[n] = 0;
-	*buf = b;
 	*len = n;
+	*buf = sl_steal_ptr(b);
 	return 0;
+}
+
+int fs_read_regular(const char *path, size_t max, const char *what, char **buf, size_t *len,
+		    sl_error **err)
+{
+	*buf = NULL;
+	*len = 0;
+	sl_autoclose int fd = fs_open_regular(path, err);
+	if (fd < 0)
+		return sl_error_wrap(err, "%s", what);
+	return fs_read_fd(fd, path, max, what, buf, len, err);
 }

@@ -296,28 +296,7 @@ int wspath_read_regular(int dirfd, const char *rel, size_t max, const char *what
 	sl_autoclose int fd = wspath_open_regular(dirfd, rel, NULL, err);
 	if (fd < 0)
 		return sl_error_wrap(err, "%s", what);
-	size_t cap = 4096, n = 0;
-	sl_autofree char *b = xmalloc(cap);
-	for (;;) {
-		if (n + 1 == cap)
-			b = xrealloc(b, cap *= 2);
-		ssize_t r = read(fd, b + n, cap - n - 1);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return sl_error_errno(err, errno, "%s %s: read", what, rel);
-		if (r == 0)
-			break;
-		n += (size_t)r;
-		if (n > max) /* one that grows while it is read stops here too */
-			return sl_error_make(err,
-					     "%s %s is larger than %zu bytes, the most it may hold",
-					     what, rel, max);
-	}
-	b[n] = 0;
-	*len = n;
-	*buf = sl_steal_ptr(b);
-	return 0;
+	return fs_read_fd(fd, rel, max, what, buf, len, err);
 }
 
 int wspath_readlink_at(int pfd, const char *name, const char *shown, char **target, size_t *len,

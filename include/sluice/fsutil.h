@@ -63,6 +63,10 @@ int fs_open_regular(const char *path, sl_error **err);
 /* The whole regular file at path, NUL-terminated, malloc'd in *buf (the
  * caller frees it).  More than max bytes is an error saying so; what
  * names the file in messages ("metrics file m.json"). */
+/* Read fd to its end into *buf (NUL-terminated, *len bytes, the caller
+ * frees): more than max bytes is an error naming `what shown`. */
+int fs_read_fd(int fd, const char *shown, size_t max, const char *what, char **buf, size_t *len,
+	       sl_error **err);
 int fs_read_regular(const char *path, size_t max, const char *what, char **buf, size_t *len,
 		    sl_error **err);
 

@@ -112,7 +112,7 @@ static void check_all(int use_openat2)
 	ck_assert_str_eq(buf, "hello");
 	free(buf);
 	EXPECT_ERR(wspath_read_regular(dfd, "d/f.txt", 3, "test file", &buf, &len, ERR),
-		   "test file d/f.txt is larger than 3 bytes");
+		   "test file d/f.txt is larger than 3, the most it may hold");
 	ck_assert_int_eq(wspath_rename(dfd, "d/f.txt", dfd, "a/b/c/g.txt", &err), 0);
 	ck_assert_int_eq(wspath_lstat(dfd, "a/b/c/g.txt", &st, &err), 0);
 	ck_assert_int_eq(wspath_rename(dfd, "a/b/c/g.txt", dfd, "d/f.txt", &err), 0);
