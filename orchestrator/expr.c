@@ -1212,10 +1212,8 @@ static void tpl_push(arena *a, template *t, size_t *cap, const char *text, expr 
 	t->n++;
 }
 
-/* The offset of the "}}" that closes the expression starting at src[from], skipping
- * single-quoted strings (so 'a}}b' does not close it), or 0 when there is none;
- * *open_string tells whether a string was still open at the end. */
-static size_t find_close(const char *src, size_t len, size_t from, int *open_string)
+/* see expr.h */
+size_t template_find_close(const char *src, size_t len, size_t from, int *open_string)
 {
 	int in_str = 0;
 	for (size_t j = from; j < len; j++) {
@@ -1249,7 +1247,7 @@ int template_parse(arena *a, const char *src, template **out, expr_error *err)
 			continue;
 		}
 		int open_string = 0;
-		size_t close = find_close(src, len, i + 3, &open_string);
+		size_t close = template_find_close(src, len, i + 3, &open_string);
 		if (!close)
 			return fail(err, i, "'${{' is not closed by '}}'%s",
 				    open_string ? " (a string inside it is not terminated)" : "");

@@ -187,28 +187,6 @@ static void lex_feed(struct shell_lex *l, const char *s, size_t n)
 	}
 }
 
-/* Where the "}}" of the "${{" before from is: as template_parse finds it
- * (a '}}' inside a 'string' does not close), or 0. */
-static size_t expr_close(const char *src, size_t len, size_t from)
-{
-	int in_str = 0;
-	for (size_t j = from; j < len; j++) {
-		if (in_str) {
-			if (src[j] == '\'') {
-				if (src[j + 1] == '\'')
-					j++;
-				else
-					in_str = 0;
-			}
-		} else if (src[j] == '\'') {
-			in_str = 1;
-		} else if (src[j] == '}' && src[j + 1] == '}') {
-			return j;
-		}
-	}
-	return 0;
-}
-
 /* What an expression refers to: a step's values, a secret. */
 struct produced {
 	int steps, secrets;
@@ -267,7 +245,8 @@ const char *runexpr_render_shell(struct exec *x, size_t i, const char *text, cha
 			at++;
 			continue;
 		}
-		size_t close = expr_close(text, len, at + 3);
+		int open_string;
+		size_t close = template_find_close(text, len, at + 3, &open_string);
 		strbuf_add(&out, text + lit, at - lit);
 		lex_feed(&lex, text + lit, at - lit);
 		char *one = arena_strndup(&x->mem, text + at, close + 2 - at);

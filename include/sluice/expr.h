@@ -96,6 +96,10 @@ typedef struct template template;
 /* Parse a string such as "python3 train.py --n ${{ params.n }}".  A "${{"
  * without a closing "}}" is an error at the offset of "${{". */
 int template_parse(arena *a, const char *src, template **out, expr_error *err);
+/* The offset of the "}}" that closes the expression starting at src[from]
+ * (a '}}' inside a single-quoted string does not close it), or 0 when there
+ * is none; *open_string tells whether a string was still open at the end. */
+size_t template_find_close(const char *src, size_t len, size_t from, int *open_string);
 /* 1 when the string has no ${{ }} at all. */
 int template_is_literal(const template *t);
 /* When the template is exactly one "${{ e }}" (spaces around allowed), the
