@@ -69,12 +69,12 @@
 /* ---- the stages, by name ------------------------------------------------------------- */
 
 static const char *const stage_names[SB_NSTAGES] = {
-	"prepare",     "cgroup",       "pipe",     "clone",         "userns",     "uid-map",
-	"cgroup-join", "go",           "wait-go",  "namespaces",    "fds",        "mount-private",
-	"bind-root",   "tmp",          "dev",      "proc",          "read",       "hide-home",
-	"idmap",       "overlay",      "hide-state", "program",     "readonly-root", "pivot-root",
-	"hostname",    "chdir",        "user",     "rlimits",       "no-new-privs", "drop-caps",
-	"landlock",    "signals",      "spawn",    "setsid",        "seccomp",    "exec"};
+	"prepare",     "cgroup",  "pipe",       "clone",      "userns",        "uid-map",
+	"cgroup-join", "go",      "wait-go",    "namespaces", "fds",           "mount-private",
+	"bind-root",   "tmp",     "dev",        "proc",       "read",          "hide-home",
+	"idmap",       "overlay", "hide-state", "program",    "readonly-root", "pivot-root",
+	"hostname",    "chdir",   "user",       "rlimits",    "no-new-privs",  "drop-caps",
+	"landlock",    "signals", "spawn",      "setsid",     "seccomp",       "exec"};
 
 const char *sandbox_stage_name(int stage)
 {
@@ -194,8 +194,8 @@ static int bad_for_overlay(const char *p)
 
 /* The host directories every step sees, read-only (those that exist);
  * a symlink among them (/bin -> usr/bin on Debian 12) is made again as one. */
-static const char *const allow_list[] = {"/usr", "/bin",  "/sbin", "/lib", "/lib32",
-					 "/lib64", "/libx32", "/etc", "/opt"};
+static const char *const allow_list[] = {"/usr",   "/bin",    "/sbin", "/lib", "/lib32",
+					 "/lib64", "/libx32", "/etc",  "/opt"};
 
 /* Paths the step sees, as it sees them: the allow list's directories, the
  * read: paths, the workspace. */
@@ -257,9 +257,9 @@ static void world_base(struct world *w)
 	 * points into them */
 	for (size_t k = 0; k < n; k++)
 		if (lstat(allow_list[k], &st) == 0 && S_ISDIR(st.st_mode)) {
-			pl->mnt[pl->nmnt++] = (struct mnt_op){
-			    MNT_BIND, SB_BIND_ROOT, 0, allow_list[k],
-			    arena_printf(w->a, "%s%s", w->root, allow_list[k])};
+			pl->mnt[pl->nmnt++] =
+				(struct mnt_op){MNT_BIND, SB_BIND_ROOT, 0, allow_list[k],
+						arena_printf(w->a, "%s%s", w->root, allow_list[k])};
 			w->vis[w->nvis++] = allow_list[k];
 		}
 	size_t ndirs = w->nvis;
@@ -316,7 +316,8 @@ static int world_read(struct world *w, const sandbox_config *sb, const char *sta
 		w->vis[w->nvis++] = p;
 		char *dot = arena_printf(w->a, "%s/.sluice", real);
 		if (S_ISDIR(st.st_mode) && lstat(dot, &st) == 0 &&
-		    world_add(w, MNT_HIDE, SB_READ, 0, NULL, arena_printf(w->a, "%s/.sluice", p)) < 0)
+		    world_add(w, MNT_HIDE, SB_READ, 0, NULL, arena_printf(w->a, "%s/.sluice", p)) <
+			    0)
 			return sl_error_errno(err, errno, "sandbox: read: at most %d mounts",
 					      MAX_MNT);
 	}
@@ -355,11 +356,13 @@ static int world_plan(struct local *lr, const step_launch *l, arena *a, struct p
 	/* the program: sluice itself for the built-in steps, often in a build tree */
 	pl->exec_path = l->argv[0];
 	if (realpath(l->argv[0], real)) {
-		int hidden = (state_dir && sandbox_path_under(real, state_dir)) ||
-			     (home && sandbox_path_under(real, home) && !sandbox_path_under(real, ws));
+		int hidden =
+			(state_dir && sandbox_path_under(real, state_dir)) ||
+			(home && sandbox_path_under(real, home) && !sandbox_path_under(real, ws));
 		if (hidden || !world_sees(&w, real)) {
 			pl->exec_path = arena_strdup(a, real);
-			full |= world_add(&w, MNT_BIND, SB_PROGRAM, 1, pl->exec_path, pl->exec_path);
+			full |= world_add(&w, MNT_BIND, SB_PROGRAM, 1, pl->exec_path,
+					  pl->exec_path);
 		}
 	}
 	if (full)
@@ -613,7 +616,7 @@ static int local_start(runner *r, const step_launch *l, step_proc *p, sl_error *
 	 * steps may share one empty network namespace), else one each */
 	pl->landlock = lr->pr.landlock >= 6 && !lr->no_landlock;
 	pl->setns_net = !sb->network && lr->netns_fd >= 0 && pl->landlock;
-	lp->isolation = pl->landlock ? lr->landlock_what
+	lp->isolation = pl->landlock  ? lr->landlock_what
 			: sb->network ? "none: network: true without landlock scopes"
 				      : "network namespace per step";
 	pl->argv_start = lr->argv_start;

@@ -60,7 +60,7 @@ struct mount_attr {
 #define MOVE_MOUNT_F_EMPTY_PATH 0x00000004
 #endif
 #ifndef SYS_open_tree
-#define SYS_open_tree 428
+#define SYS_open_tree  428
 #define SYS_move_mount 429
 #endif
 #ifndef SYS_landlock_create_ruleset
@@ -162,7 +162,8 @@ static int bind_tree_ro(const char *src, const char *dst)
 {
 	if (mount(src, dst, NULL, MS_BIND | MS_REC, NULL) < 0)
 		return -1;
-	struct mount_attr a = {.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV};
+	struct mount_attr a = {.attr_set =
+				       MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV};
 	return (int)syscall(SYS_mount_setattr, AT_FDCWD, dst, AT_RECURSIVE, &a, sizeof(a));
 }
 
@@ -290,7 +291,7 @@ static int become_step_user(void)
 static int landlock_scope(void)
 {
 	struct sb_landlock_ruleset_attr a = {
-	    0, 0, SB_LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET | SB_LANDLOCK_SCOPE_SIGNAL};
+		0, 0, SB_LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET | SB_LANDLOCK_SCOPE_SIGNAL};
 	int rs = (int)syscall(SYS_landlock_create_ruleset, &a, sizeof(a), 0);
 	if (rs < 0)
 		return -1;
@@ -511,8 +512,8 @@ __attribute__((noreturn)) void sandbox_child_main(const struct plan *pl)
 		    errno != ENOENT)
 			child_fail(pl, rfd, SB_PROC, errno);
 	/* read: paths, the workspace, what hides sluice's state and home, the program */
-	static const int later[] = {SB_READ, SB_HIDE_HOME, SB_IDMAP, SB_OVERLAY, SB_HIDE_STATE,
-				    SB_PROGRAM};
+	static const int later[] = {SB_READ,    SB_HIDE_HOME,  SB_IDMAP,
+				    SB_OVERLAY, SB_HIDE_STATE, SB_PROGRAM};
 	for (size_t k = 0; k < sizeof(later) / sizeof(later[0]); k++)
 		stage_point(pl, rfd, later[k]);
 	run_ops(pl, rfd, pl->nbase, pl->nmnt);

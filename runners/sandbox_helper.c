@@ -208,11 +208,12 @@ pid_t sandbox_spawn_init(struct plan *pl, struct sandbox_userns *uc, int in_help
 	pl->fd_user = pl->fd_idmap = -1;
 	if (pl->step_uid) {
 		*stage = SB_USERNS;
-		if (pl->fail_stage == SB_USERNS || (pl->fd_user = userns_step(uc, pl->step_uid,
-								      pl->step_gid)) < 0 ||
+		if (pl->fail_stage == SB_USERNS ||
+		    (pl->fd_user = userns_step(uc, pl->step_uid, pl->step_gid)) < 0 ||
 		    (pl->idmap_ws_src && (pl->fd_idmap = userns_idmap(uc)) < 0)) {
 			*e = pl->fail_stage == SB_USERNS ? EPERM : errno;
-			snprintf(why, whysz, "make the step's user namespace (uid %u)", pl->step_uid);
+			snprintf(why, whysz, "make the step's user namespace (uid %u)",
+				 pl->step_uid);
 			goto out;
 		}
 		*stage = SB_CLONE;
@@ -336,13 +337,27 @@ static uintptr_t pack_bytes(struct packer *pk, const void *data, size_t n, size_
 /* Every string field of a plan, for packing and unpacking alike. */
 static const char **plan_field(struct plan *pl, size_t k)
 {
-	const char **fixed[] = {&pl->root,          &pl->root_opts,     &pl->root_ws,
-				&pl->ws,            &pl->ovl_opts,      &pl->idmap_ws_src,
-				&pl->idmap_att_src, &pl->idmap_ws_dst,  &pl->idmap_att_dst,
-				&pl->root_tmp,      &pl->tmp_opts,      &pl->root_dev,
-				&pl->dev_opts,      &pl->root_shm,      &pl->root_proc,
-				&pl->root_sluice,   &pl->root_home_in_tmp, &pl->out_dst,
-				&pl->params_dst,    &pl->proc_ro[0],    &pl->proc_ro[1],
+	const char **fixed[] = {&pl->root,
+				&pl->root_opts,
+				&pl->root_ws,
+				&pl->ws,
+				&pl->ovl_opts,
+				&pl->idmap_ws_src,
+				&pl->idmap_att_src,
+				&pl->idmap_ws_dst,
+				&pl->idmap_att_dst,
+				&pl->root_tmp,
+				&pl->tmp_opts,
+				&pl->root_dev,
+				&pl->dev_opts,
+				&pl->root_shm,
+				&pl->root_proc,
+				&pl->root_sluice,
+				&pl->root_home_in_tmp,
+				&pl->out_dst,
+				&pl->params_dst,
+				&pl->proc_ro[0],
+				&pl->proc_ro[1],
 				&pl->exec_path};
 	size_t nfixed = sizeof(fixed) / sizeof(fixed[0]);
 	if (k < nfixed)
@@ -453,7 +468,7 @@ pid_t sandbox_spawn_copy(const struct plan *pl, struct sandbox_userns *uc, int *
 }
 
 static __attribute__((noreturn)) void helper_main(const struct sandbox_helper *h, int sock,
-						       int null_fd, int net_fd)
+						  int null_fd, int net_fd)
 {
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 	/* sluice's arguments are not ours to show (ps, and every pid 1 we clone) */

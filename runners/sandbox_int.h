@@ -69,8 +69,8 @@ enum mnt_kind {
 };
 struct mnt_op {
 	int kind;
-	int stage;     /* reported when it fails */
-	int file;      /* the mount point is a file (MNT_BIND of a file) */
+	int stage; /* reported when it fails */
+	int file;  /* the mount point is a file (MNT_BIND of a file) */
 	const char *src, *dst;
 };
 #define MAX_MNT 48
@@ -90,8 +90,8 @@ struct plan {
 	int setns_net; /* enter fd_net rather than a network namespace of its own */
 	int landlock;  /* scope abstract Unix sockets and signals to the step (ABI 6) */
 	int fd_out, fd_report, fd_go, fd_null, fd_net;
-	int need_go;                  /* the parent has work between clone and go (maps, cgroups) */
-	int fd_outfile, fd_params;    /* the host's $SLUICE_OUTPUT (write) and params file (read) */
+	int need_go;               /* the parent has work between clone and go (maps, cgroups) */
+	int fd_outfile, fd_params; /* the host's $SLUICE_OUTPUT (write) and params file (read) */
 	/* as root: the user namespace the step joins once the mounts are made
 	 * (inside uid 0 = step_uid outside), and the one that idmaps a
 	 * root-owned workspace to step_uid (-1: the workspace is step_uid's) */
@@ -111,12 +111,12 @@ struct plan {
 	dev_t dev_rdev[MAX_DEVS]; /* the node's number when it is a character device, else 0 */
 	size_t ndev;
 	struct mnt_op mnt[MAX_MNT];
-	size_t nbase, nmnt; /* mnt[0..nbase): the allow list, before /tmp, /dev, /proc */
+	size_t nbase, nmnt;      /* mnt[0..nbase): the allow list, before /tmp, /dev, /proc */
 	const char *root_sluice; /* ROOT/tmp/.sluice */
 	const char *root_home_in_tmp;
 	const char *out_dst, *params_dst; /* ROOT/tmp/.sluice/{output,params.json} */
 	const char *proc_ro[2];           /* ROOT/proc/sys, ROOT/proc/sysrq-trigger (uid 0 only) */
-	const char *exec_path;            /* what execve runs: argv[0], or its real path when bound */
+	const char *exec_path; /* what execve runs: argv[0], or its real path when bound */
 	int cap_last;
 	rlim_t rl_as, rl_nproc;
 	/* sluice's argv strings, which pid 1 (a copy of sluice or of the helper)
@@ -201,7 +201,7 @@ pid_t sandbox_spawn_copy(const struct plan *pl, struct sandbox_userns *uc, int *
 
 /* The helper process that clones every step's pid 1 (sandbox_helper.c). */
 struct sandbox_helper {
-	int sock;  /* to the helper, or -1: clone in-process */
+	int sock;             /* to the helper, or -1: clone in-process */
 	uintptr_t argv_start; /* sluice's argv strings, overwritten in the helper */
 	size_t argv_len;
 	pid_t pid; /* the helper, to wait for */
