@@ -474,13 +474,11 @@ __attribute__((noreturn)) void sandbox_child_main(const struct plan *pl)
 	STAGE(pl, rfd, SB_FDS, dup2(hi[0], 0));
 	STAGE(pl, rfd, SB_FDS, dup2(hi[1], 1));
 	STAGE(pl, rfd, SB_FDS, dup2(hi[1], 2));
-	for (int k = 2; k < NSRC; k++) {
-		if (hi[k] < 0)
-			continue;
-		STAGE(pl, rfd, SB_FDS, dup3(hi[k], dst[k], O_CLOEXEC));
-		if (k == 2)
-			rfd = FD_REPORT;
-	}
+	STAGE(pl, rfd, SB_FDS, dup3(hi[2], FD_REPORT, O_CLOEXEC));
+	rfd = FD_REPORT;
+	for (int k = 3; k < NSRC; k++)
+		if (hi[k] >= 0)
+			STAGE(pl, rfd, SB_FDS, dup3(hi[k], dst[k], O_CLOEXEC));
 	STAGE(pl, rfd, SB_FDS, syscall(SYS_close_range, FD_FIRST_FREE, ~0U, 0));
 
 	/* the new root: an empty tmpfs with the allow list bound read-only */
