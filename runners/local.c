@@ -69,12 +69,12 @@
 /* ---- the stages, by name ------------------------------------------------------------- */
 
 static const char *const stage_names[SB_NSTAGES] = {
-	"prepare",       "cgroup",    "pipe",          "clone",        "uid-map",
-	"cgroup-join",   "go",        "wait-go",       "namespaces",   "fds",
-	"mount-private", "bind-root", "readonly-root", "hide-home",    "overlay",
-	"hide-state",    "tmp",       "dev",           "proc",         "pivot-root",
-	"hostname",      "chdir",     "rlimits",       "no-new-privs", "drop-caps",
-	"signals",       "spawn",     "setsid",        "seccomp",      "exec"};
+	"prepare",     "cgroup",  "pipe",       "clone",      "userns",        "uid-map",
+	"cgroup-join", "go",      "wait-go",    "namespaces", "fds",           "mount-private",
+	"bind-root",   "tmp",     "dev",        "proc",       "read",          "hide-home",
+	"idmap",       "overlay", "hide-state", "program",    "readonly-root", "pivot-root",
+	"hostname",    "chdir",   "user",       "rlimits",    "no-new-privs",  "drop-caps",
+	"landlock",    "signals", "spawn",      "setsid",     "seccomp",       "exec"};
 
 const char *sandbox_stage_name(int stage)
 {
@@ -107,6 +107,11 @@ struct local {
 	int null_fd;
 	int fail_stage; /* SLUICE_SANDBOX_FAIL, or -1 */
 	char *hide_home;
+	struct sandbox_userns uc; /* the user namespaces of in-process clones */
+	uintptr_t argv_start;     /* sluice's argv strings (pid 1 hides them) */
+	size_t argv_len;
+	int no_landlock; /* SLUICE_SANDBOX_NO_LANDLOCK: the fallback, for tests */
+	char landlock_what[48];
 	unsigned seq;
 	unsigned warned;              /* bit per warning already printed on stderr */
 	struct sandbox_helper helper; /* clones pid 1s (sandbox_helper.c) */
@@ -128,6 +133,7 @@ struct lproc {
 	size_t noutputs, ndeclared;
 	uint64_t memory;
 	int mem_enforced;
+	const char *isolation; /* step_exit.isolation */
 };
 
 /* ---- preparing and starting ------------------------------------------------------- */
@@ -184,6 +190,193 @@ static int bad_for_overlay(const char *p)
 	return strpbrk(p, ",:\\") != NULL;
 }
 
+/* ---- the step's world: what of the host it sees --------------------------------------- */
+
+/* The host directories every step sees, read-only (those that exist);
+ * a symlink among them (/bin -> usr/bin on Debian 12) is made again as one. */
+static const char *const allow_list[] = {"/usr",   "/bin",    "/sbin", "/lib", "/lib32",
+					 "/lib64", "/libx32", "/etc",  "/opt"};
+
+/* Paths the step sees, as it sees them: the allow list's directories, the
+ * read: paths, the workspace. */
+struct world {
+	arena *a;
+	struct plan *pl;
+	const char *root;
+	const char *vis[MAX_MNT + 2];
+	size_t nvis;
+};
+
+static int world_sees(const struct world *w, const char *path)
+{
+	for (size_t k = 0; k < w->nvis; k++)
+		if (sandbox_path_under(path, w->vis[k]))
+			return 1;
+	return 0;
+}
+
+static int world_add(struct world *w, int kind, int stage, int file, const char *src,
+		     const char *path)
+{
+	struct plan *pl = w->pl;
+	const char *dst = arena_printf(w->a, "%s%s", w->root, path);
+	for (size_t k = pl->nbase; k < pl->nmnt; k++)
+		if (!strcmp(pl->mnt[k].dst, dst))
+			return 0; /* one mount per path: the first says what it is */
+	if (pl->nmnt == MAX_MNT) {
+		errno = E2BIG;
+		return -1;
+	}
+	pl->mnt[pl->nmnt++] = (struct mnt_op){kind, stage, file, src, dst};
+	return 0;
+}
+
+static int by_dst(const void *x, const void *y)
+{
+	/* a parent sorts before what lies below it */
+	return strcmp(((const struct mnt_op *)x)->dst, ((const struct mnt_op *)y)->dst);
+}
+
+static int has_component(const char *path, const char *name)
+{
+	size_t n = strlen(name);
+	for (const char *p = path; (p = strstr(p, name)); p += n)
+		if (p[-1] == '/' && (p[n] == '/' || p[n] == 0))
+			return 1;
+	return 0;
+}
+
+/* The allow list into w (its mnt[0..nbase)). */
+static void world_base(struct world *w)
+{
+	struct plan *pl = w->pl;
+	char real[PATH_MAX];
+	struct stat st;
+	size_t n = sizeof(allow_list) / sizeof(allow_list[0]);
+	/* directories first: a symlink among the names is kept as one when it
+	 * points into them */
+	for (size_t k = 0; k < n; k++)
+		if (lstat(allow_list[k], &st) == 0 && S_ISDIR(st.st_mode)) {
+			pl->mnt[pl->nmnt++] =
+				(struct mnt_op){MNT_BIND, SB_BIND_ROOT, 0, allow_list[k],
+						arena_printf(w->a, "%s%s", w->root, allow_list[k])};
+			w->vis[w->nvis++] = allow_list[k];
+		}
+	size_t ndirs = w->nvis;
+	for (size_t k = 0; k < n; k++) {
+		char target[PATH_MAX];
+		if (lstat(allow_list[k], &st) < 0 || !S_ISLNK(st.st_mode) ||
+		    !realpath(allow_list[k], real))
+			continue;
+		ssize_t len = readlink(allow_list[k], target, sizeof(target) - 1);
+		if (len <= 0)
+			continue;
+		target[len] = 0;
+		const char *dst = arena_printf(w->a, "%s%s", w->root, allow_list[k]);
+		int inside = 0;
+		for (size_t d = 0; d < ndirs; d++)
+			inside |= sandbox_path_under(real, w->vis[d]);
+		if (inside) {
+			pl->mnt[pl->nmnt++] = (struct mnt_op){MNT_LINK, SB_BIND_ROOT, 0,
+							      arena_strdup(w->a, target), dst};
+		} else if (stat(real, &st) == 0 && S_ISDIR(st.st_mode)) {
+			pl->mnt[pl->nmnt++] = (struct mnt_op){MNT_BIND, SB_BIND_ROOT, 0,
+							      arena_strdup(w->a, real), dst};
+			w->vis[w->nvis++] = allow_list[k];
+		}
+	}
+	pl->nbase = pl->nmnt;
+}
+
+/* The read: paths: each bound read-only at its path.  A missing one is an
+ * error; so is one inside a state directory.  A .sluice directly in one
+ * (another workspace's state) is hidden, and sluice's own state dir is
+ * hidden wherever it shows (world_plan). */
+static int world_read(struct world *w, const sandbox_config *sb, const char *state_dir,
+		      sl_error **err)
+{
+	char real[PATH_MAX];
+	for (size_t k = 0; k < sb->nread; k++) {
+		const char *p = sb->read[k];
+		struct stat st;
+		if (stat(p, &st) < 0 || !realpath(p, real))
+			return sl_error_errno(err, errno, "sandbox: read %s", p);
+		if (has_component(real, ".sluice") || has_component(p, ".sluice") ||
+		    (state_dir && sandbox_path_under(real, state_dir)))
+			return sl_error_make(err,
+					     "sandbox: read %s: lies in a sluice state directory "
+					     "(%s); a step never sees sluice's state",
+					     p, real);
+		if (world_sees(w, p) || world_sees(w, real))
+			continue; /* shown already, read-only */
+		if (world_add(w, MNT_BIND, SB_READ, !S_ISDIR(st.st_mode), arena_strdup(w->a, real),
+			      p) < 0)
+			return sl_error_errno(err, errno, "sandbox: read: at most %d mounts",
+					      MAX_MNT);
+		w->vis[w->nvis++] = p;
+		char *dot = arena_printf(w->a, "%s/.sluice", real);
+		if (S_ISDIR(st.st_mode) && lstat(dot, &st) == 0 &&
+		    world_add(w, MNT_HIDE, SB_READ, 0, NULL, arena_printf(w->a, "%s/.sluice", p)) <
+			    0)
+			return sl_error_errno(err, errno, "sandbox: read: at most %d mounts",
+					      MAX_MNT);
+	}
+	return 0;
+}
+
+/* Everything the step sees below the new root, into pl->mnt (see struct
+ * mnt_op): the allow list, the read: paths, the workspace, tmpfs mounts
+ * over sluice's state dir and home where they would show, the program
+ * when it lies outside all of that, the target of /etc/resolv.conf for a
+ * step with the network, and /sys for a step with GPUs. */
+static int world_plan(struct local *lr, const step_launch *l, arena *a, struct plan *pl,
+		      const char *root, const char *ws, const char *state_dir, sl_error **err)
+{
+	struct world w = {a, pl, root, {0}, 0};
+	const sandbox_config *sb = l->sandbox;
+	char real[PATH_MAX];
+	world_base(&w);
+	w.vis[w.nvis++] = ws;
+	if (world_read(&w, sb, state_dir, err) < 0)
+		return -1;
+	int full = world_add(&w, MNT_OVERLAY, SB_OVERLAY, 0, NULL, ws);
+	const char *home = lr->hide_home;
+	if (state_dir && world_sees(&w, state_dir))
+		full |= world_add(&w, MNT_HIDE, SB_HIDE_STATE, 0, NULL, state_dir);
+	if (home && !sandbox_path_under(home, ws) && world_sees(&w, home))
+		full |= world_add(&w, MNT_HIDE, SB_HIDE_HOME, 0, NULL, home);
+	if (sb->network && realpath("/etc/resolv.conf", real) && !world_sees(&w, real))
+		full |= world_add(&w, MNT_BIND, SB_READ, 1, arena_strdup(a, real), real);
+	if (l->devices && l->devices[0] && access("/sys", F_OK) == 0) {
+		/* CUDA and NVML read the PCI tree; the host's cgroups stay out */
+		full |= world_add(&w, MNT_BIND, SB_READ, 0, "/sys", "/sys");
+		if (access("/sys/fs/cgroup", F_OK) == 0)
+			full |= world_add(&w, MNT_HIDE, SB_READ, 0, NULL, "/sys/fs/cgroup");
+	}
+	/* the program: sluice itself for the built-in steps, often in a build tree */
+	pl->exec_path = l->argv[0];
+	if (realpath(l->argv[0], real)) {
+		int hidden =
+			(state_dir && sandbox_path_under(real, state_dir)) ||
+			(home && sandbox_path_under(real, home) && !sandbox_path_under(real, ws));
+		if (hidden || !world_sees(&w, real)) {
+			pl->exec_path = arena_strdup(a, real);
+			full |= world_add(&w, MNT_BIND, SB_PROGRAM, 1, pl->exec_path,
+					  pl->exec_path);
+		}
+	}
+	if (full)
+		return sl_error_errno(err, E2BIG, "sandbox: prepare: at most %d mounts", MAX_MNT);
+	qsort(pl->mnt + pl->nbase, pl->nmnt - pl->nbase, sizeof(pl->mnt[0]), by_dst);
+	return 0;
+}
+
+/* A tmpfs's size: sandbox.tmpfs, else the memory limit, else 1 GiB. */
+static uint64_t tmpfs_size(const sandbox_config *sb)
+{
+	return sb->tmpfs ? sb->tmpfs : sb->memory ? sb->memory : (uint64_t)1 << 30;
+}
+
 static int local_start(runner *r, const step_launch *l, step_proc *p, sl_error **err)
 {
 	struct local *lr = (struct local *)r;
@@ -226,6 +419,7 @@ static int local_start(runner *r, const step_launch *l, step_proc *p, sl_error *
 	int stage = SB_PREPARE;
 	int e = 0;
 	char why[512] = "";
+	sl_error *werr = NULL; /* a planning error that says it all */
 
 	/* paths */
 	const char *root = arena_printf(a, "%s/root", l->attempt_dir);
@@ -245,7 +439,9 @@ static int local_start(runner *r, const step_launch *l, step_proc *p, sl_error *
 	}
 	if ((mkdir(root, 0755) < 0 && errno != EEXIST) ||
 	    (mkdir(lp->upper, wst.st_mode & 07777) < 0 && errno != EEXIST) ||
-	    (mkdir(lp->work, 0700) < 0 && errno != EEXIST)) {
+	    (mkdir(lp->work, 0700) < 0 && errno != EEXIST) ||
+	    /* the overlay's top directory is the upper dir: the workspace owner's */
+	    (lr->pr.root && chown(lp->upper, wst.st_uid, wst.st_gid) < 0)) {
 		e = errno;
 		snprintf(why, sizeof(why), "mkdir in %s", l->attempt_dir);
 		goto fail;
@@ -254,8 +450,30 @@ static int local_start(runner *r, const step_launch *l, step_proc *p, sl_error *
 	pl->ws = ws;
 	pl->root_ws = arena_printf(a, "%s%s", root, ws);
 	pl->userns = !lr->pr.root;
-	pl->ovl_opts = arena_printf(a, "lowerdir=%s,upperdir=%s,workdir=%s%s", ws, lp->upper,
-				    lp->work, pl->userns ? ",userxattr" : "");
+	/* as root, the step runs as the workspace's owner, or as nobody when that
+	 * is root: then both layers of the overlay are idmapped so that root's
+	 * files in the workspace are the step's, and what it writes is root's */
+	int idmap = 0;
+	if (lr->pr.root) {
+		idmap = wst.st_uid == 0;
+		pl->step_uid = idmap ? SB_NOBODY : (unsigned)wst.st_uid;
+		pl->step_gid = idmap ? SB_NOBODY : (unsigned)wst.st_gid;
+	}
+	if (idmap) {
+		pl->idmap_ws_src = ws;
+		pl->idmap_att_src = l->attempt_dir;
+		pl->idmap_ws_dst = arena_printf(a, "%s/.sluice-lower", root);
+		pl->idmap_att_dst = arena_printf(a, "%s/.sluice-attempt", root);
+		pl->ovl_opts = arena_printf(a, "lowerdir=%s,upperdir=%s/upper,workdir=%s/work",
+					    pl->idmap_ws_dst, pl->idmap_att_dst, pl->idmap_att_dst);
+	} else {
+		pl->ovl_opts = arena_printf(a, "lowerdir=%s,upperdir=%s,workdir=%s%s", ws,
+					    lp->upper, lp->work, pl->userns ? ",userxattr" : "");
+	}
+	unsigned long long tsize = (unsigned long long)tmpfs_size(sb);
+	pl->root_opts = "mode=0755,size=1m,nr_inodes=4096";
+	pl->tmp_opts = arena_printf(a, "mode=1777,size=%llu", tsize);
+	pl->dev_opts = arena_printf(a, "mode=0755,size=%llu", tsize);
 	pl->root_tmp = arena_printf(a, "%s/tmp", root);
 	pl->root_home_in_tmp = arena_printf(a, "%s/tmp/home", root);
 	pl->root_sluice = arena_printf(a, "%s/tmp/.sluice", root);
@@ -266,36 +484,8 @@ static int local_start(runner *r, const step_launch *l, step_proc *p, sl_error *
 		pl->proc_ro[0] = arena_printf(a, "%s/proc/sys", root);
 		pl->proc_ro[1] = arena_printf(a, "%s/proc/sysrq-trigger", root);
 	}
-	const char *home = lr->hide_home;
-	/* a home below /tmp is hidden by the fresh /tmp; one that is (or is in)
-	 * the workspace is the workspace */
-	if (home && (sandbox_path_under(home, "/tmp") || sandbox_path_under(home, ws)))
-		home = NULL;
-	if (home) {
-		pl->root_home = arena_printf(a, "%s%s", root, home);
-		if (sandbox_path_under(ws, home))
-			pl->mk_home = pl->root_ws;
-	}
-	if (sandbox_path_under(ws, "/tmp"))
-		pl->mk_tmp = pl->root_ws;
-	const char *exe = l->argv[0];
-	int exe_in_tmp = sandbox_path_under(exe, "/tmp") && !sandbox_path_under(exe, ws);
-	pl->exe_in_home = home && sandbox_path_under(exe, home) && !sandbox_path_under(exe, ws);
-	if (exe_in_tmp || pl->exe_in_home) {
-		char *dst = arena_printf(a, "%s%s", root, exe);
-		char *dir = arena_strdup(a, dst);
-		*strrchr(dir, '/') = 0;
-		pl->exe_src = exe;
-		pl->exe_dst = dst;
-		pl->exe_dir = dir;
-	}
-	if (state_dir) {
-		const char *sd = state_dir;
-		int hidden = sandbox_path_under(sd, "/tmp") && !sandbox_path_under(sd, ws);
-		hidden |= home && sandbox_path_under(sd, home) && !sandbox_path_under(sd, ws);
-		if (!hidden)
-			pl->root_state = arena_printf(a, "%s%s", root, sd);
-	}
+	if (world_plan(lr, l, a, pl, root, ws, state_dir, &werr) < 0)
+		goto fail;
 	/* devices */
 	static const char *const std_devs[] = {"null", "zero", "full", "random", "urandom", "tty"};
 	for (size_t k = 0; k < sizeof(std_devs) / sizeof(std_devs[0]); k++) {
@@ -321,8 +511,8 @@ static int local_start(runner *r, const step_launch *l, step_proc *p, sl_error *
 		snprintf(why, sizeof(why), "SLUICE_OUTPUT and SLUICE_PARAMS must be set");
 		goto fail;
 	}
-	lp->outfile_fd = open(out_host, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (lp->outfile_fd < 0) {
+	lp->outfile_fd = open(out_host, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (lp->outfile_fd < 0 || fchmod(lp->outfile_fd, 0600) < 0) {
 		e = errno;
 		snprintf(why, sizeof(why), "create %s", out_host);
 		goto fail;
@@ -422,7 +612,15 @@ static int local_start(runner *r, const step_launch *l, step_proc *p, sl_error *
 	}
 	pl->fd_report = rep[1];
 	pl->fd_net = lr->netns_fd;
-	pl->setns_net = !sb->network && lr->netns_fd >= 0;
+	/* steps apart: Landlock scopes where the kernel has them (then the
+	 * steps may share one empty network namespace), else one each */
+	pl->landlock = lr->pr.landlock >= 6 && !lr->no_landlock;
+	pl->setns_net = !sb->network && lr->netns_fd >= 0 && pl->landlock;
+	lp->isolation = pl->landlock  ? lr->landlock_what
+			: sb->network ? "none: network: true without landlock scopes"
+				      : "network namespace per step";
+	pl->argv_start = lr->argv_start;
+	pl->argv_len = lr->argv_len;
 	pl->clone_flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS;
 	if (pl->userns)
 		pl->clone_flags |= CLONE_NEWUSER;
@@ -441,7 +639,7 @@ static int local_start(runner *r, const step_launch *l, step_proc *p, sl_error *
 	/* pid 1: from the small helper when there is one, else a copy of us */
 	if (lr->helper.sock < 0 ||
 	    sandbox_helper_spawn(&lr->helper, pl, &pid, &stage, &e, why, sizeof(why)) < 0)
-		pid = sandbox_spawn_init(pl, 0, &pidfd, &stage, &e, why, sizeof(why));
+		pid = sandbox_spawn_copy(pl, &lr->uc, &pidfd, &stage, &e, why, sizeof(why));
 	if (pid > 0 && pidfd < 0)
 		pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	if (pid < 0 || stage >= 0)
@@ -478,6 +676,13 @@ fail:
 	fs_rm_rf(lp->work);
 	rmdir(root);
 	lproc_free(lp);
+	if (werr) {
+		if (err)
+			*err = werr;
+		else
+			sl_error_release(&werr);
+		return -1;
+	}
 	if (why[0])
 		return sl_error_errno(err, e, "sandbox: %s: %s", sandbox_stage_name(stage), why);
 	return sl_error_errno(err, e, "sandbox: %s", sandbox_stage_name(stage));
@@ -537,6 +742,7 @@ static int local_finish(runner *r, step_proc *p, step_exit *ex, sl_error **err)
 	if (w < 0)
 		return sl_error_errno(err, errno, "wait for pid %d", (int)p->pid);
 	memset(ex, 0, sizeof(*ex));
+	snprintf(ex->isolation, sizeof(ex->isolation), "%s", lp->isolation);
 	ex->max_rss_kb = ru.ru_maxrss;
 	ex->peak_memory = -1;
 	/* what pid 1 and the step said */
@@ -564,6 +770,12 @@ static int local_finish(runner *r, step_proc *p, step_exit *ex, sl_error **err)
 		if (setup.stage == SB_EXEC)
 			snprintf(ex->reason, sizeof(ex->reason), "sandbox: exec %s: %s",
 				 lp->pl.argv[0], strerror(setup.err));
+		else if (setup.stage == SB_IDMAP && setup.err != EPERM)
+			snprintf(ex->reason, sizeof(ex->reason),
+				 "sandbox: idmap: %s (the file system of the workspace or of the "
+				 "state dir cannot idmap it to uid %u; run sluice as the "
+				 "workspace's owner)",
+				 strerror(setup.err), lp->pl.step_uid);
 		else
 			snprintf(ex->reason, sizeof(ex->reason), "sandbox: %s: %s",
 				 sandbox_stage_name(setup.stage), strerror(setup.err));
@@ -651,6 +863,7 @@ static void local_free(runner *r)
 		close(lr->null_fd);
 	sandbox_cgroups_release(&lr->pr.cg);
 	free(lr->hide_home);
+	sandbox_userns_release(&lr->uc);
 	sandbox_helper_stop(&lr->helper);
 	free(lr);
 }
@@ -685,6 +898,16 @@ static int probe_userns(char *why, size_t size)
 	}
 	waitpid(pid, NULL, 0);
 	return 1;
+}
+
+/* The kernel's Landlock ABI version, 0 without Landlock. */
+static int probe_landlock(void)
+{
+#ifndef SYS_landlock_create_ruleset
+#define SYS_landlock_create_ruleset 444
+#endif
+	long v = syscall(SYS_landlock_create_ruleset, NULL, 0, 1 /* ..._CREATE_RULESET_VERSION */);
+	return v > 0 ? (int)v : 0;
 }
 
 static int make_empty_netns(void)
@@ -750,7 +973,15 @@ runner *runner_local_new(void)
 	if (pr->root && !getenv("SLUICE_SANDBOX_NO_SHARED_NET"))
 		lr->netns_fd = make_empty_netns();
 	pr->shared_net = lr->netns_fd >= 0;
+	pr->landlock = probe_landlock();
+	lr->no_landlock = getenv("SLUICE_SANDBOX_NO_LANDLOCK") != NULL;
+	snprintf(lr->landlock_what, sizeof(lr->landlock_what), "landlock scopes (ABI %d)",
+		 pr->landlock);
+	sandbox_userns_init(&lr->uc);
+	sandbox_argv_area(&lr->argv_start, &lr->argv_len);
 	lr->null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	lr->helper.argv_start = lr->argv_start;
+	lr->helper.argv_len = lr->argv_len;
 	sandbox_helper_start(&lr->helper, lr->null_fd, lr->netns_fd);
 	/* the user's home is hidden: $HOME, else the passwd entry */
 	const char *home = getenv("HOME");

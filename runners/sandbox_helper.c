@@ -26,9 +26,170 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+/* ---- the user namespaces of steps started as root ------------------------------------ */
+
+void sandbox_userns_init(struct sandbox_userns *uc)
+{
+	memset(uc, 0, sizeof(*uc));
+	uc->idmap_fd = -1;
+}
+
+void sandbox_userns_release(struct sandbox_userns *uc)
+{
+	for (size_t k = 0; k < uc->n; k++)
+		close(uc->fd[k]);
+	if (uc->idmap_fd >= 0)
+		close(uc->idmap_fd);
+	sandbox_userns_init(uc);
+}
+
+static int write_file(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = write(fd, text, strlen(text));
+	int e = errno;
+	close(fd);
+	errno = e;
+	return n == (ssize_t)strlen(text) ? 0 : -1;
+}
+
+/* A new user namespace with these uid and gid maps, held by an fd: a child
+ * unshares into it and waits while we write its maps and open it, then
+ * goes.  -1 with errno. */
+static int make_userns(const char *umap, const char *gmap)
+{
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -1;
+	pid_t pid = fork();
+	if (pid == 0) {
+		char c;
+		close(p[1]);
+		if (unshare(CLONE_NEWUSER) < 0)
+			_exit(1);
+		/* end of file: the parent is done with us */
+		while (read(p[0], &c, 1) < 0 && errno == EINTR) {
+		}
+		_exit(0);
+	}
+	close(p[0]);
+	if (pid < 0) {
+		close(p[1]);
+		return -1;
+	}
+	/* the child's namespace is ready once it shows another user namespace than ours */
+	char path[64], self[64] = "", other[64] = "";
+	if (readlink("/proc/self/ns/user", self, sizeof(self) - 1) < 0)
+		self[0] = 0;
+	snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)pid);
+	for (int tries = 0; tries < 100000; tries++) {
+		ssize_t n = readlink(path, other, sizeof(other) - 1);
+		other[n > 0 ? n : 0] = 0;
+		if (n < 0 || strcmp(other, self) != 0)
+			break;
+		sched_yield();
+	}
+	int fd = -1, e = 0;
+	snprintf(path, sizeof(path), "/proc/%d/uid_map", (int)pid);
+	if (write_file(path, umap) == 0) {
+		snprintf(path, sizeof(path), "/proc/%d/gid_map", (int)pid);
+		if (write_file(path, gmap) == 0) {
+			snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)pid);
+			fd = open(path, O_RDONLY | O_CLOEXEC);
+		}
+	}
+	e = errno;
+	close(p[1]);
+	waitpid(pid, NULL, 0);
+	errno = e;
+	return fd;
+}
+
+/* The step's: inside uid and gid 0 are uid and gid outside, nothing else. */
+static int userns_step(struct sandbox_userns *uc, unsigned uid, unsigned gid)
+{
+	for (size_t k = 0; k < uc->n; k++)
+		if (uc->uid[k] == uid && uc->gid[k] == gid)
+			return uc->fd[k];
+	char umap[32], gmap[32];
+	snprintf(umap, sizeof(umap), "0 %u 1\n", uid);
+	snprintf(gmap, sizeof(gmap), "0 %u 1\n", gid);
+	int fd = make_userns(umap, gmap);
+	if (fd < 0)
+		return -1;
+	if (uc->n == SB_USERNS_MAX) {
+		close(uc->fd[0]);
+		memmove(uc->uid, uc->uid + 1, sizeof(uc->uid[0]) * (SB_USERNS_MAX - 1));
+		memmove(uc->gid, uc->gid + 1, sizeof(uc->gid[0]) * (SB_USERNS_MAX - 1));
+		memmove(uc->fd, uc->fd + 1, sizeof(uc->fd[0]) * (SB_USERNS_MAX - 1));
+		uc->n--;
+	}
+	uc->uid[uc->n] = uid;
+	uc->gid[uc->n] = gid;
+	uc->fd[uc->n++] = fd;
+	return fd;
+}
+
+/* The idmap for a root-owned workspace: disk uid 0 shows as SB_NOBODY and
+ * SB_NOBODY's writes land as 0 (the two swapped); every other id is itself. */
+static int userns_idmap(struct sandbox_userns *uc)
+{
+	if (uc->idmap_fd < 0) {
+		char map[160];
+		snprintf(map, sizeof(map), "0 %u 1\n%u 0 1\n1 1 %u\n%u %u %u\n", SB_NOBODY,
+			 SB_NOBODY, SB_NOBODY - 1, SB_NOBODY + 1, SB_NOBODY + 1,
+			 4294967295U - SB_NOBODY - 1);
+		uc->idmap_fd = make_userns(map, map);
+	}
+	return uc->idmap_fd;
+}
+
 /* See sandbox_int.h. */
-pid_t sandbox_spawn_init(struct plan *pl, int in_helper, int *pidfd, int *stage, int *e, char *why,
-			 size_t whysz)
+void sandbox_argv_area(uintptr_t *start, size_t *len)
+{
+	*start = 0;
+	*len = 0;
+	char buf[2048];
+	int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return;
+	buf[n] = 0;
+	/* after the command's ')' come the fields from 3 (state) on; 48 and 49
+	 * are arg_start and arg_end */
+	char *p = strrchr(buf, ')');
+	if (!p)
+		return;
+	p++;
+	unsigned long long v[50] = {0};
+	int field = 2;
+	while (*p && field < 49) {
+		while (*p == ' ')
+			p++;
+		field++;
+		char *end;
+		unsigned long long x = strtoull(p, &end, 10);
+		if (field == 3) /* the state, a letter */
+			end = p + strcspn(p, " ");
+		else if (end == p)
+			return;
+		v[field] = x;
+		p = end;
+	}
+	if (field == 49 && v[48] && v[49] > v[48]) {
+		*start = (uintptr_t)v[48];
+		*len = (size_t)(v[49] - v[48]);
+	}
+}
+
+/* See sandbox_int.h. */
+pid_t sandbox_spawn_init(struct plan *pl, struct sandbox_userns *uc, int in_helper, int *pidfd,
+			 int *stage, int *e, char *why, size_t whysz)
 {
 	int go[2] = {-1, -1};
 	pid_t pid = -1;
@@ -42,6 +203,20 @@ pid_t sandbox_spawn_init(struct plan *pl, int in_helper, int *pidfd, int *stage,
 	if (pl->fail_stage == SB_CLONE) {
 		*e = EPERM;
 		goto out;
+	}
+	/* as root: the user namespaces, made once (before the clone: the child reads their fds) */
+	pl->fd_user = pl->fd_idmap = -1;
+	if (pl->step_uid) {
+		*stage = SB_USERNS;
+		if (pl->fail_stage == SB_USERNS ||
+		    (pl->fd_user = userns_step(uc, pl->step_uid, pl->step_gid)) < 0 ||
+		    (pl->idmap_ws_src && (pl->fd_idmap = userns_idmap(uc)) < 0)) {
+			*e = pl->fail_stage == SB_USERNS ? EPERM : errno;
+			snprintf(why, whysz, "make the step's user namespace (uid %u)",
+				 pl->step_uid);
+			goto out;
+		}
+		*stage = SB_CLONE;
 	}
 	struct clone_args ca;
 	memset(&ca, 0, sizeof(ca));
@@ -162,13 +337,28 @@ static uintptr_t pack_bytes(struct packer *pk, const void *data, size_t n, size_
 /* Every string field of a plan, for packing and unpacking alike. */
 static const char **plan_field(struct plan *pl, size_t k)
 {
-	const char **fixed[] = {&pl->root,        &pl->root_ws,          &pl->ws,
-				&pl->ovl_opts,    &pl->root_home,        &pl->root_state,
-				&pl->root_tmp,    &pl->mk_home,          &pl->mk_tmp,
-				&pl->root_dev,    &pl->root_shm,         &pl->root_proc,
-				&pl->root_sluice, &pl->root_home_in_tmp, &pl->out_dst,
-				&pl->params_dst,  &pl->proc_ro[0],       &pl->proc_ro[1],
-				&pl->exe_src,     &pl->exe_dst,          &pl->exe_dir};
+	const char **fixed[] = {&pl->root,
+				&pl->root_opts,
+				&pl->root_ws,
+				&pl->ws,
+				&pl->ovl_opts,
+				&pl->idmap_ws_src,
+				&pl->idmap_att_src,
+				&pl->idmap_ws_dst,
+				&pl->idmap_att_dst,
+				&pl->root_tmp,
+				&pl->tmp_opts,
+				&pl->root_dev,
+				&pl->dev_opts,
+				&pl->root_shm,
+				&pl->root_proc,
+				&pl->root_sluice,
+				&pl->root_home_in_tmp,
+				&pl->out_dst,
+				&pl->params_dst,
+				&pl->proc_ro[0],
+				&pl->proc_ro[1],
+				&pl->exec_path};
 	size_t nfixed = sizeof(fixed) / sizeof(fixed[0]);
 	if (k < nfixed)
 		return fixed[k];
@@ -178,6 +368,9 @@ static const char **plan_field(struct plan *pl, size_t k)
 	k -= MAX_DEVS;
 	if (k < MAX_DEVS)
 		return &pl->dev_dst[k];
+	k -= MAX_DEVS;
+	if (k < 2 * MAX_MNT)
+		return k % 2 ? &pl->mnt[k / 2].dst : &pl->mnt[k / 2].src;
 	return NULL;
 }
 
@@ -251,9 +444,37 @@ static void plan_unpack(struct plan *pl, const int *fds)
 			pl->cg_procs[k] = fds[pl->cg_procs[k]];
 }
 
-static __attribute__((noreturn)) void helper_main(int sock, int null_fd, int net_fd)
+/* See sandbox_int.h. */
+pid_t sandbox_spawn_copy(const struct plan *pl, struct sandbox_userns *uc, int *pidfd, int *stage,
+			 int *e, char *why, size_t whysz)
+{
+	int fds[HELPER_MAX_FDS], nfds;
+	char *buf = aligned_alloc(64, HELPER_MAX_MSG);
+	size_t len = buf ? plan_pack(pl, buf, HELPER_MAX_MSG, fds, &nfds) : 0;
+	if (!len) {
+		free(buf);
+		*stage = SB_PREPARE;
+		*e = E2BIG;
+		snprintf(why, whysz, "the plan does not fit in %d bytes", HELPER_MAX_MSG);
+		return -1;
+	}
+	struct plan *cp = (struct plan *)buf;
+	plan_unpack(cp, fds);
+	cp->fd_null = pl->fd_null;
+	cp->fd_net = pl->fd_net;
+	pid_t pid = sandbox_spawn_init(cp, uc, 0, pidfd, stage, e, why, whysz);
+	free(buf);
+	return pid;
+}
+
+static __attribute__((noreturn)) void helper_main(const struct sandbox_helper *h, int sock,
+						  int null_fd, int net_fd)
 {
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	/* sluice's arguments are not ours to show (ps, and every pid 1 we clone) */
+	sandbox_argv_set(h->argv_start, h->argv_len, "sluice-helper");
+	struct sandbox_userns uc;
+	sandbox_userns_init(&uc);
 	/* Ctrl-C is for sluice; pid 1 and the step reset their masks */
 	sigset_t set;
 	sigfillset(&set);
@@ -293,7 +514,7 @@ static __attribute__((noreturn)) void helper_main(int sock, int null_fd, int net
 			pl->fd_null = null_fd;
 			pl->fd_net = net_fd;
 			int stage, e = 0;
-			rep.pid = sandbox_spawn_init(pl, 1, NULL, &stage, &e, rep.why,
+			rep.pid = sandbox_spawn_init(pl, &uc, 1, NULL, &stage, &e, rep.why,
 						     sizeof(rep.why));
 			rep.stage = stage;
 			rep.err = e;
@@ -359,7 +580,7 @@ void sandbox_helper_start(struct sandbox_helper *h, int null_fd, int net_fd)
 	pid_t pid = fork();
 	if (pid == 0) {
 		close(sv[0]);
-		helper_main(sv[1], null_fd, net_fd);
+		helper_main(h, sv[1], null_fd, net_fd);
 	}
 	close(sv[1]);
 	if (pid < 0) {

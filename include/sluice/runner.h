@@ -110,6 +110,12 @@ typedef struct step_exit {
 	 * "sandbox: STAGE: strerror", "memory limit 64M exceeded",
 	 * "missing output PATH".  Empty when the exit status says it all. */
 	char reason[256];
+	/* How the sandbox kept this step from the other steps (docs/sandbox.md,
+	 * "Security layers"): "landlock scopes (ABI 6)", "network namespace per
+	 * step", or, for a `network: true` step on a kernel without Landlock
+	 * scopes, "none: network: true without landlock scopes".  Empty outside
+	 * the sandbox. */
+	char isolation[48];
 } step_exit;
 
 typedef struct runner_ops {

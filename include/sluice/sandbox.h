@@ -123,6 +123,7 @@ typedef struct sandbox_probe {
 	int overlay;    /* overlayfs in /proc/filesystems */
 	int seccomp;    /* the filter compiled */
 	int shared_net; /* an empty network namespace to setns into */
+	int landlock;   /* the kernel's Landlock ABI version; scopes need 6 */
 	int cap_last;   /* /proc/sys/kernel/cap_last_cap */
 	char why_userns[160];
 	char why_seccomp[160];
@@ -137,6 +138,7 @@ enum sandbox_stage {
 	SB_CGROUP,
 	SB_PIPE,
 	SB_CLONE,
+	SB_USERNS,
 	SB_UIDMAP,
 	SB_CGROUP_JOIN,
 	SB_GO,
@@ -145,19 +147,24 @@ enum sandbox_stage {
 	SB_FDS,
 	SB_MOUNT_PRIVATE,
 	SB_BIND_ROOT,
-	SB_READONLY_ROOT,
-	SB_HIDE_HOME,
-	SB_OVERLAY,
-	SB_HIDE_STATE,
 	SB_TMP,
 	SB_DEV,
 	SB_PROC,
+	SB_READ,
+	SB_HIDE_HOME,
+	SB_IDMAP,
+	SB_OVERLAY,
+	SB_HIDE_STATE,
+	SB_PROGRAM,
+	SB_READONLY_ROOT,
 	SB_PIVOT_ROOT,
 	SB_HOSTNAME,
 	SB_CHDIR,
+	SB_USER,
 	SB_RLIMITS,
 	SB_NO_NEW_PRIVS,
 	SB_DROP_CAPS,
+	SB_LANDLOCK,
 	SB_SIGNALS,
 	SB_SPAWN,
 	SB_SETSID,

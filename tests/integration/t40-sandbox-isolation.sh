@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The sandbox, as root: no capabilities, no_new_privs, seccomp; its own pid
-# namespace (ps sees only the step); a read-only world; the user's home and
-# .sluice/ invisible; no network unless `sandbox: {network: true}` — checked
+# namespace (ps sees only the step); a read-only world of allowed host
+# directories; the user's home absent and .sluice/ an empty tmpfs; no network unless `sandbox: {network: true}` — checked
 # against a real listener the test starts on 127.0.0.1.
 set -eu
 . "$TESTS_DIR/integration/lib.sh"
@@ -92,7 +92,8 @@ expect_contains "$log" "scratch writable"
 expect_contains "$log" "unshare denied"
 expect_contains "$log" "setns EPERM"
 expect_no_file /etc/sluice-was-here
-expect_eq "$(cat home-view.txt)" "" "the home as the step saw it"
+# the home is not in the allow list: it is not there at all
+expect_contains "$(cat home-view.txt)" "No such file or directory" "the home as the step saw it"
 expect_eq "$(cat sluice-view.txt)" "" ".sluice as the step saw it"
 # ps sees pid 1 (the sandbox's reaper), the step's shell and ps itself: nothing of the host
 n=$(wc -l < ps.txt)
