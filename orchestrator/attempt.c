@@ -247,7 +247,8 @@ unsigned attempt_finish(struct exec *x, size_t i, const step_exit *ex)
 			     .finished = clock_wall(),
 			     .log_path = es->log_rel,
 			     .pid = es->proc.pid,
-			     .max_rss_kb = ex->max_rss_kb};
+			     .max_rss_kb = ex->max_rss_kb,
+			     .isolation = ex->isolation[0] ? (char *)ex->isolation : NULL};
 	record_attempt(x, i, &ar);
 	if (cut)
 		note_cut(es, cut, node->step->max_log_size);

@@ -130,6 +130,9 @@ int cmd_show(const cli_args *a)
 				      store_duration(att[i].started, att[i].finished), "log",
 				      att[i].log_path ? att[i].log_path : "", "max_rss_kb",
 				      (json_int_t)att[i].max_rss_kb));
+		if (att[i].isolation)
+			json_object_set_new(json_array_get(ja, json_array_size(ja) - 1),
+					    "isolation", json_string(att[i].isolation));
 	}
 	json_object_set_new(doc, "attempts", ja);
 	json_object_set_new(doc, "outputs", files_json(files, nfiles));
@@ -191,6 +194,9 @@ int cmd_show(const cli_args *a)
 		       store_duration(att[i].started, att[i].finished),
 		       (long long)att[i].max_rss_kb, store_dir(st),
 		       att[i].log_path ? att[i].log_path : "");
+	/* how the last attempt was kept apart from the other steps (docs/sandbox.md) */
+	if (natt && att[natt - 1].isolation)
+		printf("  isolation  %s\n", att[natt - 1].isolation);
 	for (size_t i = 0; i < nfiles; i++)
 		printf("  output     %s  sha256 %s  %lld bytes\n", files[i].path,
 		       files[i].sha256 ? files[i].sha256 : "-", (long long)files[i].size);

@@ -37,7 +37,7 @@
  *   inherits it believes it holds locks it does not).  Step processes are
  *   exec'd, so only tests have to mind this.
  *
- * The schema (migrations 1 to 3).  Arrows point from child to parent; "<" is
+ * The schema (migrations 1 to 4).  Arrows point from child to parent; "<" is
  * ON DELETE CASCADE, "~" ON DELETE SET NULL.
  *
  *   schema_version (version PK, applied)        one row per applied migration
@@ -61,7 +61,8 @@
  *       +-- input_files  (run_id, step, path)     sha256, size   (migration 2)
  *
  *   steps also has env_json and why (migration 2); runs has same_as ~> runs
- *   (migration 3: a no-op run reads the rows of the run it repeats).
+ *   (migration 3: a no-op run reads the rows of the run it repeats);
+ *   attempts has isolation (migration 4: how the sandbox kept steps apart).
  *   noop_index (key PK) run_id <- runs, files BLOB   (migration 2)
  *
  *   file_hashes (path PK)  size, mtime_ns, inode, ctime_ns, sha256
@@ -219,6 +220,8 @@ static const char *const migrations[] = {
 	");\n",
 	/* 3: a no-op run stores no rows of its own: it is the same as run same_as */
 	"ALTER TABLE runs ADD COLUMN same_as INTEGER REFERENCES runs(id) ON DELETE SET NULL;\n",
+	/* 4: how the sandbox kept the attempt apart from other steps (step_exit.isolation) */
+	"ALTER TABLE attempts ADD COLUMN isolation TEXT;\n",
 };
 
 #define SCHEMA_VERSION ((int64_t)(sizeof(migrations) / sizeof(migrations[0])))
@@ -318,16 +321,16 @@ static const char *const stmt_sql[ST__COUNT] = {
 			" command = excluded.command, env_json = excluded.env_json, why = excluded.why",
 	[ST_STEP_GET] = "SELECT " STEP_COLS " FROM steps WHERE run_id = ?1 ORDER BY position, name",
 	[ST_ATTEMPT_PUT] = "INSERT INTO attempts (run_id, step, attempt, status, reason, exit_code,"
-			   " signal, started, finished, log_path, pid, max_rss_kb)"
-			   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+			   " signal, started, finished, log_path, pid, max_rss_kb, isolation)"
+			   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
 			   " ON CONFLICT (run_id, step, attempt) DO UPDATE SET"
 			   " status = excluded.status, reason = excluded.reason,"
 			   " exit_code = excluded.exit_code, signal = excluded.signal,"
 			   " started = excluded.started, finished = excluded.finished,"
 			   " log_path = excluded.log_path, pid = excluded.pid,"
-			   " max_rss_kb = excluded.max_rss_kb",
+			   " max_rss_kb = excluded.max_rss_kb, isolation = excluded.isolation",
 	[ST_ATTEMPT_GET] = "SELECT attempt, status, reason, exit_code, signal, started, finished,"
-			   " log_path, pid, max_rss_kb FROM attempts"
+			   " log_path, pid, max_rss_kb, isolation FROM attempts"
 			   " WHERE run_id = ?1 AND step = ?2 ORDER BY attempt",
 	/* Metrics, outputs and files have no children: OR REPLACE is safe, and the last
 	 * of two equal keys wins, as in a $SLUICE_OUTPUT file. */
@@ -1713,7 +1716,8 @@ int store_put_attempt(store *st, int64_t run_id, const char *step, const attempt
 	    bind_masked(st->redact, s, 5, a->reason) || bind_int(s, 6, a->exit_code, -1) ||
 	    bind_int(s, 7, a->signal, 0) || bind_time(s, 8, a->started) ||
 	    bind_time(s, 9, a->finished) || bind_text(s, 10, a->log_path) ||
-	    bind_int(s, 11, a->pid, 0) || bind_int(s, 12, a->max_rss_kb, 0) || exec_stmt(s) < 0 ||
+	    bind_int(s, 11, a->pid, 0) || bind_int(s, 12, a->max_rss_kb, 0) ||
+	    bind_text(s, 13, a->isolation) || exec_stmt(s) < 0 ||
 	    tx_commit(st) < 0)
 		goto fail;
 	return 0;
@@ -1735,6 +1739,7 @@ static void read_attempt_row(sqlite3_stmt *s, void *item)
 	r->log_path = col_str(s, 7);
 	r->pid = col_int(s, 8, 0);
 	r->max_rss_kb = col_int(s, 9, 0);
+	r->isolation = col_str(s, 10);
 }
 
 int store_get_attempts(store *st, int64_t run_id, const char *step, attempt_record **out, size_t *n,
@@ -1766,6 +1771,7 @@ void attempt_record_free_array(attempt_record *a, size_t n)
 		free(a[i].status);
 		free(a[i].reason);
 		free(a[i].log_path);
+		free(a[i].isolation);
 	}
 	free(a);
 }

@@ -161,6 +161,7 @@ typedef struct attempt_record {
 	char *log_path; /* relative to the state dir */
 	int64_t pid;
 	int64_t max_rss_kb;
+	char *isolation; /* how the sandbox kept the step apart (step_exit.isolation), or NULL */
 } attempt_record;
 
 int store_put_attempt(store *st, int64_t run_id, const char *step, const attempt_record *a,

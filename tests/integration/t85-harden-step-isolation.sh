@@ -98,11 +98,15 @@ mkdir ws && write_pipeline "$T/ws" && cd ws
 run_sluice 0 run pipeline.yaml --ci -j 3
 check "$("$SLUICE" logs 1 listener)" "$("$SLUICE" logs 1 talker)" "$("$SLUICE" logs 1 online)" \
 	"Operation not permitted"
+# show says which isolation the attempt had, in text and JSON
+expect_contains "$("$SLUICE" show 1 talker)" "isolation  landlock scopes (ABI"
+expect_contains "$("$SLUICE" show 1 talker --json)" '"isolation": "landlock scopes (ABI'
 # the fallback: a network namespace per step
 SLUICE_SANDBOX_NO_LANDLOCK=1 run_sluice 0 run pipeline.yaml --ci -j 3 --force
 l=$("$SLUICE" logs 2 listener)
 expect_contains "$l" "nobody came"
 expect_contains "$("$SLUICE" logs 2 talker)" "other step: connect refused: Connection refused"
+expect_contains "$("$SLUICE" show 2 talker)" "isolation  network namespace per step"
 cd "$T"
 
 unpriv_user

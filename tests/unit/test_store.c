@@ -165,8 +165,8 @@ START_TEST(open_creates_layout_and_migrates_once)
 	st = tu_store_open(dir);
 	store_close(st);
 	sqlite3 *db = raw_open(dir);
-	ck_assert_int_eq(raw_int(db, "SELECT max(version) FROM schema_version"), 3);
-	ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM schema_version"), 3);
+	ck_assert_int_eq(raw_int(db, "SELECT max(version) FROM schema_version"), 4);
+	ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM schema_version"), 4);
 	char *mode = raw_text(db, "PRAGMA journal_mode");
 	ck_assert_str_eq(mode, "wal");
 	free(mode);
