@@ -69,10 +69,11 @@ static int check_junit(const cli_args *a, sl_error **err)
 	if (!junit)
 		return 0;
 	struct stat sb;
-	if (stat(junit, &sb) == 0) {
+	if (lstat(junit, &sb) == 0) {
+		/* it is written without following a symlink (a step may have made one) */
 		if (!S_ISREG(sb.st_mode))
-			return sl_error_usage(err, "%s: --junit %s: not a regular file",
-					      a->cmd->name, junit);
+			return sl_error_usage(err, "%s: --junit %s: %s, not a regular file",
+					      a->cmd->name, junit, fs_kind_name(sb.st_mode));
 		if (access(junit, W_OK) < 0)
 			return sl_error_usage(err, "%s: --junit %s: cannot write it: %s",
 					      a->cmd->name, junit, strerror(errno));

@@ -4,10 +4,12 @@
 #include "sluice/strbuf.h"
 
 #include <errno.h>
+#include <fcntl.h>
 
 #include <math.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 void report_iso_time(double t, char *buf, size_t size)
 {
@@ -196,7 +198,11 @@ int report_junit(store *st, int64_t run_id, const char *path, sl_error **err)
 	}
 	strbuf_addstr(&sb, "  </testsuite>\n</testsuites>\n");
 	int rc = 0;
-	FILE *f = fopen(path, "we");
+	/* a step may have left a symlink where the report goes: never written through */
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0644);
+	FILE *f = fd < 0 ? NULL : fdopen(fd, "w");
+	if (fd >= 0 && !f)
+		close(fd);
 	if (!f || fwrite(sb.buf, 1, sb.len, f) != sb.len)
 		rc = sl_error_errno(err, errno, "write %s", path);
 	if (f && fclose(f) != 0 && rc == 0)

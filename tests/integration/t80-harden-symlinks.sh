@@ -165,3 +165,12 @@ chown -R "$U:" "$BOX/outside" "$BOX/home/secret"
 chmod 600 "$BOX/home/secret"
 chmod 711 "$BOX/home"
 scenario "$BOX/ws" "$BOX/outside" "$BOX/home/secret"
+
+# --junit FILE where a step left a symlink: refused, never written through
+WHO=root
+mkdir -p "$T/junit" && cd "$T/junit"
+printf 'name: j\nsteps:\n  a:\n    run: "true"\n' >p.yaml
+ln -s "$T/junit-victim" report.xml
+run_sluice 2 run p.yaml --junit report.xml
+expect_contains "$ERR" "--junit report.xml: a symlink, not a regular file"
+expect_no_file "$T/junit-victim"
