@@ -968,6 +968,7 @@ runner *runner_local_new(void)
 		close(fd);
 	}
 	sandbox_cgroups_probe(&pr->cg);
+	sandbox_cgroups_sweep(&pr->cg);
 	/* one empty network namespace, entered per step (root only: an
 	 * unprivileged step's user namespace could not enter it) */
 	if (pr->root && !getenv("SLUICE_SANDBOX_NO_SHARED_NET"))

@@ -247,6 +247,40 @@ void sandbox_cgroup_destroy(sandbox_cgroup *c)
 		c->dir[k] = NULL;
 }
 
+/* "sluice-PID-N" of an orchestrator that is gone: a sluice killed with -9
+ * leaves its steps' cgroups (pid 1 went with PDEATHSIG, the directories
+ * stay), and every sandboxed step has one (the default pids limit).  Only
+ * empty ones are removed: PID is read in our pid namespace, and a sluice
+ * in another one may own a cgroup whose PID means nothing here (what a dead
+ * run left running is resume's to kill, docs/caching.md). */
+static int stale_step_cgroup(const char *name)
+{
+	int pid;
+	unsigned seq;
+	char tail;
+	return sscanf(name, "sluice-%d-%u%c", &pid, &seq, &tail) == 2 && pid > 0 &&
+	       pid != (int)getpid() && kill((pid_t)pid, 0) < 0 && errno == ESRCH;
+}
+
+void sandbox_cgroups_sweep(const sandbox_cgroups *cg)
+{
+	for (int k = 0; k < SB_NCTL; k++) {
+		int dup = 0;
+		for (int j = 0; j < k; j++)
+			dup |= cg->base[j] && cg->base[k] && !strcmp(cg->base[j], cg->base[k]);
+		DIR *d = cg->base[k] && !dup ? opendir(cg->base[k]) : NULL;
+		for (struct dirent *e; d && (e = readdir(d));) {
+			if (!stale_step_cgroup(e->d_name))
+				continue;
+			char dir[8192];
+			snprintf(dir, sizeof(dir), "%s/%s", cg->base[k], e->d_name);
+			rmdir(dir); /* EBUSY: not empty, left alone */
+		}
+		if (d)
+			closedir(d);
+	}
+}
+
 int sandbox_cgroup_create(const sandbox_cgroups *cg, sandbox_cgroup *c, const char *name,
 			  uint64_t memory, int64_t pids, double cpus, sl_error **err)
 {

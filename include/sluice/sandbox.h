@@ -46,6 +46,9 @@ typedef struct sandbox_cgroups {
  * for our children.  Never fails: what is missing is recorded in why[]. */
 void sandbox_cgroups_probe(sandbox_cgroups *cg);
 void sandbox_cgroups_release(sandbox_cgroups *cg);
+/* Remove the empty step cgroups ("sluice-PID-N") that an orchestrator
+ * killed with -9 left under cg's bases. */
+void sandbox_cgroups_sweep(const sandbox_cgroups *cg);
 
 /* One step's cgroups (one directory per controller in v1, one in v2). */
 typedef struct sandbox_cgroup {

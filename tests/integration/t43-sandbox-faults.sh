@@ -5,20 +5,23 @@
 set -eu
 . "$TESTS_DIR/integration/lib.sh"
 home=$(mktemp -d /var/tmp/sluice-home.XXXXXX)
-trap 'rm -rf "$home"' EXIT
+ro=$(mktemp -d /var/tmp/sluice-read.XXXXXX)
+trap 'rm -rf "$home" "$ro"' EXIT
 export HOME=$home
-cat > pipeline.yaml <<'YAML'
+cat > pipeline.yaml <<YAML
 name: faults
 steps:
   step:
     run: echo out > out.txt
     outputs: [out.txt]
-    sandbox: {memory: 256M}
+    sandbox: {memory: 256M, read: [$ro]}
 YAML
 # the parent's stages, then the child's (uid-map only happens in a user namespace: t46)
 stages="prepare cgroup pipe clone cgroup-join go wait-go namespaces fds mount-private bind-root
-readonly-root hide-home overlay hide-state tmp dev proc pivot-root hostname chdir rlimits
-no-new-privs drop-caps signals spawn setsid seccomp"
+readonly-root hide-home overlay hide-state tmp dev proc read program pivot-root hostname chdir
+rlimits no-new-privs drop-caps landlock signals spawn setsid seccomp"
+# as root: the step's own user (a root-owned workspace: idmapped layers)
+[ "$(id -u)" = 0 ] && stages="$stages idmap user"
 [ "$(id -u)" = 0 ] || stages=$(echo $stages | sed 's/cgroup-join//; s/ cgroup / /')
 before=$(find /sys/fs/cgroup -maxdepth 5 -name "sluice-*" -type d 2>/dev/null | sort)
 n=0
@@ -29,6 +32,11 @@ for stage in $stages; do
 	expect_eq "$reason" "sandbox: $stage: Operation not permitted" "reason with $stage failing"
 	expect_no_file out.txt
 done
+# the user namespace names the uid it maps to
+if [ "$(id -u)" = 0 ]; then
+	SLUICE_SANDBOX_FAIL=userns run_sluice 1 run pipeline.yaml --ci --json
+	expect_contains "$OUT" '"reason": "sandbox: userns: make the step'"'"'s user namespace (uid 65534): Operation not permitted"'
+fi
 # exec names the program
 SLUICE_SANDBOX_FAIL=exec run_sluice 1 run pipeline.yaml --ci --json
 expect_contains "$OUT" '"reason": "sandbox: exec /bin/sh: Operation not permitted"'
