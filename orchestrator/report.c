@@ -199,7 +199,8 @@ int report_junit(store *st, int64_t run_id, const char *path, sl_error **err)
 	strbuf_addstr(&sb, "  </testsuite>\n</testsuites>\n");
 	int rc = 0;
 	/* a step may have left a symlink where the report goes: never written through */
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0644);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK,
+		      0644);
 	FILE *f = fd < 0 ? NULL : fdopen(fd, "w");
 	if (fd >= 0 && !f)
 		close(fd);

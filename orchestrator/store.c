@@ -1717,8 +1717,7 @@ int store_put_attempt(store *st, int64_t run_id, const char *step, const attempt
 	    bind_int(s, 7, a->signal, 0) || bind_time(s, 8, a->started) ||
 	    bind_time(s, 9, a->finished) || bind_text(s, 10, a->log_path) ||
 	    bind_int(s, 11, a->pid, 0) || bind_int(s, 12, a->max_rss_kb, 0) ||
-	    bind_text(s, 13, a->isolation) || exec_stmt(s) < 0 ||
-	    tx_commit(st) < 0)
+	    bind_text(s, 13, a->isolation) || exec_stmt(s) < 0 || tx_commit(st) < 0)
 		goto fail;
 	return 0;
 fail:
