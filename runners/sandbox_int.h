@@ -5,6 +5,7 @@
  *   local.c            the runner: prepares a plan, starts, signals, finishes
  *   sandbox_helper.c   clones pid 1 from a plan, in the helper or in-process
  *   sandbox_child.c    pid 1 and the step, between clone and exec
+ *   sandbox_world.c    before clone: what of the host the step sees (the mounts)
  *   sandbox_promote.c  after the exit: declared outputs into the workspace
  *
  * The plan is the one thing that crosses the clone: the parent builds it,
@@ -14,6 +15,9 @@
 #ifndef SLUICE_SANDBOX_INT_H
 #define SLUICE_SANDBOX_INT_H
 
+#include "sluice/arena.h"
+#include "sluice/error.h"
+#include "sluice/runner.h"
 #include "sluice/sandbox.h"
 #include "sluice/strbuf.h"
 
@@ -140,6 +144,17 @@ static inline int sandbox_path_under(const char *path, const char *dir)
 		n--;
 	return strncmp(path, dir, n) == 0 && (path[n] == '/' || path[n] == 0);
 }
+
+/* ---- sandbox_world.c: what the step sees ---------------------------------------------- */
+
+/* Everything the step sees below the new root, into pl->mnt (see struct
+ * mnt_op): the allow list, the read: paths, the workspace, tmpfs mounts
+ * over sluice's state dir and hide_home where they would show, the
+ * program when it lies outside all of that, the target of
+ * /etc/resolv.conf for a step with the network, and /sys for a step with
+ * GPUs.  Strings in a.  An error says why the step cannot start. */
+int sandbox_world_plan(const step_launch *l, const char *hide_home, arena *a, struct plan *pl,
+		       const char *root, const char *ws, const char *state_dir, sl_error **err);
 
 /* ---- sandbox_child.c: pid 1 ------------------------------------------------------------ */
 
