@@ -197,6 +197,8 @@ const char *runexpr_render(struct exec *x, size_t i, const char *text, const cha
  * runexpr_render.  NULL with es->reason. */
 const char *runexpr_render_shell(struct exec *x, size_t i, const char *text, char ***vars,
 				 size_t *nvars);
+/* The status functions step i's `when` calls (EXPR_STATUS_*). */
+unsigned runexpr_when_status(struct exec *x, size_t i);
 /* Evaluate step i's `when`: 1 true, 0 false, -1 with es->reason. */
 int runexpr_when(struct exec *x, size_t i);
 

@@ -204,6 +204,17 @@ void exec_set_wake(struct exec *x, size_t i)
 	es->wake_at_ms = at;
 }
 
+/* Step j no longer waits for one of its upstream steps. */
+static void release_dep(struct exec *x, size_t j)
+{
+	if (--x->s[j].ndeps_left == 0 && x->s[j].state == ST_PENDING)
+		minheap_push(&x->ready, x->pos[j]);
+}
+
+/* A step whose `when` calls failure(), always() or cancelled() decides for
+ * itself after an upstream failure (GitHub's status functions). */
+#define STATUS_AFTER_FAILURE (EXPR_STATUS_FAILURE | EXPR_STATUS_ALWAYS | EXPR_STATUS_CANCELLED)
+
 static void propagate_failure(struct exec *x, size_t i)
 {
 	/* every step downstream that has not run becomes upstream_failed */
@@ -212,6 +223,10 @@ static void propagate_failure(struct exec *x, size_t i)
 		size_t j = node->rdeps[k];
 		if (x->s[j].state != ST_PENDING)
 			continue;
+		if (runexpr_when_status(x, j) & STATUS_AFTER_FAILURE) {
+			release_dep(x, j);
+			continue;
+		}
 		snprintf(x->s[j].reason, sizeof(x->s[j].reason), "%s %s", node->name,
 			 step_state_names[x->s[i].state]);
 		exec_set_state(x, j, ST_UPSTREAM_FAILED);
@@ -225,11 +240,8 @@ void exec_settle(struct exec *x, size_t i)
 	struct exec_step *es = &x->s[i];
 	const dag_node *node = &x->d->nodes[i];
 	if (step_state_ok(es->state)) {
-		for (size_t k = 0; k < node->nrdeps; k++) {
-			size_t j = node->rdeps[k];
-			if (--x->s[j].ndeps_left == 0 && x->s[j].state == ST_PENDING)
-				minheap_push(&x->ready, x->pos[j]);
-		}
+		for (size_t k = 0; k < node->nrdeps; k++)
+			release_dep(x, node->rdeps[k]);
 	} else {
 		x->failed_any |= es->state == ST_FAILED;
 		propagate_failure(x, i);
@@ -306,8 +318,7 @@ static void consider(struct exec *x, size_t i)
 /* Start whatever can start: due retries, then ready steps in topological order. */
 static void schedule(struct exec *x)
 {
-	if (x->cancelled || x->fail_fast_tripped)
-		return;
+	/* after a cancel only the steps cancel_all kept are pending */
 	int64_t now = clock_mono_ms();
 	/* backwards: attempt_start may remove the step it fails from the list */
 	for (size_t k = x->nactive; k-- > 0;) {
@@ -319,7 +330,7 @@ static void schedule(struct exec *x)
 		    resource_fits(&x->pool, &need))
 			attempt_start(x, i);
 	}
-	while (x->ready.n && !x->cancelled && !x->fail_fast_tripped) {
+	while (x->ready.n) {
 		size_t i = x->d->order[minheap_top(&x->ready)];
 		resource_need need = exec_need(x, i);
 		if (x->s[i].state != ST_PENDING) { /* upstream_failed or cancelled meanwhile */
@@ -333,9 +344,13 @@ static void schedule(struct exec *x)
 	}
 }
 
-static void cancel_all(struct exec *x, const char *why)
+/* Stop the run: running steps get SIGTERM, pending and waiting ones are
+ * cancelled, except those whose `when` calls a status function in keep
+ * (EXPR_STATUS_*): they run once what they wait for is over. */
+static void cancel_all(struct exec *x, const char *why, unsigned keep)
 {
 	int64_t now = clock_mono_ms();
+	unsigned char *now_cancelled = xcalloc(x->d->n + 1, 1);
 	for (size_t i = 0; i < x->d->n; i++) {
 		struct exec_step *es = &x->s[i];
 		if (es->state == ST_RUNNING && !es->cancelling) {
@@ -347,11 +362,20 @@ static void cancel_all(struct exec *x, const char *why)
 				es->kill_at_ms = now + x->d->nodes[i].step->grace_ms;
 			}
 			exec_set_wake(x, i);
+		} else if (es->state == ST_PENDING && (runexpr_when_status(x, i) & keep)) {
+			continue;
 		} else if (es->state == ST_PENDING || es->state == ST_WAITING) {
 			snprintf(es->reason, sizeof(es->reason), "%s", why);
 			exec_set_state(x, i, ST_CANCELLED);
+			now_cancelled[i] = 1;
 		}
 	}
+	/* the steps kept no longer wait for those cancelled here */
+	for (size_t i = 0; i < x->d->n; i++)
+		for (size_t k = 0; now_cancelled[i] && k < x->d->nodes[i].nrdeps; k++)
+			if (x->s[x->d->nodes[i].rdeps[k]].state == ST_PENDING)
+				release_dep(x, x->d->nodes[i].rdeps[k]);
+	free(now_cancelled);
 }
 
 /* The attempt of step i ended (its runner finished it): succeeded, waiting
@@ -367,6 +391,7 @@ static void attempt_ended(struct exec *x, size_t i, const step_exit *ex)
 	if (es->cancelling) {
 		exec_set_state(x, i, ST_CANCELLED);
 		exec_say(x, i, "cancelled");
+		exec_settle(x, i); /* steps kept by cancel_all may go on */
 		return;
 	}
 	if (!cause) {
@@ -478,7 +503,11 @@ static int handle_events(struct exec *x, const struct epoll_event *evs, int n)
 					x->cancelled = (int)si.ssi_signo;
 					status_note(&x->status, "sluice: %s: cancelling the run\n",
 						    strsignal((int)si.ssi_signo));
-					cancel_all(x, "cancelled");
+					cancel_all(x, "cancelled",
+						   EXPR_STATUS_ALWAYS | EXPR_STATUS_CANCELLED);
+				} else {
+					/* a second signal stops the always() steps too */
+					cancel_all(x, "cancelled", 0);
 				}
 			}
 		}
@@ -522,7 +551,7 @@ static void after_events(struct exec *x, int exited)
 	fire_timers(x);
 	if (x->opt->fail_fast && x->failed_any && !x->fail_fast_tripped) {
 		x->fail_fast_tripped = 1;
-		cancel_all(x, "cancelled (--fail-fast)");
+		cancel_all(x, "cancelled (--fail-fast)", STATUS_AFTER_FAILURE);
 	}
 	schedule(x);
 }

@@ -933,6 +933,12 @@ static void check_template(struct loader *L, const pstep *st, const pstr *t, int
 		err_at(L, at.line, at.col, "%s", e.msg);
 		return;
 	}
+	size_t at_fn;
+	if (strcmp(field, "when") && template_status_funcs(tp, &at_fn)) {
+		spos at = pipeline_template_pos(L->p, t, at_fn);
+		err_at(L, at.line, at.col,
+		       "success(), failure(), always() and cancelled() can only be used in when:");
+	}
 	struct ref_check c = {L, st, t, plan_time, field};
 	template_walk_refs(tp, check_ref, &c);
 }

@@ -25,12 +25,52 @@ struct rt_ctx {
 	int depth;
 };
 
+/* 1 when a step that step i depends on, directly or not, is in a state of
+ * which `want` (1 << state) has the bit. */
+static int upstream_in(struct exec *x, size_t i, unsigned want, unsigned char *mark)
+{
+	const dag_node *node = &x->d->nodes[i];
+	for (size_t k = 0; k < node->ndeps; k++) {
+		size_t j = node->deps[k];
+		if (mark[j])
+			continue;
+		mark[j] = 1;
+		if ((want >> x->s[j].state) & 1u || upstream_in(x, j, want, mark))
+			return 1;
+	}
+	return 0;
+}
+
+/* success(), failure(), always(), cancelled() for step i, as GitHub defines
+ * them for jobs: failure() when a step upstream failed (or its gate
+ * rejected), success() when none failed and the run is not cancelled. */
+static int status_value(struct exec *x, size_t i, const char *fn)
+{
+	if (!strcmp(fn, "always()"))
+		return 1;
+	if (!strcmp(fn, "cancelled()"))
+		return x->cancelled != 0;
+	unsigned bad = 1u << ST_FAILED | 1u << ST_REJECTED;
+	if (!strcmp(fn, "success()"))
+		bad |= 1u << ST_UPSTREAM_FAILED | 1u << ST_CANCELLED;
+	unsigned char *mark = xcalloc(x->d->n + 1, 1);
+	int any = upstream_in(x, i, bad, mark);
+	free(mark);
+	if (!strcmp(fn, "failure()"))
+		return any;
+	return !any && !x->cancelled;
+}
+
 static int rt_lookup(void *vctx, const char *const *parts, size_t n, expr_value *out, char *msg,
 		     size_t msgsize)
 {
 	struct rt_ctx *c = vctx;
 	struct exec *x = c->x;
 	const dag_node *self = &x->d->nodes[c->step];
+	if (n == 1 && strchr(parts[0], '(')) {
+		*out = (expr_value){.type = EXPR_BOOL, .b = status_value(x, c->step, parts[0])};
+		return 0;
+	}
 	if (strcmp(parts[0], "run") == 0 && n == 2) {
 		if (strcmp(parts[1], "id") == 0) {
 			*out = (expr_value){.type = EXPR_NUM, .num = (double)x->run_id};
@@ -119,6 +159,18 @@ const char *runexpr_render(struct exec *x, size_t i, const char *text, const cha
 	return s;
 }
 
+unsigned runexpr_when_status(struct exec *x, size_t i)
+{
+	const pstep *step = x->d->nodes[i].step;
+	template *t;
+	expr_error e;
+	if (!step->when.s || !strchr(step->when.s, '('))
+		return 0;
+	if (template_parse(&x->mem, step->when.s, &t, &e) < 0)
+		return 0; /* reported where it is evaluated */
+	return template_status_funcs(t, NULL);
+}
+
 int runexpr_when(struct exec *x, size_t i)
 {
 	struct exec_step *es = &x->s[i];
@@ -133,6 +185,11 @@ int runexpr_when(struct exec *x, size_t i)
 	    template_eval(t, &x->mem, rt_lookup, &c, &v, &e) < 0) {
 		snprintf(es->reason, sizeof(es->reason), "when: %.200s", e.msg);
 		return -1;
+	}
+	/* as in GitHub, a condition without a status function means success() && it */
+	if (!template_status_funcs(t, NULL) && !status_value(x, i, "success()")) {
+		snprintf(es->reason, sizeof(es->reason), "when: success() is false");
+		return 0;
 	}
 	if (!expr_truthy(&v)) {
 		snprintf(es->reason, sizeof(es->reason), "when: %s is false", step->when.s);
