@@ -1430,11 +1430,55 @@ static int checked_lookup(struct eval_ctx *c, const char *const *parts, size_t n
 	return rc;
 }
 
+/* The member parts[0..n) of an array or object value (GitHub's params.cfg.a when
+ * the lookup knows params.cfg): 1 with *out set, 0 when v has no such member
+ * path, -1 after an error. */
+static int member_path(struct eval_ctx *c, const expr *e, expr_value v, const char *const *parts,
+		       size_t n, expr_value *out)
+{
+	for (size_t k = 0; k < n; k++) {
+		if (v.type != EXPR_ARRAY && v.type != EXPR_OBJECT)
+			return 0;
+		json_t *j = value_json(c, &v, e->off);
+		if (!j)
+			return -1;
+		const json_t *m = json_is_object(j) ? json_object_get(j, parts[k]) : NULL;
+		const char *key;
+		json_t *mv;
+		json_object_foreach(j, key, mv)
+		{
+			if (!m && ci_cmp(key, parts[k]) == 0)
+				m = mv;
+		}
+		if (m)
+			v = value_from_json(c->a, m);
+		json_decref(j);
+		if (!m)
+			return 0;
+	}
+	*out = v;
+	return 1;
+}
+
 static int eval_name(struct eval_ctx *c, const expr *e, expr_value *out)
 {
 	char msg[sizeof(((expr_error *)0)->msg)];
 	expr_value v;
-	if (checked_lookup(c, e->parts, e->nparts, &v, msg, sizeof(msg)) != 0) {
+	int rc = checked_lookup(c, e->parts, e->nparts, &v, msg, sizeof(msg));
+	/* not a name the lookup knows: perhaps a member of one that it does */
+	for (size_t k = e->nparts - 1; rc != 0 && k >= 2; k--) {
+		char m2[sizeof(msg)];
+		expr_value base;
+		if (checked_lookup(c, e->parts, k, &base, m2, sizeof(m2)) != 0)
+			continue;
+		int got = member_path(c, e, base, e->parts + k, e->nparts - k, &v);
+		if (got < 0)
+			return -1;
+		if (got)
+			rc = 0;
+		break;
+	}
+	if (rc != 0) {
 		char name[128];
 		const char *hint = "";
 		if (e->dash)
@@ -1548,12 +1592,13 @@ static int compare_op(enum tok_kind op, const expr_value *l, const expr_value *r
 	switch (op) {
 	case T_LT:
 		return cmp == -1;
+	/* GitHub: a <= b is a == b || a < b, so an array is <= itself */
 	case T_LE:
-		return cmp == -1 || cmp == 0;
+		return cmp == -1 || loose_equal(l, r);
 	case T_GT:
 		return cmp == 1;
 	default:
-		return cmp == 1 || cmp == 0;
+		return cmp == 1 || loose_equal(l, r);
 	}
 }
 

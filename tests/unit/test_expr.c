@@ -52,6 +52,15 @@ static const struct entry table[] = {
 	{"steps.train[lr=0.1].status", {EXPR_STR, 0, 0, "success"}},
 	{"a-b", {EXPR_NUM, 0, 5, NULL}},
 	{"a", {EXPR_NUM, 0, 10, NULL}},
+	{"params.lrs", {EXPR_ARRAY, 0, 0, "[0.1,0.03]"}},
+	{"params.words", {EXPR_ARRAY, 0, 0, "[\"Hello\",\"world\",2,true,null]"}},
+	{"params.obj", {EXPR_OBJECT, 0, 0, "{\"Name\":\"mona\",\"n\":2,\"l\":[1]}"}},
+	{"params.tag", {EXPR_STR, 0, 0, ""}},
+	{"params.nan", {EXPR_NUM, 0, NAN, NULL}},
+	{"success()", {EXPR_BOOL, 0, 0, NULL}},
+	{"failure()", {EXPR_BOOL, 1, 0, NULL}},
+	{"always()", {EXPR_BOOL, 1, 0, NULL}},
+	{"cancelled()", {EXPR_BOOL, 0, 0, NULL}},
 	{"b", {EXPR_NUM, 0, 3, NULL}},
 };
 
@@ -216,9 +225,9 @@ START_TEST(test_operators)
 	str_is("'a}}b'", "a}}b");
 	eval_ok("null");
 	ck_assert_int_eq(eval_ok("null").type, EXPR_NULL);
-	/* && and || yield a bool, not an operand */
-	bool_is("1 && 'x'", 1);
-	bool_is("0 || ''", 0);
+	/* && and || yield the operand that decided, as in GitHub */
+	str_is("1 && 'x'", "x");
+	str_is("0 || ''", "");
 	/* a long run of one level is one node: no deep recursion, linear concatenation */
 	char big[6000];
 	size_t k = 0;
@@ -272,12 +281,12 @@ START_TEST(test_coercions)
 	bool_is("params.acc == 0.93", 1);
 	bool_is("'3' == '3.0'", 0); /* two strings compare exactly */
 	bool_is("'abc' == 'abc'", 1);
-	bool_is("'abc' == 'ABC'", 0);
-	bool_is("true == 'true'", 0);
-	bool_is("1 == true", 0);
+	bool_is("'abc' == 'ABC'", 1); /* GitHub ignores case */
+	bool_is("true == 'true'", 0); /* 1 == NaN */
+	bool_is("1 == true", 1);
 	bool_is("null == null", 1);
-	bool_is("null == false", 0);
-	bool_is("null == ''", 0);
+	bool_is("null == false", 1);
+	bool_is("null == ''", 1);
 	bool_is("'x' != 1", 1);
 	bool_is("true == true", 1);
 	/* < <= > >= */
@@ -292,6 +301,239 @@ START_TEST(test_coercions)
 	bool_is("'z' <= 'a'", 0);
 }
 END_TEST
+
+/* ---- GitHub's documented cases ----------------------------------------------------- */
+
+/* One case: the expression, the type of its value and the value as text. */
+struct gh_case {
+	const char *src;
+	expr_type type;
+	const char *text;
+};
+
+static void check_cases(const struct gh_case *cases, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		expr_value v = eval_ok(cases[i].src);
+		const char *got = expr_to_string(&A, &v);
+		ck_assert_msg(v.type == cases[i].type && !strcmp(got, cases[i].text),
+			      "\"%s\" = (type %d) '%s', want (type %d) '%s'", cases[i].src, v.type,
+			      got, cases[i].type, cases[i].text);
+	}
+}
+
+#define B EXPR_BOOL
+#define N EXPR_NUM
+#define S EXPR_STR
+#define CASES(t) check_cases(t, sizeof(t) / sizeof(t[0]))
+
+START_TEST(test_github_literals)
+{
+	static const struct gh_case t[] = {
+		{"711", N, "711"},           {"-9.2", N, "-9.2"},        {"0xff", N, "255"},
+		{"-2.99e-2", N, "-0.0299"},  {".5", N, "0.5"},           {"5.", N, "5"},
+		{"1e3", N, "1000"},          {"0o10", N, "8"},           {"0b101", N, "5"},
+		{"+5", N, "5"},              {"NaN", N, "NaN"},          {"Infinity", N, "Infinity"},
+		{"-Infinity", N, "-Infinity"}, {"'It''s open source!'", S, "It's open source!"},
+		{"null", EXPR_NULL, ""},     {"false", B, "false"},
+	};
+	CASES(t);
+	/* NaN and Infinity after a '.' are names (params.NaN); the lookup does not know it */
+	eval_err("params.NaN", 0, "unknown param 'NaN'");
+}
+END_TEST
+
+START_TEST(test_github_equality)
+{
+	/* "GitHub performs loose equality comparisons": types that differ become numbers */
+	static const struct gh_case t[] = {
+		{"true == 1", B, "true"},        {"false == 0", B, "true"},
+		{"'' == 0", B, "true"},          {"null == false", B, "true"},
+		{"null == 0", B, "true"},        {"'1' == true", B, "true"},
+		{"' 2 ' == 2", B, "true"},       {"'0x10' == 16", B, "true"},
+		{"'abc' == 0", B, "false"},      {"NaN == NaN", B, "false"},
+		{"NaN != NaN", B, "true"},       {"'NaN' == NaN", B, "false"},
+		{"'Infinity' == Infinity", B, "true"},
+		{"'abc' == 'ABC'", B, "true"},   {"'abc' != 'ABd'", B, "true"},
+		{"null == null", B, "true"},     {"null == ''", B, "true"},
+		{"'true' == true", B, "false"},  {"2 == true", B, "false"},
+		{"params.lrs == params.lrs", B, "true"}, /* the same instance */
+		{"fromJSON('[]') == fromJSON('[]')", B, "false"},
+		{"params.lrs == 0", B, "false"}, {"params.obj == null", B, "false"},
+	};
+	CASES(t);
+}
+END_TEST
+
+START_TEST(test_github_relational)
+{
+	static const struct gh_case t[] = {
+		{"1 < 2", B, "true"},         {"1.001 < 1.002", B, "true"},
+		{"'abc' < 'def'", B, "true"}, {"'b' < 'a'", B, "false"},
+		{"'a' < 'B'", B, "true"},     /* case ignored: 'A' < 'B' */
+		{"'_' > 'a'", B, "true"},     /* compared as upper case: '_' > 'A' */
+		{"false < true", B, "true"},  {"true > false", B, "true"},
+		{"false < 0", B, "false"},    {"false <= 0", B, "true"},
+		{"null < 1", B, "true"},      {"'2' > 1", B, "true"},
+		{"'a' < 1", B, "false"},      {"'a' >= 1", B, "false"}, /* NaN */
+		{"NaN < 1", B, "false"},      {"NaN >= NaN", B, "false"},
+		{"params.nan > 0", B, "false"}, {"params.nan <= 0", B, "false"},
+		{"params.lrs < params.lrs", B, "false"}, {"params.lrs <= params.lrs", B, "true"},
+		{"Infinity > 1e308", B, "true"},
+	};
+	CASES(t);
+}
+END_TEST
+
+START_TEST(test_github_logical)
+{
+	static const struct gh_case t[] = {
+		{"params.tag || 'latest'", S, "latest"}, {"'v1' || 'latest'", S, "v1"},
+		{"1 && 2", N, "2"},                      {"0 && 2", N, "0"},
+		{"null || 0", N, "0"},                   {"'' && 'x'", S, ""},
+		{"!0", B, "true"},                       {"!'x'", B, "false"},
+		{"!params.lrs", B, "false"},             {"!NaN", B, "true"},
+		{"true && params.lrs", EXPR_ARRAY, "[0.1,0.03]"},
+	};
+	CASES(t);
+}
+END_TEST
+
+START_TEST(test_github_precedence)
+{
+	/* GitHub's operators_precedence cases: each level left to right */
+	static const struct gh_case t[] = {
+		{"!2 < 3", B, "true"},         {"!(2 < 3)", B, "false"},
+		{"3 < 2 < 1", B, "true"},      {"3 < (2 < 1)", B, "false"},
+		{"3 < 2 <= 1", B, "true"},     {"0 > 0 < 1", B, "true"},
+		{"2 > 2 > 0", B, "false"},     {"2 > (2 > 0)", B, "true"},
+		{"2 <= 3 == true", B, "true"}, {"2 <= (3 == true)", B, "false"},
+		{"2 == 2 == 1", B, "true"},    {"2 == (2 == 1)", B, "false"},
+		{"2 == 2 != 0", B, "true"},    {"1 == 1 && 2", N, "2"},
+		{"1 == (1 && 2)", B, "false"}, {"'a' == 'a' && 'b'", S, "b"},
+		{"false && 0 || null", EXPR_NULL, ""}, {"1 || 2 && 3", N, "1"},
+		{"(1 || 2) && 3", N, "3"},     {"1 + 2 < 4", B, "true"}, /* sluice's + binds tighter */
+	};
+	CASES(t);
+}
+END_TEST
+
+START_TEST(test_github_contexts)
+{
+	/* context names and function names ignore case */
+	num_is("Params.n", 300);
+	num_is("PARAMS.n", 300);
+	str_is("STEPS.my-step.outputs.x", "7");
+	bool_is("ContainS('abc', 'B')", 1);
+	/* members of arrays and objects */
+	static const struct gh_case t[] = {
+		{"params.lrs[0]", N, "0.1"},     {"params.lrs[1]", N, "0.03"},
+		{"params.lrs[2]", EXPR_NULL, ""}, {"params.lrs[-1]", EXPR_NULL, ""},
+		{"params.obj.name", S, "mona"},  {"params.obj['N']", N, "2"},
+		{"params.obj.l[0]", N, "1"},     {"fromJSON('{}').missing", EXPR_NULL, ""},
+		{"fromJSON('{\"a\":{\"b\":[5]}}').a.b[0]", N, "5"},
+		{"(params.lrs)[0]", N, "0.1"},   {"params.n[0]", EXPR_NULL, ""},
+	};
+	CASES(t);
+	/* a name stays a name: one that is not there is an error, never null */
+	eval_err("params.obj.missing", 0, "unknown name 'params.obj.missing'");
+}
+END_TEST
+
+START_TEST(test_github_functions)
+{
+	static const struct gh_case t[] = {
+		/* contains: a substring ignoring case, or an element of an array */
+		{"contains('Hello world', 'llo')", B, "true"},
+		{"contains('Hello world', 'LLO')", B, "true"},
+		{"contains('Hello', 'x')", B, "false"},
+		{"contains(params.words, 'hello')", B, "true"},
+		{"contains(params.words, '2')", B, "true"}, /* loose: '2' == 2 */
+		{"contains(params.words, 'wor')", B, "false"},
+		{"contains(params.words, null)", B, "true"},
+		{"contains(fromJSON('[\"push\", \"pull_request\"]'), 'push')", B, "true"},
+		{"contains(123, 2)", B, "true"},
+		{"contains('abc', params.lrs)", B, "false"},
+		{"contains(params.obj, 'mona')", B, "false"},
+		/* startsWith, endsWith */
+		{"startsWith('Hello world', 'He')", B, "true"},
+		{"startsWith('Hello world', 'HE')", B, "true"},
+		{"startsWith('Hello', 'Hello world')", B, "false"},
+		{"endsWith('Hello world', 'ld')", B, "true"},
+		{"endsWith('Hello world', 'LD')", B, "true"},
+		{"endsWith('Hello world', 'x')", B, "false"},
+		{"startsWith(12, 1)", B, "true"},
+		{"endsWith(params.lrs, ']')", B, "false"},
+		/* format */
+		{"format('Hello {0} {1} {2}', 'Mona', 'the', 'Octocat')", S, "Hello Mona the Octocat"},
+		{"format('{{Hello {0} {1} {2}!}}', 'Mona', 'the', 'Octocat')", S,
+		 "{Hello Mona the Octocat!}"},
+		{"format('{0}{0}', 1)", S, "11"},
+		{"format('no args')", S, "no args"},
+		{"format('{0}', null)", S, ""},
+		{"format('{0}', true)", S, "true"},
+		{"format('{1}', 'a', 'b')", S, "b"},
+		/* join */
+		{"join(params.words, ', ')", S, "Hello, world, 2, true, "},
+		{"join(params.lrs)", S, "0.1,0.03"},
+		{"join('abc', '-')", S, "abc"},
+		{"join(params.obj)", S, ""},
+		{"join(fromJSON('[]'))", S, ""},
+		/* toJSON, fromJSON */
+		{"toJSON(params.lrs)", S, "[\n  0.1,\n  0.03\n]"},
+		{"toJSON(params.obj)", S, "{\n  \"Name\": \"mona\",\n  \"n\": 2,\n  \"l\": [\n    1\n  ]\n}"},
+		{"toJSON('a\"b')", S, "\"a\\\"b\""},
+		{"toJSON(1.5)", S, "1.5"},
+		{"toJSON(null)", S, "null"},
+		{"toJSON(fromJSON('[]'))", S, "[]"},
+		{"fromJSON('1.5') + 1", N, "2.5"},
+		{"fromJSON('true')", B, "true"},
+		{"fromJSON('null')", EXPR_NULL, ""},
+		{"fromJSON('\"x\"')", S, "x"},
+		{"fromJSON(' [1, 2] ')", EXPR_ARRAY, "[1,2]"},
+		{"fromJSON('{\"a\": 1}')", EXPR_OBJECT, "{\"a\":1}"},
+		{"fromJSON('2') > 10", B, "false"},
+		/* status functions: what the lookup says */
+		{"failure()", B, "true"},
+		{"success()", B, "false"},
+		{"always() && !cancelled()", B, "true"},
+		{"FAILURE()", B, "true"},
+	};
+	CASES(t);
+}
+END_TEST
+
+START_TEST(test_github_errors)
+{
+	parse_err("foo(1)", 0, 0,
+		  "unknown function 'foo' (functions: contains, startsWith, endsWith, format, "
+		  "join, toJSON, fromJSON, success, failure, always, cancelled)");
+	parse_err("contains('a')", 0, 0, "contains() takes 2 arguments, got 1");
+	parse_err("contains('a', 'b', 'c')", 0, 19, "contains() takes at most 2 arguments");
+	parse_err("format()", 0, 0, "format() takes at least 1 argument, got 0");
+	parse_err("success(1)", 0, 8, "success() takes at most 0 arguments");
+	parse_err("join(1, 2", 3, 7, "'(' of join() is not closed");
+	parse_err("join(1 2)", 0, 7, "expected ',' or ')' in the call of join(), found '2'");
+	parse_err("params.x(1)", 0, 8,
+		  "expected an operator or the end of the expression, found '('");
+	parse_err("a,b", 0, 1, "expected an operator or the end of the expression, found ','");
+	parse_err("fromJSON('[1]').", 0, 16, "expected a name after '.'");
+	parse_err("0o8", 0, 0, "malformed number '0o8'");
+	parse_err("1.5.", 0, 0, "malformed number '1.5.'");
+	eval_err("format('{0} {1}', 'a')", 0,
+		 "format: '{0} {1}' refers to argument {1}, but only 1 follows");
+	eval_err("format('{x}', 1)", 0, "format: invalid format string '{x}'");
+	eval_err("1 + format('a}', 1)", 4,
+		 "format: invalid format string 'a}' (write '}}' for a '}')");
+	eval_err("fromJSON('[1,')", 0,
+		 "fromJSON: not valid JSON: ']' expected near end of file (at character 3)");
+	eval_err("params.lrs * 2", 11, "'*' needs numbers, got an array");
+}
+END_TEST
+
+#undef B
+#undef N
+#undef S
 
 START_TEST(test_truthiness)
 {
@@ -339,7 +581,7 @@ START_TEST(test_short_circuit)
 	/* the right side is evaluated when it decides */
 	eval_err("true && params.nope", 8, "unknown param 'nope'");
 	eval_err("false || 1 / 0", 11, "division by zero");
-	bool_is("params.nil && x", 0);
+	ck_assert_int_eq(eval_ok("params.nil && x").type, EXPR_NULL);
 }
 END_TEST
 
@@ -446,12 +688,9 @@ START_TEST(test_parse_errors)
 	parse_err("1 2", 0, 2, "expected an operator or the end of the expression, found '2'");
 	parse_err("a 'x'", 0, 2,
 		  "expected an operator or the end of the expression, found a string");
-	parse_err("1 < 2 < 3", 0, 6, "comparisons do not chain: add parentheses, e.g. (a < b) < c");
-	parse_err("a == b != c", 0, 7,
-		  "comparisons do not chain: add parentheses, e.g. (a == b) != c");
 	parse_err("a.", 0, 2, "expected a name after '.'");
 	parse_err("a.1", 0, 2, "expected a name after '.', found '1'");
-	parse_err("a[1]", 0, 2, "expected a quoted name after '[', e.g. steps['train[lr=0.1]']");
+	parse_err("a[1", 0, 3, "expected ']'");
 	parse_err("a['x'", 0, 5, "expected ']'");
 	parse_err("a['x')", 0, 5, "expected ']', found ')'");
 	parse_err("a['']", 0, 2, "empty name in '[ ]'");
@@ -499,10 +738,6 @@ START_TEST(test_eval_errors)
 	eval_err("1e308 * 10", 6, "result of '*' is out of range");
 	eval_err("-'x'", 0, "'-' needs a number, got a non-numeric string");
 	eval_err("- null", 0, "'-' needs a number, got null");
-	eval_err("'a' < 1", 4, "'<' cannot compare a non-numeric string with a number");
-	eval_err("true >= 1", 5, "'>=' cannot compare a bool with a number");
-	eval_err("null > null", 5, "'>' cannot compare null with null");
-	eval_err("1 <= false", 2, "'<=' cannot compare a number with a bool");
 	/* errors inside a run of + point at the operator that failed */
 	eval_err("'a' + 'b' - 1", 10, "'-' needs numbers, got a non-numeric string");
 }
@@ -709,6 +944,14 @@ static Suite *expr_suite(void)
 	tcase_add_test(tc, test_number_format);
 	tcase_add_test(tc, test_templates);
 	tcase_add_test(tc, test_template_errors);
+	tcase_add_test(tc, test_github_literals);
+	tcase_add_test(tc, test_github_equality);
+	tcase_add_test(tc, test_github_relational);
+	tcase_add_test(tc, test_github_logical);
+	tcase_add_test(tc, test_github_precedence);
+	tcase_add_test(tc, test_github_contexts);
+	tcase_add_test(tc, test_github_functions);
+	tcase_add_test(tc, test_github_errors);
 	suite_add_tcase(s, tc);
 	return s;
 }
