@@ -201,7 +201,7 @@ int cmd_show(const cli_args *a)
 		printf("  output     %s  sha256 %s  %lld bytes\n", files[i].path,
 		       files[i].sha256 ? files[i].sha256 : "-", (long long)files[i].size);
 	for (size_t i = 0; i < nmet; i++)
-		printf("  metric     %s = %.15g\n", met[i].key, met[i].num);
+		printf("  metric     %s = %s\n", met[i].key, met[i].value);
 	for (size_t i = 0; i < nouts; i++)
 		printf("  step output %s=%s\n", outs[i].key, outs[i].value);
 	goto out;

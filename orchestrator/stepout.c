@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,6 +58,67 @@ void stepout_parse_outputs(const char *text, size_t len, arena *a, char ***keys,
 	strmap_release(&seen);
 }
 
+/* Python's json.dump writes NaN, Infinity and -Infinity, which JSON (and jansson)
+ * does not have.  Outside strings they become strings that start with a NUL, which
+ * JSON_ALLOW_NUL lets through and metric_marker reads back; a step that writes such
+ * a string itself gets the same non-number it could have written as NaN.  NULL when
+ * the text has none (the common case: parsed as it is). */
+static char *mark_non_finite(const char *text, size_t len, size_t *outlen)
+{
+	static const struct {
+		const char *word, *marker;
+	} words[] = {
+		{"-Infinity", "\"\\u0000-\""},
+		{"Infinity", "\"\\u0000+\""},
+		{"NaN", "\"\\u0000n\""},
+	};
+	strbuf sb = STRBUF_INIT;
+	size_t lit = 0;
+	int in_str = 0, any = 0;
+	for (size_t i = 0; i < len; i++) {
+		char c = text[i];
+		if (in_str) {
+			if (c == '\\')
+				i++;
+			else if (c == '"')
+				in_str = 0;
+			continue;
+		}
+		if (c == '"') {
+			in_str = 1;
+			continue;
+		}
+		for (size_t w = 0; w < sizeof(words) / sizeof(words[0]); w++) {
+			size_t wl = strlen(words[w].word);
+			if (len - i >= wl && !memcmp(text + i, words[w].word, wl)) {
+				strbuf_add(&sb, text + lit, i - lit);
+				strbuf_addstr(&sb, words[w].marker);
+				i += wl - 1;
+				lit = i + 1;
+				any = 1;
+				break;
+			}
+		}
+	}
+	if (!any) {
+		strbuf_release(&sb);
+		return NULL;
+	}
+	strbuf_add(&sb, text + lit, len - lit);
+	*outlen = sb.len;
+	return strbuf_detach(&sb);
+}
+
+/* The value of a string that mark_non_finite made; 0 for any other string. */
+static int metric_marker(const json_t *v, double *num)
+{
+	const char *s = json_string_value(v);
+	if (json_string_length(v) != 2 || s[0] != 0)
+		return 0;
+	*num = s[1] == 'n' ? NAN : s[1] == '+' ? INFINITY : -INFINITY;
+	return s[1] == 'n' || s[1] == '+' || s[1] == '-';
+}
+
 int stepout_parse_metrics(const char *text, size_t len, arena *a, char ***keys, double **vals,
 			  size_t *n, char *why, size_t whysize)
 {
@@ -64,7 +126,11 @@ int stepout_parse_metrics(const char *text, size_t len, arena *a, char ***keys, 
 	*vals = NULL;
 	*n = 0;
 	json_error_t je;
-	json_t *root = json_loadb(text, len, 0, &je);
+	size_t mlen = 0;
+	char *marked = mark_non_finite(text, len, &mlen);
+	json_t *root = marked ? json_loadb(marked, mlen, JSON_ALLOW_NUL, &je)
+			      : json_loadb(text, len, 0, &je);
+	free(marked);
 	if (!root) {
 		snprintf(why, whysize, "%s", je.text);
 		return -1;
@@ -106,6 +172,8 @@ int stepout_parse_metrics(const char *text, size_t len, arena *a, char ***keys, 
 				num = json_number_value(v);
 			else if (json_is_boolean(v))
 				num = json_is_true(v);
+			else if (json_is_string(v) && metric_marker(v, &num))
+				;
 			else {
 				if (json_is_object(v)) {
 					if (sp == scap)

@@ -528,7 +528,8 @@ static int bind_time(sqlite3_stmt *s, int i, double v)
 static void format_number(double v, char *buf, size_t size)
 {
 	if (!isfinite(v)) {
-		snprintf(buf, size, "%s", isnan(v) ? "nan" : v < 0 ? "-inf" : "inf");
+		/* as the metrics file wrote them (Python's json.dump) */
+		snprintf(buf, size, "%s", isnan(v) ? "NaN" : v < 0 ? "-Infinity" : "Infinity");
 		return;
 	}
 	int digits = 1;

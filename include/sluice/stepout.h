@@ -23,7 +23,9 @@ void stepout_parse_outputs(const char *text, size_t len, arena *a, char ***keys,
 			   size_t *n);
 
 /* The metrics object flattened: {"a": {"b": 1}} gives a.b = 1; true and
- * false count as 1 and 0; strings, arrays and null are left out.  0 (and
+ * false count as 1 and 0; NaN, Infinity and -Infinity (which Python's
+ * json.dump writes, outside strings) are read as those doubles; strings,
+ * arrays and null are left out.  0 (and
  * no metrics when it is not an object), or -1 with why: the JSON parser's
  * error, or two values that flatten to one key ({"a.b": 1, "a": {"b": 2}}).
  * Linear in the size of the text. */

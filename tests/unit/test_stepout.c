@@ -5,6 +5,7 @@
 #include "testutil.h"
 
 #include <check.h>
+#include <math.h>
 #include <string.h>
 
 START_TEST(outputs_last_line_wins)
@@ -86,6 +87,36 @@ START_TEST(metrics_flattened)
 }
 END_TEST
 
+START_TEST(metrics_nan_and_infinity)
+{
+	/* what Python's json.dump({"auc": float("nan"), ...}) writes */
+	arena a = ARENA_INIT;
+	char **k;
+	double *v;
+	size_t n;
+	char why[200];
+	const char *text = "{\"auc\": NaN, \"loss\": Infinity, \"gain\": -Infinity, "
+			   "\"note\": \"NaN and Infinity\", \"esc\": \"a\\\"NaN\", \"ok\": 1, "
+			   "\"per\": {\"x\": NaN}, \"list\": [NaN]}";
+	ck_assert_int_eq(
+		stepout_parse_metrics(text, strlen(text), &a, &k, &v, &n, why, sizeof(why)), 0);
+	ck_assert_uint_eq(n, 5);
+	ck_assert(isnan(metric(k, v, n, "auc")));
+	ck_assert(isinf(metric(k, v, n, "loss")) && metric(k, v, n, "loss") > 0);
+	ck_assert(isinf(metric(k, v, n, "gain")) && metric(k, v, n, "gain") < 0);
+	ck_assert(isnan(metric(k, v, n, "per.x")));
+	ck_assert_double_eq(metric(k, v, n, "ok"), 1);
+	/* the words inside strings are left alone, and other bare words still fail */
+	const char *bad = "{\"a\": nan}";
+	ck_assert_int_eq(stepout_parse_metrics(bad, strlen(bad), &a, &k, &v, &n, why, sizeof(why)),
+			 -1);
+	const char *bad2 = "{\"a\": NaNa}";
+	ck_assert_int_eq(
+		stepout_parse_metrics(bad2, strlen(bad2), &a, &k, &v, &n, why, sizeof(why)), -1);
+	arena_release(&a);
+}
+END_TEST
+
 START_TEST(metrics_deep_and_wide)
 {
 	arena a = ARENA_INIT;
@@ -156,6 +187,7 @@ int main(void)
 	tcase_add_test(tc, outputs_last_line_wins);
 	tcase_add_test(tc, outputs_many_keys);
 	tcase_add_test(tc, metrics_flattened);
+	tcase_add_test(tc, metrics_nan_and_infinity);
 	tcase_add_test(tc, metrics_deep_and_wide);
 	tcase_add_test(tc, metrics_keys_that_collide);
 	tcase_add_test(tc, metrics_200000_keys);

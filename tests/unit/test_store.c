@@ -877,7 +877,7 @@ START_TEST(metrics_and_outputs_replace)
 	ck_assert_uint_eq(n, 8);
 	/* by step position (z_first is first), then key; numbers as short as they read back */
 	const char *want[][3] = {
-		{"z_first", "big", "1e+16"},   {"z_first", "nan", "nan"},
+		{"z_first", "big", "1e+16"},   {"z_first", "nan", "NaN"},
 		{"z_first", "neg", "-2.5"},    {"z_first", "rows", "1000"},
 		{"z_first", "tenth", "0.1"},   {"a_second", "acc", "0.25"},
 		{"a_second", "loss", "1e-07"}, {"a_second", "n", "3"},
