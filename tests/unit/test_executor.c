@@ -335,6 +335,111 @@ START_TEST(sigint_cancels_the_run)
 }
 END_TEST
 
+/* ---- status functions in when: (GitHub's success, failure, always, cancelled) ----------- */
+
+START_TEST(when_failure_runs_after_an_upstream_failure)
+{
+	runner *r = runner_fake_new();
+	runner_fake_script(r, "a", &(fake_behavior){.exit_code = 3});
+	struct tu_run run;
+	tu_execute(&run, ws,
+		   "name: t\nsteps:\n"
+		   "  a: {run: 'true'}\n"
+		   "  b: {run: 'true', needs: [a]}\n"
+		   "  cleanup: {run: 'true', needs: [b], when: '${{ failure() }}'}\n"
+		   "  notify: {run: 'true', needs: [a], when: '${{ always() }}'}\n"
+		   "  onok: {run: 'true', needs: [a], when: '${{ success() }}'}\n"
+		   "  plain: {run: 'true', needs: [a], when: '${{ true }}'}\n"
+		   "  other: {run: 'true'}\n"
+		   "  other_fail: {run: 'true', needs: [other], when: '${{ failure() }}'}\n"
+		   "  after_cleanup: {run: 'true', needs: [cleanup]}\n",
+		   NULL, r, (exec_options){.jobs = 2});
+	ck_assert_str_eq(run.res.status, "failed");
+	ck_assert_int_eq(run.res.exit_code, 1);
+	ck_status(&run, "a", "failed");
+	ck_status(&run, "b", "upstream_failed");
+	/* a failure two steps up counts: failure() looks at every ancestor */
+	ck_status(&run, "cleanup", "succeeded");
+	ck_status(&run, "after_cleanup", "succeeded");
+	ck_status(&run, "notify", "succeeded");
+	ck_status(&run, "onok", "upstream_failed");
+	ck_status(&run, "plain", "upstream_failed");
+	ck_status(&run, "other", "succeeded");
+	ck_status(&run, "other_fail", "skipped");
+	ck_assert_str_eq(tu_step(&run, "other_fail")->reason, "when: ${{ failure() }} is false");
+	ck_assert_ptr_nonnull(runner_fake_find(r, "cleanup", 1));
+	ck_assert_ptr_null(runner_fake_find(r, "onok", 1));
+	tu_run_done(&run);
+	r->ops->free(r);
+}
+END_TEST
+
+START_TEST(when_failure_is_skipped_when_all_succeed)
+{
+	runner *r = runner_fake_new();
+	struct tu_run run;
+	tu_execute(&run, ws,
+		   "name: t\nsteps:\n"
+		   "  a: {run: 'true'}\n"
+		   "  cleanup: {run: 'true', needs: [a], when: '${{ failure() }}'}\n"
+		   "  always: {run: 'true', needs: [a], when: '${{ always() && !cancelled() }}'}\n",
+		   NULL, r, (exec_options){0});
+	ck_assert_str_eq(run.res.status, "succeeded");
+	ck_status(&run, "cleanup", "skipped");
+	ck_status(&run, "always", "succeeded");
+	tu_run_done(&run);
+	r->ops->free(r);
+}
+END_TEST
+
+START_TEST(always_and_cancelled_run_after_sigint)
+{
+	runner *r = runner_fake_new();
+	runner_fake_script(r, "a", &(fake_behavior){.run_ms = 600000, .raise_at_start = SIGINT});
+	struct tu_run run;
+	tu_execute(&run, ws,
+		   "name: t\nsteps:\n"
+		   "  a: {run: 'true'}\n"
+		   "  b: {run: 'true', needs: [a]}\n"
+		   "  fin: {run: 'true', needs: [b], when: '${{ always() }}'}\n"
+		   "  oncancel: {run: 'true', needs: [a], when: '${{ cancelled() }}'}\n"
+		   "  onfail: {run: 'true', needs: [a], when: '${{ failure() }}'}\n",
+		   NULL, r, (exec_options){0});
+	ck_assert_int_eq(run.rc, 0);
+	ck_assert_str_eq(run.res.status, "cancelled");
+	ck_assert_int_eq(run.res.exit_code, 130);
+	ck_status(&run, "a", "cancelled");
+	ck_status(&run, "b", "cancelled");
+	ck_status(&run, "fin", "succeeded");
+	ck_status(&run, "oncancel", "succeeded");
+	ck_status(&run, "onfail", "cancelled");
+	tu_run_done(&run);
+	r->ops->free(r);
+}
+END_TEST
+
+START_TEST(fail_fast_keeps_failure_steps)
+{
+	runner *r = runner_fake_new();
+	runner_fake_script(r, "a", &(fake_behavior){.run_ms = 1, .exit_code = 1});
+	runner_fake_script(r, "long", &(fake_behavior){.run_ms = 600000});
+	struct tu_run run;
+	tu_execute(&run, ws,
+		   "name: t\nsteps:\n"
+		   "  long: {run: 'true', grace_period: 10ms}\n"
+		   "  a: {run: 'true'}\n"
+		   "  later: {run: 'true', needs: [long]}\n"
+		   "  cleanup: {run: 'true', needs: [a, long], when: '${{ failure() }}'}\n",
+		   NULL, r, (exec_options){.jobs = 2, .fail_fast = 1});
+	ck_assert_str_eq(run.res.status, "failed");
+	ck_status(&run, "long", "cancelled");
+	ck_status(&run, "later", "cancelled");
+	ck_status(&run, "cleanup", "succeeded");
+	tu_run_done(&run);
+	r->ops->free(r);
+}
+END_TEST
+
 /* ---- resources -------------------------------------------------------------------------- */
 
 START_TEST(jobs_limit_parallelism)
@@ -636,6 +741,10 @@ int main(void)
 	tcase_add_test(tc, timeout_retried_when_asked);
 	tcase_add_test(tc, fail_fast_cancels_the_rest);
 	tcase_add_test(tc, sigint_cancels_the_run);
+	tcase_add_test(tc, when_failure_runs_after_an_upstream_failure);
+	tcase_add_test(tc, when_failure_is_skipped_when_all_succeed);
+	tcase_add_test(tc, always_and_cancelled_run_after_sigint);
+	tcase_add_test(tc, fail_fast_keeps_failure_steps);
 	tcase_add_test(tc, cancel_keeps_a_running_grace_period);
 	tcase_add_test(tc, jobs_limit_parallelism);
 	tcase_add_test(tc, cpus_and_memory_are_counted);
