@@ -856,7 +856,8 @@ static expr *parse_postfix(struct parser *p, expr *e)
 		expr *idx;
 		if (k == T_DOT) {
 			if (!is_name_token(p->tok.kind)) {
-				perr(p, p->tok.off, "expected a name after '.'%s", found(p, f, sizeof(f)));
+				perr(p, p->tok.off, "expected a name after '.'%s",
+				     found(p, f, sizeof(f)));
 				return NULL;
 			}
 			idx = new_node(p, N_LIT, p->tok.off);
@@ -1410,8 +1411,8 @@ static void name_text(const expr *e, char *buf, size_t size)
 static int eval_node(struct eval_ctx *c, const expr *e, expr_value *out);
 
 /* What the lookup gave, checked: a valid type, strings never NULL. */
-static int checked_lookup(struct eval_ctx *c, const char *const *parts, size_t n,
-			  expr_value *v, char *msg, size_t msgsize)
+static int checked_lookup(struct eval_ctx *c, const char *const *parts, size_t n, expr_value *v,
+			  char *msg, size_t msgsize)
 {
 	int rc = -1;
 	*v = (expr_value){EXPR_NULL, 0, 0, NULL};
@@ -1680,17 +1681,19 @@ static int eval_format(struct eval_ctx *c, const expr *e, const expr_value *args
 			}
 			if (k + 1 >= n) {
 				strbuf_release(&sb);
-				return fail(c->err, e->off,
-					    "format: '%.60s' refers to argument {%zu}, but only %zu "
-					    "follow%s",
-					    fs, k, n - 1, n - 1 == 1 ? "s" : "");
+				return fail(
+					c->err, e->off,
+					"format: '%.60s' refers to argument {%zu}, but only %zu "
+					"follow%s",
+					fs, k, n - 1, n - 1 == 1 ? "s" : "");
 			}
 			strbuf_addstr(&sb, coerce_string(&args[k + 1], nb));
 			i = j + 1;
 		} else if (fs[i] == '}') {
 			strbuf_release(&sb);
 			return fail(c->err, e->off,
-				    "format: invalid format string '%.60s' (write '}}' for a '}')", fs);
+				    "format: invalid format string '%.60s' (write '}}' for a '}')",
+				    fs);
 		} else {
 			strbuf_addch(&sb, fs[i++]);
 		}
@@ -1731,14 +1734,14 @@ static int eval_join(struct eval_ctx *c, const expr *e, const expr_value *args, 
 
 /* contains(search, item): a substring ignoring case, or an element of an array
  * that equals item loosely. */
-static int eval_contains(struct eval_ctx *c, const expr *e, const expr_value *args,
-			 expr_value *out)
+static int eval_contains(struct eval_ctx *c, const expr *e, const expr_value *args, expr_value *out)
 {
 	char nb[NUMBUF], nb2[NUMBUF];
 	*out = (expr_value){EXPR_BOOL, 0, 0, NULL};
 	if (is_primitive(&args[0])) {
 		if (is_primitive(&args[1]))
-			out->b = ci_contains(coerce_string(&args[0], nb), coerce_string(&args[1], nb2));
+			out->b = ci_contains(coerce_string(&args[0], nb),
+					     coerce_string(&args[1], nb2));
 		return 0;
 	}
 	if (args[0].type != EXPR_ARRAY)
@@ -1798,7 +1801,8 @@ static int eval_status(struct eval_ctx *c, const expr *e, expr_value *out)
 	const char *parts[1] = {part};
 	expr_value v;
 	if (checked_lookup(c, parts, 1, &v, msg, sizeof(msg)) != 0)
-		return fail(c->err, e->off, "%s", msg[0] ? msg : "status functions are only known in when: during a run");
+		return fail(c->err, e->off, "%s",
+			    msg[0] ? msg : "status functions are only known in when: during a run");
 	*out = (expr_value){EXPR_BOOL, expr_truthy(&v), 0, NULL};
 	return 0;
 }

@@ -61,7 +61,8 @@ typedef struct expr_value {
 	expr_type type;
 	int b;
 	double num;
-	const char *str; /* EXPR_STR, _ARRAY, _OBJECT: NUL-terminated, in an arena or the lookup's */
+	const char
+		*str; /* EXPR_STR, _ARRAY, _OBJECT: NUL-terminated, in an arena or the lookup's */
 } expr_value;
 
 /* An error inside an expression: where (byte offset into the source string

@@ -322,20 +322,30 @@ static void check_cases(const struct gh_case *cases, size_t n)
 	}
 }
 
-#define B EXPR_BOOL
-#define N EXPR_NUM
-#define S EXPR_STR
+#define B        EXPR_BOOL
+#define N        EXPR_NUM
+#define S        EXPR_STR
 #define CASES(t) check_cases(t, sizeof(t) / sizeof(t[0]))
 
 START_TEST(test_github_literals)
 {
 	static const struct gh_case t[] = {
-		{"711", N, "711"},           {"-9.2", N, "-9.2"},        {"0xff", N, "255"},
-		{"-2.99e-2", N, "-0.0299"},  {".5", N, "0.5"},           {"5.", N, "5"},
-		{"1e3", N, "1000"},          {"0o10", N, "8"},           {"0b101", N, "5"},
-		{"+5", N, "5"},              {"NaN", N, "NaN"},          {"Infinity", N, "Infinity"},
-		{"-Infinity", N, "-Infinity"}, {"'It''s open source!'", S, "It's open source!"},
-		{"null", EXPR_NULL, ""},     {"false", B, "false"},
+		{"711", N, "711"},
+		{"-9.2", N, "-9.2"},
+		{"0xff", N, "255"},
+		{"-2.99e-2", N, "-0.0299"},
+		{".5", N, "0.5"},
+		{"5.", N, "5"},
+		{"1e3", N, "1000"},
+		{"0o10", N, "8"},
+		{"0b101", N, "5"},
+		{"+5", N, "5"},
+		{"NaN", N, "NaN"},
+		{"Infinity", N, "Infinity"},
+		{"-Infinity", N, "-Infinity"},
+		{"'It''s open source!'", S, "It's open source!"},
+		{"null", EXPR_NULL, ""},
+		{"false", B, "false"},
 	};
 	CASES(t);
 	/* NaN and Infinity after a '.' are names (params.NaN); the lookup does not know it */
@@ -347,19 +357,29 @@ START_TEST(test_github_equality)
 {
 	/* "GitHub performs loose equality comparisons": types that differ become numbers */
 	static const struct gh_case t[] = {
-		{"true == 1", B, "true"},        {"false == 0", B, "true"},
-		{"'' == 0", B, "true"},          {"null == false", B, "true"},
-		{"null == 0", B, "true"},        {"'1' == true", B, "true"},
-		{"' 2 ' == 2", B, "true"},       {"'0x10' == 16", B, "true"},
-		{"'abc' == 0", B, "false"},      {"NaN == NaN", B, "false"},
-		{"NaN != NaN", B, "true"},       {"'NaN' == NaN", B, "false"},
+		{"true == 1", B, "true"},
+		{"false == 0", B, "true"},
+		{"'' == 0", B, "true"},
+		{"null == false", B, "true"},
+		{"null == 0", B, "true"},
+		{"'1' == true", B, "true"},
+		{"' 2 ' == 2", B, "true"},
+		{"'0x10' == 16", B, "true"},
+		{"'abc' == 0", B, "false"},
+		{"NaN == NaN", B, "false"},
+		{"NaN != NaN", B, "true"},
+		{"'NaN' == NaN", B, "false"},
 		{"'Infinity' == Infinity", B, "true"},
-		{"'abc' == 'ABC'", B, "true"},   {"'abc' != 'ABd'", B, "true"},
-		{"null == null", B, "true"},     {"null == ''", B, "true"},
-		{"'true' == true", B, "false"},  {"2 == true", B, "false"},
+		{"'abc' == 'ABC'", B, "true"},
+		{"'abc' != 'ABd'", B, "true"},
+		{"null == null", B, "true"},
+		{"null == ''", B, "true"},
+		{"'true' == true", B, "false"},
+		{"2 == true", B, "false"},
 		{"params.lrs == params.lrs", B, "true"}, /* the same instance */
 		{"fromJSON('[]') == fromJSON('[]')", B, "false"},
-		{"params.lrs == 0", B, "false"}, {"params.obj == null", B, "false"},
+		{"params.lrs == 0", B, "false"},
+		{"params.obj == null", B, "false"},
 	};
 	CASES(t);
 }
@@ -368,17 +388,26 @@ END_TEST
 START_TEST(test_github_relational)
 {
 	static const struct gh_case t[] = {
-		{"1 < 2", B, "true"},         {"1.001 < 1.002", B, "true"},
-		{"'abc' < 'def'", B, "true"}, {"'b' < 'a'", B, "false"},
-		{"'a' < 'B'", B, "true"},     /* case ignored: 'A' < 'B' */
-		{"'_' > 'a'", B, "true"},     /* compared as upper case: '_' > 'A' */
-		{"false < true", B, "true"},  {"true > false", B, "true"},
-		{"false < 0", B, "false"},    {"false <= 0", B, "true"},
-		{"null < 1", B, "true"},      {"'2' > 1", B, "true"},
-		{"'a' < 1", B, "false"},      {"'a' >= 1", B, "false"}, /* NaN */
-		{"NaN < 1", B, "false"},      {"NaN >= NaN", B, "false"},
-		{"params.nan > 0", B, "false"}, {"params.nan <= 0", B, "false"},
-		{"params.lrs < params.lrs", B, "false"}, {"params.lrs <= params.lrs", B, "true"},
+		{"1 < 2", B, "true"},
+		{"1.001 < 1.002", B, "true"},
+		{"'abc' < 'def'", B, "true"},
+		{"'b' < 'a'", B, "false"},
+		{"'a' < 'B'", B, "true"}, /* case ignored: 'A' < 'B' */
+		{"'_' > 'a'", B, "true"}, /* compared as upper case: '_' > 'A' */
+		{"false < true", B, "true"},
+		{"true > false", B, "true"},
+		{"false < 0", B, "false"},
+		{"false <= 0", B, "true"},
+		{"null < 1", B, "true"},
+		{"'2' > 1", B, "true"},
+		{"'a' < 1", B, "false"},
+		{"'a' >= 1", B, "false"}, /* NaN */
+		{"NaN < 1", B, "false"},
+		{"NaN >= NaN", B, "false"},
+		{"params.nan > 0", B, "false"},
+		{"params.nan <= 0", B, "false"},
+		{"params.lrs < params.lrs", B, "false"},
+		{"params.lrs <= params.lrs", B, "true"},
 		{"Infinity > 1e308", B, "true"},
 	};
 	CASES(t);
@@ -388,11 +417,16 @@ END_TEST
 START_TEST(test_github_logical)
 {
 	static const struct gh_case t[] = {
-		{"params.tag || 'latest'", S, "latest"}, {"'v1' || 'latest'", S, "v1"},
-		{"1 && 2", N, "2"},                      {"0 && 2", N, "0"},
-		{"null || 0", N, "0"},                   {"'' && 'x'", S, ""},
-		{"!0", B, "true"},                       {"!'x'", B, "false"},
-		{"!params.lrs", B, "false"},             {"!NaN", B, "true"},
+		{"params.tag || 'latest'", S, "latest"},
+		{"'v1' || 'latest'", S, "v1"},
+		{"1 && 2", N, "2"},
+		{"0 && 2", N, "0"},
+		{"null || 0", N, "0"},
+		{"'' && 'x'", S, ""},
+		{"!0", B, "true"},
+		{"!'x'", B, "false"},
+		{"!params.lrs", B, "false"},
+		{"!NaN", B, "true"},
 		{"true && params.lrs", EXPR_ARRAY, "[0.1,0.03]"},
 	};
 	CASES(t);
@@ -403,16 +437,26 @@ START_TEST(test_github_precedence)
 {
 	/* GitHub's operators_precedence cases: each level left to right */
 	static const struct gh_case t[] = {
-		{"!2 < 3", B, "true"},         {"!(2 < 3)", B, "false"},
-		{"3 < 2 < 1", B, "true"},      {"3 < (2 < 1)", B, "false"},
-		{"3 < 2 <= 1", B, "true"},     {"0 > 0 < 1", B, "true"},
-		{"2 > 2 > 0", B, "false"},     {"2 > (2 > 0)", B, "true"},
-		{"2 <= 3 == true", B, "true"}, {"2 <= (3 == true)", B, "false"},
-		{"2 == 2 == 1", B, "true"},    {"2 == (2 == 1)", B, "false"},
-		{"2 == 2 != 0", B, "true"},    {"1 == 1 && 2", N, "2"},
-		{"1 == (1 && 2)", B, "false"}, {"'a' == 'a' && 'b'", S, "b"},
-		{"false && 0 || null", EXPR_NULL, ""}, {"1 || 2 && 3", N, "1"},
-		{"(1 || 2) && 3", N, "3"},     {"1 + 2 < 4", B, "true"}, /* sluice's + binds tighter */
+		{"!2 < 3", B, "true"},
+		{"!(2 < 3)", B, "false"},
+		{"3 < 2 < 1", B, "true"},
+		{"3 < (2 < 1)", B, "false"},
+		{"3 < 2 <= 1", B, "true"},
+		{"0 > 0 < 1", B, "true"},
+		{"2 > 2 > 0", B, "false"},
+		{"2 > (2 > 0)", B, "true"},
+		{"2 <= 3 == true", B, "true"},
+		{"2 <= (3 == true)", B, "false"},
+		{"2 == 2 == 1", B, "true"},
+		{"2 == (2 == 1)", B, "false"},
+		{"2 == 2 != 0", B, "true"},
+		{"1 == 1 && 2", N, "2"},
+		{"1 == (1 && 2)", B, "false"},
+		{"'a' == 'a' && 'b'", S, "b"},
+		{"false && 0 || null", EXPR_NULL, ""},
+		{"1 || 2 && 3", N, "1"},
+		{"(1 || 2) && 3", N, "3"},
+		{"1 + 2 < 4", B, "true"}, /* sluice's + binds tighter */
 	};
 	CASES(t);
 }
@@ -427,12 +471,17 @@ START_TEST(test_github_contexts)
 	bool_is("ContainS('abc', 'B')", 1);
 	/* members of arrays and objects */
 	static const struct gh_case t[] = {
-		{"params.lrs[0]", N, "0.1"},     {"params.lrs[1]", N, "0.03"},
-		{"params.lrs[2]", EXPR_NULL, ""}, {"params.lrs[-1]", EXPR_NULL, ""},
-		{"params.obj.name", S, "mona"},  {"params.obj['N']", N, "2"},
-		{"params.obj.l[0]", N, "1"},     {"fromJSON('{}').missing", EXPR_NULL, ""},
+		{"params.lrs[0]", N, "0.1"},
+		{"params.lrs[1]", N, "0.03"},
+		{"params.lrs[2]", EXPR_NULL, ""},
+		{"params.lrs[-1]", EXPR_NULL, ""},
+		{"params.obj.name", S, "mona"},
+		{"params.obj['N']", N, "2"},
+		{"params.obj.l[0]", N, "1"},
+		{"fromJSON('{}').missing", EXPR_NULL, ""},
 		{"fromJSON('{\"a\":{\"b\":[5]}}').a.b[0]", N, "5"},
-		{"(params.lrs)[0]", N, "0.1"},   {"params.n[0]", EXPR_NULL, ""},
+		{"(params.lrs)[0]", N, "0.1"},
+		{"params.n[0]", EXPR_NULL, ""},
 	};
 	CASES(t);
 	/* a name stays a name: one that is not there is an error, never null */
@@ -465,7 +514,8 @@ START_TEST(test_github_functions)
 		{"startsWith(12, 1)", B, "true"},
 		{"endsWith(params.lrs, ']')", B, "false"},
 		/* format */
-		{"format('Hello {0} {1} {2}', 'Mona', 'the', 'Octocat')", S, "Hello Mona the Octocat"},
+		{"format('Hello {0} {1} {2}', 'Mona', 'the', 'Octocat')", S,
+		 "Hello Mona the Octocat"},
 		{"format('{{Hello {0} {1} {2}!}}', 'Mona', 'the', 'Octocat')", S,
 		 "{Hello Mona the Octocat!}"},
 		{"format('{0}{0}', 1)", S, "11"},
@@ -481,7 +531,8 @@ START_TEST(test_github_functions)
 		{"join(fromJSON('[]'))", S, ""},
 		/* toJSON, fromJSON */
 		{"toJSON(params.lrs)", S, "[\n  0.1,\n  0.03\n]"},
-		{"toJSON(params.obj)", S, "{\n  \"Name\": \"mona\",\n  \"n\": 2,\n  \"l\": [\n    1\n  ]\n}"},
+		{"toJSON(params.obj)", S,
+		 "{\n  \"Name\": \"mona\",\n  \"n\": 2,\n  \"l\": [\n    1\n  ]\n}"},
 		{"toJSON('a\"b')", S, "\"a\\\"b\""},
 		{"toJSON(1.5)", S, "1.5"},
 		{"toJSON(null)", S, "null"},
