@@ -138,7 +138,7 @@ int cmd_show(const cli_args *a)
 	json_object_set_new(doc, "outputs", files_json(files, nfiles));
 	json_t *jm = json_object();
 	for (size_t i = 0; i < nmet; i++)
-		json_object_set_new(jm, met[i].key, json_real(met[i].num));
+		json_object_set_new(jm, met[i].key, report_metric_json(met[i].num));
 	json_object_set_new(doc, "metrics", jm);
 	json_t *jo = json_object();
 	for (size_t i = 0; i < nouts; i++)

@@ -31,6 +31,16 @@ static json_t *time_or_null(double t)
 	return t > 0 ? json_string(buf) : json_null();
 }
 
+json_t *report_metric_json(double v)
+{
+	/* JSON has no NaN or Infinity (Python writes them bare, jansson cannot) */
+	if (isnan(v))
+		return json_string("NaN");
+	if (isinf(v))
+		return json_string(v > 0 ? "Infinity" : "-Infinity");
+	return json_real(v);
+}
+
 json_t *report_run_json(store *st, int64_t run_id, sl_error **err)
 {
 	run_info run = {0};
@@ -75,7 +85,7 @@ json_t *report_run_json(store *st, int64_t run_id, sl_error **err)
 		json_t *m = json_object();
 		for (size_t k = 0; k < nmet; k++)
 			if (strcmp(met[k].step, s->name) == 0)
-				json_object_set_new(m, met[k].key, json_real(met[k].num));
+				json_object_set_new(m, met[k].key, report_metric_json(met[k].num));
 		json_object_set_new(o, "metrics", m);
 		json_t *outs = json_array();
 		for (size_t k = 0; k < nfiles; k++) {

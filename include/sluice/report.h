@@ -17,6 +17,9 @@
 
 /* New reference; NULL with *err on failure. */
 json_t *report_run_json(store *st, int64_t run_id, sl_error **err);
+/* A metric's value in JSON: a number, or the string "NaN", "Infinity" or
+ * "-Infinity" (JSON has none of them). */
+json_t *report_metric_json(double v);
 /* report_run_json printed to out (indented, one document, a newline). */
 int report_print_run_json(store *st, int64_t run_id, FILE *out, sl_error **err);
 int report_junit(store *st, int64_t run_id, const char *path, sl_error **err);

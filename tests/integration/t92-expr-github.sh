@@ -79,6 +79,10 @@ run_sluice 0 show 1 metrics
 expect_contains "$OUT" "metric     auc = NaN"
 expect_contains "$OUT" "metric     loss = Infinity"
 expect_contains "$OUT" "metric     n = 2"
+# JSON has no NaN: --json says it as a string, and keeps the metric
+run_sluice 0 show 1 metrics --json
+expect_contains "$OUT" '"auc": "NaN"'
+expect_contains "$OUT" '"loss": "Infinity"'
 
 # load-time errors: FILE:LINE:COL, exit 2
 cat > bad.yaml <<'YAML'
