@@ -62,9 +62,11 @@ struct loader {
 	pparam **plist;
 	size_t nplist, cplist;
 	strmap param_groups; /* "train" -> "train.lr", a param of the group */
-	/* the params the step being checked uses: marks[i] == mark_gen for p->params[i] */
+	/* the params the step being checked uses: marks[i] == mark_gen for
+	 * p->params[i], whose indices are also in marked[0..nmarked) */
 	unsigned *marks;
 	unsigned mark_gen;
+	size_t *marked, nmarked;
 };
 
 static void err_at(struct loader *L, int line, int col, const char *fmt, ...)
@@ -1157,6 +1159,20 @@ static void check_param_ref(struct ref_check *c, const char *const *parts, size_
 			name);
 }
 
+static void mark_param(struct loader *L, size_t k)
+{
+	if (L->marks[k] == L->mark_gen)
+		return;
+	L->marks[k] = L->mark_gen;
+	L->marked[L->nmarked++] = k;
+}
+
+static int cmp_size(const void *a, const void *b)
+{
+	size_t x = *(const size_t *)a, y = *(const size_t *)b;
+	return x < y ? -1 : x > y;
+}
+
 /* A param a step's template names enters the step's key and params file. */
 static int note_param_ref(void *ctx, const char *const *parts, size_t n, size_t offset)
 {
@@ -1168,7 +1184,7 @@ static int note_param_ref(void *ctx, const char *const *parts, size_t n, size_t 
 	for (size_t k = n - 1; k >= 1; k--) {
 		const pparam *pp = pipeline_find_param_parts(p, parts + 1, k);
 		if (pp) {
-			c->L->marks[pp - p->params] = c->L->mark_gen;
+			mark_param(c->L, (size_t)(pp - p->params));
 			break;
 		}
 	}
@@ -1183,7 +1199,7 @@ static void collect_step_params(struct loader *L, pstep *st)
 		const pstr *d = &st->params_decl.v[i];
 		const pparam *pp = pipeline_find_param(p, d->s);
 		if (pp) {
-			L->marks[pp - p->params] = L->mark_gen;
+			mark_param(L, (size_t)(pp - p->params));
 			continue;
 		}
 		if (strmap_get(&L->param_groups, d->s)) {
@@ -1191,7 +1207,7 @@ static void collect_step_params(struct loader *L, pstep *st)
 			for (size_t k = 0; k < p->nparams; k++)
 				if (!strncmp(p->params[k].name, d->s, len) &&
 				    p->params[k].name[len] == '.')
-					L->marks[k] = L->mark_gen;
+					mark_param(L, k);
 			continue;
 		}
 		const char *s = DID_YOU_MEAN_IN(d->s, p->params, p->nparams, name);
@@ -1204,13 +1220,13 @@ static void collect_step_params(struct loader *L, pstep *st)
 			       "params file)",
 			       d->s);
 	}
-	size_t n = 0;
-	for (size_t k = 0; k < p->nparams; k++)
-		n += L->marks[k] == L->mark_gen;
-	st->params = arena_alloc(&p->mem, sizeof(pparam *) * (n + 1));
-	for (size_t k = 0; k < p->nparams; k++)
-		if (L->marks[k] == L->mark_gen)
-			st->params[st->nparams++] = &p->params[k];
+	/* p->params is sorted by name: so are the step's, by index */
+	if (L->nmarked)
+		qsort(L->marked, L->nmarked, sizeof(size_t), cmp_size);
+	st->params = arena_alloc(&p->mem, sizeof(pparam *) * (L->nmarked + 1));
+	for (size_t k = 0; k < L->nmarked; k++)
+		st->params[st->nparams++] = &p->params[L->marked[k]];
+	L->nmarked = 0;
 }
 
 static int check_ref(void *ctx, const char *const *parts, size_t n, size_t offset)
@@ -1574,13 +1590,16 @@ static void parse_top(struct loader *L, const ynode *root, const pipeline_load_o
 			   steps->items[i], defaults);
 	/* Templates are checked once every step and param is known. */
 	L->marks = xcalloc(p->nparams + 1, sizeof(unsigned));
+	L->marked = xcalloc(p->nparams + 1, sizeof(size_t));
 	for (size_t i = 0; i < p->nsteps; i++) {
 		L->mark_gen = (unsigned)i + 1;
 		check_step_templates(L, &p->steps[i]);
 		collect_step_params(L, &p->steps[i]);
 	}
 	free(L->marks);
+	free(L->marked);
 	L->marks = NULL;
+	L->marked = NULL;
 	if (p->notify.present) {
 		check_template(L, NULL, &p->notify.webhook, 0, "notify.webhook");
 	}
@@ -1609,6 +1628,7 @@ int pipeline_load_text_with(const char *path, const char *dir, const char *text,
 	strmap_release(&L.param_groups);
 	free(L.plist);
 	free(L.marks);
+	free(L.marked);
 	if (!root || root->kind != YNODE_MAP) {
 		pipeline_free(p);
 		*out = NULL;

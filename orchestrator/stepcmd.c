@@ -210,19 +210,21 @@ char **stepcmd_argv(struct exec *x, size_t i)
 }
 
 /* Create the step's params file unless an instance (or the run before a
- * resume: the same params) already did.  0, or -1 with es->reason set. */
+ * resume: the same params) already did.  Written under a temporary name and
+ * renamed, so that no attempt (and no resume after a crash) ever finds it
+ * half written.  0, or -1 with es->reason set. */
 static int write_step_params(struct exec *x, size_t i, const char *path)
 {
-	const pstep *step = x->d->nodes[i].step;
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (faccessat(AT_FDCWD, path, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+		return 0;
+	char *tmp = arena_printf(&x->mem, "%s.tmp", path);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0 && errno == ENOENT) {
 		char *dir = arena_printf(&x->mem, "%s/params", x->run_dir);
 		if (fs_mkdir_p(dir, 0700) == 0)
-			fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+			fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	}
-	if (fd < 0 && errno == EEXIST)
-		return 0;
-	char *text = fd >= 0 ? pipeline_step_params_json(step) : NULL;
+	char *text = fd >= 0 ? pipeline_step_params_json(x->d->nodes[i].step) : NULL;
 	int bad = fd < 0;
 	if (!bad) {
 		size_t len = strlen(text);
@@ -234,10 +236,14 @@ static int write_step_params(struct exec *x, size_t i, const char *path)
 		saved = errno;
 	}
 	free(text);
+	if (!bad && rename(tmp, path) < 0) {
+		bad = 1;
+		saved = errno;
+	}
 	if (bad) {
 		snprintf(x->s[i].reason, sizeof(x->s[i].reason), "write %s: %s", path,
 			 strerror(saved));
-		unlink(path); /* a later instance must not find it half written */
+		unlink(tmp);
 		return -1;
 	}
 	return 0;
