@@ -164,4 +164,41 @@ expect_contains "$ERR" "-p train.lr=abc: param 'train.lr' is a number (its defau
 sed -i 's/    params: \[seed\]/    params: [sed]/' pipeline.yaml
 run_sluice 2 validate pipeline.yaml
 expect_contains "$ERR" "pipeline.yaml:24:14: params: unknown param 'sed' (did you mean 'seed'?)"
+
+# the step's own params file reaches the sandbox as root and as an
+# unprivileged user, with nothing of the other steps' params
+small_pipeline() {
+	cat > "$1/pipeline.yaml" <<'YAML'
+name: small
+params: {lr: 0.1, secret_knob: 42}
+params_files: [params.yaml]
+steps:
+  a:
+    run: "rm -f seen.json; cat $SLUICE_PARAMS > seen.json"
+    params: [lr, extra]
+    outputs: [seen.json]
+  b:
+    run: "echo ${{ params.secret_knob }} > b.txt"
+    outputs: [b.txt]
+YAML
+	printf 'extra: {k: 1}\n' > "$1/params.yaml"
+}
+trap unpriv_cleanup EXIT
+for WHO in root user; do
+	if [ "$WHO" = user ]; then
+		unpriv_user
+		dir=$BOX/ws
+	else
+		dir=$T/small
+		mkdir -p "$dir"
+	fi
+	small_pipeline "$dir"
+	sluice_as "$dir" run pipeline.yaml --ci
+	[ "$RC" = 0 ] || fail "small run as $WHO exited $RC: $ERR"
+	/usr/bin/python3 -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+assert d == {"extra": {"k": 1}, "lr": 0.1}, d' "$dir/seen.json" || fail "seen.json as $WHO"
+	sluice_as "$dir" run pipeline.yaml --ci -p secret_knob=43
+	expect_contains "$ERR" "a cached" "as $WHO"
+done
 echo "params per step: ok"
