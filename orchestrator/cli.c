@@ -28,8 +28,15 @@ static const cli_opt graph_opts[] = {
 			"strict: refuse steps that could leave the sandbox ($SLUICE_SANDBOX)"      \
 	}
 
+#define PARAMS_FILE_OPT                                                                            \
+	{                                                                                          \
+		"params-file", 0, CLI_LIST, "FILE",                                                \
+			"params from a YAML or JSON file, after params_files: (repeatable)"        \
+	}
+
 static const cli_opt run_opts[] = {
 	{"param", 'p', CLI_LIST, "k=v", "override a param"},
+	PARAMS_FILE_OPT,
 	{"jobs", 'j', CLI_VALUE, "N", "run at most N steps at once (default: number of cores)"},
 	{"only", 0, CLI_VALUE, "STEP", "run just this step (its inputs must exist)"},
 	{"from", 0, CLI_VALUE, "STEP", "run this step and everything downstream of it"},
@@ -45,6 +52,7 @@ static const cli_opt run_opts[] = {
 
 static const cli_opt plan_opts[] = {
 	{"param", 'p', CLI_LIST, "k=v", "override a param"},
+	PARAMS_FILE_OPT,
 	{"only", 0, CLI_VALUE, "STEP", "plan just this step"},
 	{"from", 0, CLI_VALUE, "STEP", "plan this step and everything downstream of it"},
 	{"force", 0, CLI_FLAG, NULL, "plan as `run --force` would run"},

@@ -48,7 +48,11 @@ int cli_load_dag(const cli_args *a, pipeline **p, dag **d)
 		ov[i] = (param_override){keys[i], eq + 1};
 	}
 	diag_list diags = DIAG_LIST_INIT;
-	if (pipeline_load(a->pos[0], ov, np, p, &diags) == 0)
+	pipeline_load_opts o = {.ov = ov, .nov = np};
+	for (const cli_opt *opt = a->cmd->opts; opt->name; opt++) /* run and plan have it */
+		if (!strcmp(opt->name, "params-file"))
+			o.params_files = cli_values(a, "params-file", &o.nparams_files);
+	if (pipeline_load_with(a->pos[0], &o, p, &diags) == 0)
 		dag_build(*p, d, &diags);
 	if (diag_count(&diags)) {
 		diag_print(&diags, stderr);

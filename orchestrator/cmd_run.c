@@ -264,6 +264,32 @@ static int execute(const cli_args *a, const pipeline *p, const dag *d, store *st
 
 /* ---- run ------------------------------------------------------------------------------ */
 
+/* The no-op key: the file, -p and --params-file in their order (a later
+ * file overrides an earlier one).  The params files' contents are not in it:
+ * the index records their stat with the run's other files (reuse.c). */
+static void run_noop_key(const cli_args *a, const char *abs, const char *text, size_t len, int ci,
+			 char *hex)
+{
+	size_t np, nf;
+	const char *const *ps = cli_values(a, "param", &np);
+	const char *const *fs = cli_values(a, "params-file", &nf);
+	const char **all = xcalloc(np + nf + 1, sizeof(char *));
+	char **made = xcalloc(nf + 1, sizeof(char *));
+	for (size_t i = 0; i < np; i++)
+		all[i] = ps[i];
+	/* no param name holds a space: these never equal a -p */
+	for (size_t i = 0; i < nf; i++)
+		if (asprintf(&made[i], "params-file %zu %s", i, fs[i]) < 0)
+			abort();
+		else
+			all[np + i] = made[i];
+	noop_key(abs, text, len, all, np + nf, ci ? "ci" : "manual", hex);
+	for (size_t i = 0; i < nf; i++)
+		free(made[i]);
+	free(made);
+	free(all);
+}
+
 /* The no-op fast path: 1 when the run was recorded as all cached (*code set), 0 when
  * the full path must decide, -1 with *code on an error. */
 static int run_noop(const cli_args *a, const char *noop_key, int *code)
@@ -358,12 +384,8 @@ int cmd_run(const cli_args *a)
 		    sb.st_size < (1 << 30)) {
 			char *text = xmalloc((size_t)sb.st_size + 1);
 			ssize_t got = read(fd, text, (size_t)sb.st_size);
-			if (got == sb.st_size) {
-				size_t np;
-				const char *const *ps = cli_values(a, "param", &np);
-				noop_key(abs, text, (size_t)got, ps, np, ci ? "ci" : "manual",
-					 noop_key_hex);
-			}
+			if (got == sb.st_size)
+				run_noop_key(a, abs, text, (size_t)got, ci, noop_key_hex);
 			free(text);
 		}
 		if (fd >= 0)
@@ -428,39 +450,13 @@ out:
 
 /* ---- rerun and resume ----------------------------------------------------------------- */
 
-/* The params of a recorded run as -p overrides (strings typed like the defaults again). */
-static param_override *params_as_overrides(const char *params, size_t *n, char ***keep)
-{
-	json_t *o = params ? json_loads(params, 0, NULL) : NULL;
-	*n = 0;
-	size_t cap = o ? json_object_size(o) : 0;
-	param_override *ov = xcalloc(cap + 1, sizeof(*ov));
-	*keep = xcalloc(2 * cap + 1, sizeof(char *));
-	const char *k;
-	json_t *v;
-	json_object_foreach(o, k, v)
-	{
-		char *val;
-		if (json_is_string(v))
-			val = xstrdup(json_string_value(v));
-		else
-			val = json_dumps(v, JSON_ENCODE_ANY | JSON_REAL_PRECISION(17));
-		(*keep)[2 * *n] = xstrdup(k);
-		(*keep)[2 * *n + 1] = val;
-		ov[*n] = (param_override){(*keep)[2 * *n], val};
-		(*n)++;
-	}
-	json_decref(o);
-	return ov;
-}
-
 /* The pipeline of a recorded run: its snapshot, or with current the file as it is now
- * (both with the run's params).  0, or the exit code after printing the errors. */
+ * (both with the run's params, which take the place of its params files: a
+ * params.yaml edited or gone since does not change what is reproduced).  0, or
+ * the exit code after printing the errors. */
 static int load_recorded(const run_info *run, int current, pipeline **p, dag **d)
 {
-	size_t nov;
-	char **keep;
-	param_override *ov = params_as_overrides(run->params_json, &nov, &keep);
+	pipeline_load_opts o = {.recorded = run->params_json ? run->params_json : "{}"};
 	diag_list diags = DIAG_LIST_INIT;
 	int rc;
 	char *file = NULL;
@@ -470,11 +466,11 @@ static int load_recorded(const run_info *run, int current, pipeline **p, dag **d
 			file = xstrdup(run->path);
 		else if (asprintf(&file, "%s/%s", run->workspace, base ? base + 1 : run->path) < 0)
 			abort();
-		rc = pipeline_load(file, ov, nov, p, &diags);
+		rc = pipeline_load_with(file, &o, p, &diags);
 	} else {
 		const char *text = run->snapshot ? run->snapshot : "";
-		rc = pipeline_load_text(run->path, run->workspace, text, strlen(text), ov, nov, p,
-					&diags);
+		rc = pipeline_load_text_with(run->path, run->workspace, text, strlen(text), &o, p,
+					     &diags);
 	}
 	if (rc == 0)
 		dag_build(*p, d, &diags);
@@ -490,10 +486,6 @@ static int load_recorded(const run_info *run, int current, pipeline **p, dag **d
 		code = EXIT_USAGE;
 	}
 	diag_release(&diags);
-	for (size_t i = 0; i < 2 * nov; i++)
-		free(keep[i]);
-	free(keep);
-	free(ov);
 	free(file);
 	return code;
 }

@@ -96,8 +96,9 @@ int cmd_show(const cli_args *a)
 	parts = s->env_json ? json_loads(s->env_json, 0, NULL) : NULL;
 	/* the step's settings as they were when it ran */
 	const pstep *ps = NULL;
-	if (pipeline_load_text(run.path, run.workspace, run.snapshot, strlen(run.snapshot), NULL, 0,
-			       &p, &diags) == 0)
+	pipeline_load_opts lo = {.recorded = run.params_json ? run.params_json : "{}"};
+	if (pipeline_load_text_with(run.path, run.workspace, run.snapshot, strlen(run.snapshot),
+				    &lo, &p, &diags) == 0)
 		ps = pipeline_find_step(p, s->step);
 	doc = json_object();
 	json_object_set_new(doc, "run_id", json_integer(id));
@@ -112,6 +113,9 @@ int cmd_show(const cli_args *a)
 			    s->cached_from ? json_integer(s->cached_from) : json_null());
 	json_object_set_new(doc, "why", s->why ? json_string(s->why) : json_null());
 	json_object_set_new(doc, "env_parts", parts ? json_incref(parts) : json_null());
+	/* the params the step used: what its key and its $SLUICE_PARAMS held */
+	json_t *used = json_object_get(parts, "params");
+	json_object_set_new(doc, "params", used ? json_incref(used) : json_object());
 	json_object_set_new(doc, "inputs", files_json(ins, nins));
 	json_object_set_new(doc, "settings", sandbox_json(ps));
 	json_t *ja = json_array();
@@ -172,6 +176,14 @@ int cmd_show(const cli_args *a)
 		printf("  input      %s  sha256 %s  %lld bytes\n", ins[i].path,
 		       ins[i].sha256 ? ins[i].sha256 : "(missing)", (long long)ins[i].size);
 	printf("  cache key  %s\n", s->cache_key ? s->cache_key : "(none: the step was not keyed)");
+	const char *pk;
+	json_t *pval;
+	json_object_foreach(json_object_get(parts, "params"), pk, pval)
+	{
+		char *t = json_dumps(pval, JSON_ENCODE_ANY | JSON_REAL_PRECISION(15));
+		printf("  param      %s = %s\n", pk, t ? t : "?");
+		free(t);
+	}
 	printf("  env hash   %s\n", s->env_hash ? s->env_hash : "(none)");
 	if (parts) {
 		/* the parts the env hash was made of, as `show` promises (docs/cli.md) */

@@ -72,8 +72,8 @@ int dag_plan_lookup(void *vctx, const char *const *parts, size_t n, expr_value *
 		    size_t msgsize)
 {
 	dag_lookup_ctx *c = vctx;
-	if (strcmp(parts[0], "params") == 0 && n == 2) {
-		const pparam *pp = pipeline_find_param(c->p, parts[1]);
+	if (strcmp(parts[0], "params") == 0 && n >= 2) {
+		const pparam *pp = pipeline_find_param_parts(c->p, parts + 1, n - 1);
 		if (pp) {
 			*out = pp->value;
 			return 0;

@@ -14,6 +14,7 @@
 #include "sluice/fsutil.h"
 #include "sluice/strmap.h"
 #include "sluice/util.h"
+#include "sluice/wspath.h"
 
 #include <ctype.h>
 #include <jansson.h>
@@ -30,17 +31,15 @@
 
 /* ---- the schema ---------------------------------------------------------- */
 
-static const char *const top_keys[] = {"name",     "description", "params",  "env",
-				       "defaults", "schedule",    "secrets", "notify",
-				       "runner",   "steps",       NULL};
-static const char *const step_keys[] = {"needs",     "run",          "uses",
-					"with",      "inputs",       "outputs",
-					"metrics",   "env",          "when",
-					"matrix",    "timeout",      "grace_period",
-					"retries",   "sandbox",      "resources",
-					"cache",     "runner",       "description",
-					"on_no_gpu", "max_log_size", "max_output_size",
-					NULL};
+static const char *const top_keys[] = {"name",   "description", "params",   "params_files",
+				       "env",    "defaults",    "schedule", "secrets",
+				       "notify", "runner",      "steps",    NULL};
+static const char *const step_keys[] = {
+	"needs",           "run",          "uses",        "with",      "inputs",
+	"outputs",         "metrics",      "env",         "when",      "matrix",
+	"timeout",         "grace_period", "retries",     "sandbox",   "resources",
+	"cache",           "runner",       "description", "on_no_gpu", "max_log_size",
+	"max_output_size", "params",       NULL};
 static const char *const default_keys[] = {
 	"timeout", "grace_period", "retries",   "sandbox",      "resources",       "cache",
 	"runner",  "env",          "on_no_gpu", "max_log_size", "max_output_size", NULL};
@@ -59,6 +58,15 @@ struct loader {
 	const char *file;
 	strmap param_index;
 	strmap step_index;
+	/* params while they load (see "params and overrides") */
+	pparam **plist;
+	size_t nplist, cplist;
+	strmap param_groups; /* "train" -> "train.lr", a param of the group */
+	/* the params the step being checked uses: marks[i] == mark_gen for
+	 * p->params[i], whose indices are also in marked[0..nmarked) */
+	unsigned *marks;
+	unsigned mark_gen;
+	size_t *marked, nmarked;
 };
 
 static void err_at(struct loader *L, int line, int col, const char *fmt, ...)
@@ -316,46 +324,15 @@ static void parse_env(struct loader *L, const ynode *n, penv **env, size_t *nenv
 
 /* ---- params and overrides ------------------------------------------------ */
 
-static void parse_params(struct loader *L, const ynode *n)
-{
-	if (want_map(L, n, "params") < 0)
-		return;
-	pipeline *p = L->p;
-	p->params = arena_alloc(&p->mem, sizeof(pparam) * (n->n + 1));
-	for (size_t i = 0; i < n->n; i++) {
-		const ynode *v = n->items[i];
-		pparam *pp = &p->params[p->nparams];
-		pp->name = n->keys[i];
-		pp->pos = (spos){n->key_line[i], n->key_col[i]};
-		if (!is_env_name(pp->name)) {
-			err_at(L, pp->pos.line, pp->pos.col,
-			       "param '%s': names are letters, digits and _ (so that "
-			       "${{ params.NAME }} can refer to it)",
-			       pp->name);
-			continue;
-		}
-		int b;
-		double d;
-		if (v->kind != YNODE_SCALAR) {
-			ERR_NODE(L, v, "param '%s' must be a number, a string or a boolean, not %s",
-				 pp->name, ynode_kind_name(v));
-			continue;
-		} else if (ynode_is_null(v)) {
-			ERR_NODE(L, v,
-				 "param '%s' has no default value (write \"\" for an empty string)",
-				 pp->name);
-			continue;
-		} else if (ynode_bool(v, &b) == 0) {
-			pp->value = (expr_value){.type = EXPR_BOOL, .b = b};
-		} else if (ynode_number(v, &d) == 0) {
-			pp->value = (expr_value){.type = EXPR_NUM, .num = d};
-		} else {
-			pp->value = (expr_value){.type = EXPR_STR, .str = v->str};
-		}
-		strmap_put(&L->param_index, pp->name, pp);
-		p->nparams++;
-	}
-}
+/*
+ * Params come from, in order, each overriding the ones before: the
+ * pipeline's `params:`, its `params_files:`, --params-file, then -p (or,
+ * for a recorded run, the record instead of the files).  Nested maps are
+ * flattened to dotted names ("train.lr"); L->param_groups holds every
+ * proper prefix ("train") so that a name is never both a value and a group.
+ * The params are collected in L->plist while they load and moved into one
+ * sorted array (p->params) before -p and the templates look them up.
+ */
 
 static const char *type_name(expr_type t)
 {
@@ -371,6 +348,343 @@ static const char *type_name(expr_type t)
 	}
 }
 
+/* Every segment of a dotted name is a name: letters, digits and _. */
+static int is_param_name(const char *s)
+{
+	char seg[256];
+	for (;;) {
+		size_t n = strcspn(s, ".");
+		if (n == 0 || n >= sizeof(seg))
+			return 0;
+		memcpy(seg, s, n);
+		seg[n] = 0;
+		if (!is_env_name(seg))
+			return 0;
+		if (!s[n])
+			return 1;
+		s += n + 1;
+	}
+}
+
+static const char *join_name(struct loader *L, const char *prefix, const char *key)
+{
+	return *prefix ? arena_printf(&L->p->mem, "%s.%s", prefix, key) : key;
+}
+
+/* What a file shows for a param's origin: "pipeline.yaml:3:3". */
+static const char *param_origin(struct loader *L, const pparam *pp)
+{
+	return arena_printf(&L->p->mem, "%s:%d:%d", pp->file ? pp->file : L->file, pp->pos.line,
+			    pp->pos.col);
+}
+
+static void note_groups(struct loader *L, const char *name)
+{
+	for (const char *dot = strchr(name, '.'); dot; dot = strchr(dot + 1, '.')) {
+		char *g = arena_strndup(&L->p->mem, name, (size_t)(dot - name));
+		if (!strmap_get(&L->param_groups, g))
+			strmap_put(&L->param_groups, g, (void *)name);
+	}
+}
+
+static pparam *add_param(struct loader *L, const char *name, expr_value v, spos pos,
+			 const char *file, int declared)
+{
+	pparam *pp = arena_alloc(&L->p->mem, sizeof(*pp));
+	*pp = (pparam){.name = name, .value = v, .pos = pos, .file = file, .declared = declared};
+	if (L->nplist == L->cplist) {
+		L->cplist = L->cplist ? 2 * L->cplist : 16;
+		L->plist = xrealloc(L->plist, L->cplist * sizeof(*L->plist));
+	}
+	L->plist[L->nplist++] = pp;
+	strmap_put(&L->param_index, name, pp);
+	note_groups(L, name);
+	return pp;
+}
+
+/* A scalar's value as YAML typed it. */
+static expr_value scalar_value(const ynode *v)
+{
+	int b;
+	double d;
+	if (ynode_bool(v, &b) == 0)
+		return (expr_value){.type = EXPR_BOOL, .b = b};
+	if (ynode_number(v, &d) == 0)
+		return (expr_value){.type = EXPR_NUM, .num = d};
+	return (expr_value){.type = EXPR_STR, .str = v->str};
+}
+
+/* The pipeline's own `params:` (a map, maps inside it for groups). */
+static void parse_param_map(struct loader *L, const char *prefix, const ynode *n)
+{
+	for (size_t i = 0; i < n->n; i++) {
+		const ynode *v = n->items[i];
+		spos pos = {n->key_line[i], n->key_col[i]};
+		if (!is_env_name(n->keys[i])) {
+			err_at(L, pos.line, pos.col,
+			       "param '%s': names are letters, digits and _ (so that "
+			       "${{ params.NAME }} can refer to it)",
+			       join_name(L, prefix, n->keys[i]));
+			continue;
+		}
+		const char *name = join_name(L, prefix, n->keys[i]);
+		if (v->kind == YNODE_MAP && v->n) {
+			parse_param_map(L, name, v);
+		} else if (v->kind != YNODE_SCALAR) {
+			ERR_NODE(L, v, "param '%s' must be a number, a string or a boolean, not %s",
+				 name, ynode_kind_name(v));
+		} else if (ynode_is_null(v)) {
+			ERR_NODE(L, v,
+				 "param '%s' has no default value (write \"\" for an empty string)",
+				 name);
+		} else {
+			add_param(L, name, scalar_value(v), pos_of(v), NULL, 1);
+		}
+	}
+}
+
+static void parse_params(struct loader *L, const ynode *n)
+{
+	if (want_map(L, n, "params") == 0)
+		parse_param_map(L, "", n);
+}
+
+/* A value from a params file for an existing param: a declared param keeps
+ * its type (a string param takes any scalar, as its text); one that only a
+ * params file set takes the new one. */
+static void set_from_file(struct loader *L, pparam *pp, const ynode *v, const char *file)
+{
+	expr_value nv = scalar_value(v);
+	if (pp->declared && nv.type != pp->value.type) {
+		if (pp->value.type != EXPR_STR) {
+			diag_add(L->diags, file, v->line, v->col,
+				 "param '%s' is %s (its default at %s), not %s", pp->name,
+				 type_name(pp->value.type), param_origin(L, pp),
+				 ynode_kind_name(v));
+			return;
+		}
+		nv = (expr_value){.type = EXPR_STR, .str = v->str};
+	}
+	pp->value = nv;
+	pp->pos = pos_of(v);
+	pp->file = file;
+}
+
+/* The params of one params file: its maps are groups; a list or null that
+ * no declared param needs is left alone (a shared file holds more than
+ * params), as is a key that could not be named in an expression. */
+static void merge_param_node(struct loader *L, const char *file, const char *name, const ynode *v)
+{
+	pparam *pp = *name ? strmap_get(&L->param_index, name) : NULL;
+	if (v->kind == YNODE_MAP) {
+		if (pp) {
+			diag_add(L->diags, file, v->line, v->col,
+				 "'%s' is a map here, but param '%s' is %s (%s)", name, name,
+				 type_name(pp->value.type), param_origin(L, pp));
+			return;
+		}
+		for (size_t i = 0; i < v->n; i++)
+			if (is_env_name(v->keys[i]))
+				merge_param_node(L, file, join_name(L, name, v->keys[i]),
+						 v->items[i]);
+		return;
+	}
+	if (v->kind != YNODE_SCALAR || ynode_is_null(v)) {
+		if (pp && pp->declared)
+			diag_add(L->diags, file, v->line, v->col,
+				 "param '%s' is %s (its default at %s), not %s", name,
+				 type_name(pp->value.type), param_origin(L, pp),
+				 ynode_kind_name(v));
+		return;
+	}
+	const char *member = strmap_get(&L->param_groups, name);
+	if (member) {
+		pparam *m = strmap_get(&L->param_index, member);
+		diag_add(L->diags, file, v->line, v->col,
+			 "'%s' is %s here, but a group of params (%s, %s)", name,
+			 ynode_kind_name(v), member, m ? param_origin(L, m) : L->file);
+		return;
+	}
+	if (pp)
+		set_from_file(L, pp, v, file);
+	else
+		add_param(L, name, scalar_value(v), pos_of(v), file, 0);
+}
+
+#define MAX_PARAMS_FILE (16u << 20)
+
+/* Read one params file (rel: as written, relative to the workspace; at:
+ * where it was named, or {0, 0} for --params-file) and merge its params. */
+static void load_params_file(struct loader *L, int wsfd, const char *rel, spos at)
+{
+	pipeline *p = L->p;
+	char *norm = arena_strdup(&p->mem, rel);
+	const char *why;
+	const char *named = at.line ? L->file : rel;
+	if (path_normalize_relative(norm, &why) < 0) {
+		diag_add(L->diags, named, at.line, at.col, "params file '%s': %s", rel, why);
+		return;
+	}
+	/* shown the way the pipeline file is: beside it */
+	const char *slash = strrchr(L->file, '/');
+	const char *shown =
+		slash ? arena_printf(&p->mem, "%.*s/%s", (int)(slash - L->file), L->file, norm)
+		      : norm;
+	char *text = NULL;
+	size_t len = 0;
+	sl_error *err = NULL;
+	struct stat sb;
+	int fd = wsfd < 0 ? -1 : wspath_open_regular(wsfd, norm, &sb, &err);
+	if (fd < 0 ||
+	    fs_read_fd(fd, shown, MAX_PARAMS_FILE, "params file", &text, &len, &err) < 0) {
+		if (err)
+			diag_add(L->diags, named, at.line, at.col, "params file %s", err->msg);
+		else
+			diag_add(L->diags, named, at.line, at.col,
+				 "params file %s: the workspace cannot be opened", rel);
+		sl_error_release(&err);
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	close(fd);
+	/* the stat of what was read: an edit during the run still counts (noop.h) */
+	p->params_read[p->nparams_read] = norm;
+	p->params_read_stat[p->nparams_read++] = sb;
+	ynode *root = NULL;
+	char *copy = arena_alloc(&p->mem, len + 1);
+	memcpy(copy, text, len + 1);
+	free(text);
+	if (yamldoc_parse(&p->mem, shown, copy, len, YAMLDOC_MAX_EXPANDED, &root, L->diags) < 0)
+		return;
+	if (!root)
+		return; /* an empty file sets nothing */
+	if (root->kind != YNODE_MAP) {
+		diag_add(L->diags, shown, root->line, root->col,
+			 "a params file must be a map of params, not %s", ynode_kind_name(root));
+		return;
+	}
+	merge_param_node(L, shown, "", root);
+}
+
+/* `params_files:`, then --params-file: all relative to the workspace. */
+static void load_params_files(struct loader *L, const pipeline_load_opts *o)
+{
+	pipeline *p = L->p;
+	size_t n = p->params_files.n + (o ? o->nparams_files : 0);
+	if (!n)
+		return;
+	p->params_read = arena_alloc(&p->mem, sizeof(char *) * (n + 1));
+	p->params_read_stat = arena_alloc(&p->mem, sizeof(struct stat) * (n + 1));
+	int wsfd = open(p->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	for (size_t i = 0; i < p->params_files.n; i++)
+		load_params_file(L, wsfd, p->params_files.v[i].s, p->params_files.v[i].pos);
+	for (size_t i = 0; o && i < o->nparams_files; i++)
+		load_params_file(L, wsfd, o->params_files[i], (spos){0, 0});
+	if (wsfd >= 0)
+		close(wsfd);
+}
+
+/* Override pp with text (-p, or a recorded value), typed like pp. */
+static void override_param(struct loader *L, pparam *pp, const char *v, const char *what)
+{
+	const char *where = pp->file ? pp->file : L->file;
+	expr_value nv = {.type = pp->value.type};
+	if (pp->value.type == EXPR_NUM) {
+		char *end;
+		errno = 0;
+		nv.num = strtod(v, &end);
+		if (!*v || *end || errno || isnan(nv.num)) {
+			diag_add(L->diags, where, pp->pos.line, pp->pos.col,
+				 "%s %s=%s: param '%s' is %s (its default), '%s' is not", what,
+				 pp->name, v, pp->name, type_name(pp->value.type), v);
+			return;
+		}
+	} else if (pp->value.type == EXPR_BOOL) {
+		if (strcmp(v, "true") == 0)
+			nv.b = 1;
+		else if (strcmp(v, "false") == 0)
+			nv.b = 0;
+		else {
+			diag_add(L->diags, where, pp->pos.line, pp->pos.col,
+				 "%s %s=%s: param '%s' is true or false (its default), "
+				 "'%s' is not",
+				 what, pp->name, v, pp->name, v);
+			return;
+		}
+	} else {
+		nv.str = arena_strdup(&L->p->mem, v);
+	}
+	pp->value = nv;
+	pp->overridden = 1;
+}
+
+/* The params of a recorded run in place of the params files: a param the
+ * pipeline no longer has is added back as it was recorded. */
+static void apply_recorded(struct loader *L, const char *recorded)
+{
+	json_t *o = json_loads(recorded, 0, NULL);
+	const char *k;
+	json_t *v;
+	json_object_foreach(o, k, v)
+	{
+		if (!is_param_name(k))
+			continue;
+		pparam *pp = strmap_get(&L->param_index, k);
+		if (json_is_string(v)) {
+			if (pp)
+				override_param(L, pp, json_string_value(v), "the run's param");
+			else
+				add_param(L, arena_strdup(&L->p->mem, k),
+					  (expr_value){.type = EXPR_STR,
+						       .str = arena_strdup(&L->p->mem,
+									   json_string_value(v))},
+					  (spos){0, 0}, NULL, 0);
+		} else if (json_is_number(v) || json_is_boolean(v)) {
+			expr_value nv =
+				json_is_boolean(v)
+					? (expr_value){.type = EXPR_BOOL, .b = json_is_true(v)}
+					: (expr_value){.type = EXPR_NUM,
+						       .num = json_number_value(v)};
+			if (pp && pp->value.type != nv.type) {
+				char *text =
+					json_dumps(v, JSON_ENCODE_ANY | JSON_REAL_PRECISION(17));
+				override_param(L, pp, text, "the run's param");
+				free(text);
+			} else if (pp) {
+				pp->value = nv;
+				pp->overridden = 1;
+			} else {
+				add_param(L, arena_strdup(&L->p->mem, k), nv, (spos){0, 0}, NULL,
+					  0);
+			}
+		}
+	}
+	json_decref(o);
+}
+
+static int cmp_pparam(const void *a, const void *b)
+{
+	return strcmp(((const pparam *)a)->name, ((const pparam *)b)->name);
+}
+
+/* Move the params into one array sorted by name (bsearch, did-you-mean). */
+static void finish_params(struct loader *L)
+{
+	pipeline *p = L->p;
+	p->params = arena_alloc(&p->mem, sizeof(pparam) * (L->nplist + 1));
+	for (size_t i = 0; i < L->nplist; i++)
+		p->params[i] = *L->plist[i];
+	p->nparams = L->nplist;
+	if (p->nparams)
+		qsort(p->params, p->nparams, sizeof(pparam), cmp_pparam);
+	for (size_t i = 0; i < p->nparams; i++)
+		strmap_put(&L->param_index, p->params[i].name, &p->params[i]);
+	free(L->plist);
+	L->plist = NULL;
+	L->nplist = L->cplist = 0;
+}
+
 static void apply_overrides(struct loader *L, const param_override *ov, size_t nov)
 {
 	pipeline *p = L->p;
@@ -378,7 +692,13 @@ static void apply_overrides(struct loader *L, const param_override *ov, size_t n
 		pparam *pp = strmap_get(&L->param_index, ov[i].key);
 		if (!pp) {
 			const char *s = DID_YOU_MEAN_IN(ov[i].key, p->params, p->nparams, name);
-			if (s)
+			const char *member = strmap_get(&L->param_groups, ov[i].key);
+			if (member)
+				diag_add(L->diags, L->file, 0, 0,
+					 "-p %s: '%s' is a group of params; set one of them "
+					 "(-p %s=...)",
+					 ov[i].key, ov[i].key, member);
+			else if (s)
 				diag_add(L->diags, L->file, 0, 0,
 					 "-p %s: the pipeline has no param '%s' (did you mean "
 					 "'%s'?)",
@@ -389,36 +709,25 @@ static void apply_overrides(struct loader *L, const param_override *ov, size_t n
 					 ov[i].key);
 			continue;
 		}
-		const char *v = ov[i].value;
-		expr_value nv = {.type = pp->value.type};
-		if (pp->value.type == EXPR_NUM) {
-			char *end;
-			errno = 0;
-			nv.num = strtod(v, &end);
-			if (!*v || *end || errno || isnan(nv.num)) {
-				diag_add(L->diags, L->file, pp->pos.line, pp->pos.col,
-					 "-p %s=%s: param '%s' is %s (its default), '%s' is not",
-					 pp->name, v, pp->name, type_name(pp->value.type), v);
-				continue;
-			}
-		} else if (pp->value.type == EXPR_BOOL) {
-			if (strcmp(v, "true") == 0)
-				nv.b = 1;
-			else if (strcmp(v, "false") == 0)
-				nv.b = 0;
-			else {
-				diag_add(L->diags, L->file, pp->pos.line, pp->pos.col,
-					 "-p %s=%s: param '%s' is true or false (its default), "
-					 "'%s' is not",
-					 pp->name, v, pp->name, v);
-				continue;
-			}
-		} else {
-			nv.str = arena_strdup(&p->mem, v);
-		}
-		pp->value = nv;
-		pp->overridden = 1;
+		override_param(L, pp, ov[i].value, "-p");
 	}
+}
+
+/* All the params, in their order (see above). */
+static void load_params(struct loader *L, const ynode *root, const pipeline_load_opts *o)
+{
+	const ynode *v;
+	if ((v = ynode_get(root, "params")))
+		parse_params(L, v);
+	if ((v = ynode_get(root, "params_files")))
+		want_str_list(L, v, "params_files", &L->p->params_files);
+	if (o && o->recorded)
+		apply_recorded(L, o->recorded);
+	else
+		load_params_files(L, o);
+	finish_params(L);
+	if (o)
+		apply_overrides(L, o->ov, o->nov);
 }
 
 /* ---- step settings that defaults can also give --------------------------- */
@@ -764,6 +1073,8 @@ static void parse_step(struct loader *L, const char *name, spos kpos, const ynod
 		st->when = mkpstr(v);
 	if ((v = ynode_get(n, "matrix")))
 		parse_matrix(L, v, st);
+	if ((v = ynode_get(n, "params")))
+		want_str_list(L, v, "params", &st->params_decl);
 	if (st->res.gpus == 0 && st->on_no_gpu != ON_NO_GPU_DEFAULT) {
 		/* harmless, but most likely a forgotten resources.gpus */
 		const ynode *o = ynode_get(n, "on_no_gpu");
@@ -812,27 +1123,119 @@ static void ref_err(struct ref_check *c, size_t offset, const char *fmt, ...)
 	err_at(c->L, at.line, at.col, "%s", buf);
 }
 
+/* params.NAME, params.GROUP.NAME: the longest dotted prefix that is a param
+ * must be the whole name. */
+static void check_param_ref(struct ref_check *c, const char *const *parts, size_t n, size_t offset)
+{
+	pipeline *p = c->L->p;
+	if (n < 2) {
+		ref_err(c, offset, "'params' needs a name: params.NAME");
+		return;
+	}
+	for (size_t k = n - 1; k >= 1; k--) {
+		const pparam *pp = pipeline_find_param_parts(p, parts + 1, k);
+		if (!pp)
+			continue;
+		if (k < n - 1)
+			ref_err(c, offset, "params.%s is a value and has no field '%s'", pp->name,
+				parts[k + 1]);
+		return;
+	}
+	char name[512] = "";
+	for (size_t k = 1, off = 0; k < n && off < sizeof(name); k++)
+		off += (size_t)snprintf(name + off, sizeof(name) - off, "%s%s", k > 1 ? "." : "",
+					parts[k]);
+	const char *member = strmap_get(&c->L->param_groups, name);
+	const char *s = DID_YOU_MEAN_IN(name, p->params, p->nparams, name);
+	if (member)
+		ref_err(c, offset, "params.%s is a group of params: name one of them (params.%s)",
+			name, member);
+	else if (s)
+		ref_err(c, offset, "unknown param '%s' (did you mean '%s'?)", name, s);
+	else
+		ref_err(c, offset,
+			"unknown param '%s' (not declared under params: or in a params "
+			"file)",
+			name);
+}
+
+static void mark_param(struct loader *L, size_t k)
+{
+	if (L->marks[k] == L->mark_gen)
+		return;
+	L->marks[k] = L->mark_gen;
+	L->marked[L->nmarked++] = k;
+}
+
+static int cmp_size(const void *a, const void *b)
+{
+	size_t x = *(const size_t *)a, y = *(const size_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* A param a step's template names enters the step's key and params file. */
+static int note_param_ref(void *ctx, const char *const *parts, size_t n, size_t offset)
+{
+	(void)offset;
+	struct ref_check *c = ctx;
+	pipeline *p = c->L->p;
+	if (strcmp(parts[0], "params") != 0 || n < 2)
+		return 0;
+	for (size_t k = n - 1; k >= 1; k--) {
+		const pparam *pp = pipeline_find_param_parts(p, parts + 1, k);
+		if (pp) {
+			mark_param(c->L, (size_t)(pp - p->params));
+			break;
+		}
+	}
+	return 0;
+}
+
+/* st->params: what its templates named (marked) and what `params:` declares. */
+static void collect_step_params(struct loader *L, pstep *st)
+{
+	pipeline *p = L->p;
+	for (size_t i = 0; i < st->params_decl.n; i++) {
+		const pstr *d = &st->params_decl.v[i];
+		const pparam *pp = pipeline_find_param(p, d->s);
+		if (pp) {
+			mark_param(L, (size_t)(pp - p->params));
+			continue;
+		}
+		if (strmap_get(&L->param_groups, d->s)) {
+			size_t len = strlen(d->s);
+			for (size_t k = 0; k < p->nparams; k++)
+				if (!strncmp(p->params[k].name, d->s, len) &&
+				    p->params[k].name[len] == '.')
+					mark_param(L, k);
+			continue;
+		}
+		const char *s = DID_YOU_MEAN_IN(d->s, p->params, p->nparams, name);
+		if (s)
+			err_at(L, d->pos.line, d->pos.col,
+			       "params: unknown param '%s' (did you mean '%s'?)", d->s, s);
+		else
+			err_at(L, d->pos.line, d->pos.col,
+			       "params: unknown param '%s' (not declared under params: or in a "
+			       "params file)",
+			       d->s);
+	}
+	/* p->params is sorted by name: so are the step's, by index */
+	if (L->nmarked)
+		qsort(L->marked, L->nmarked, sizeof(size_t), cmp_size);
+	st->params = arena_alloc(&p->mem, sizeof(pparam *) * (L->nmarked + 1));
+	for (size_t k = 0; k < L->nmarked; k++)
+		st->params[st->nparams++] = &p->params[L->marked[k]];
+	L->nmarked = 0;
+}
+
 static int check_ref(void *ctx, const char *const *parts, size_t n, size_t offset)
 {
 	struct ref_check *c = ctx;
 	pipeline *p = c->L->p;
 	const char *root = parts[0];
 	if (strcmp(root, "params") == 0) {
-		if (n < 2) {
-			ref_err(c, offset, "'params' needs a name: params.NAME");
-		} else if (!strmap_get(&c->L->param_index, parts[1])) {
-			const char *s = DID_YOU_MEAN_IN(parts[1], p->params, p->nparams, name);
-			if (s)
-				ref_err(c, offset, "unknown param '%s' (did you mean '%s'?)",
-					parts[1], s);
-			else
-				ref_err(c, offset,
-					"unknown param '%s' (not declared under params:)",
-					parts[1]);
-		} else if (n > 2) {
-			ref_err(c, offset, "params.%s is a value and has no field '%s'", parts[1],
-				parts[2]);
-		}
+		check_param_ref(c, parts, n, offset);
 		return 0;
 	}
 	if (strcmp(root, "env") == 0) {
@@ -941,6 +1344,8 @@ static void check_template(struct loader *L, const pstep *st, const pstr *t, int
 	}
 	struct ref_check c = {L, st, t, plan_time, field};
 	template_walk_refs(tp, check_ref, &c);
+	if (st && L->marks)
+		template_walk_refs(tp, note_param_ref, &c);
 }
 
 /* `with` values: scalars and the scalars inside lists and maps. */
@@ -1125,7 +1530,7 @@ static void parse_notify(struct loader *L, const ynode *n)
 	}
 }
 
-static void parse_top(struct loader *L, const ynode *root, const param_override *ov, size_t nov)
+static void parse_top(struct loader *L, const ynode *root, const pipeline_load_opts *o)
 {
 	pipeline *p = L->p;
 	if (!root) {
@@ -1149,9 +1554,7 @@ static void parse_top(struct loader *L, const ynode *root, const param_override 
 	}
 	if ((v = ynode_get(root, "description")) && want_string(L, v, "description") == 0)
 		p->description = v->str;
-	if ((v = ynode_get(root, "params")))
-		parse_params(L, v);
-	apply_overrides(L, ov, nov);
+	load_params(L, root, o);
 	if ((v = ynode_get(root, "env")))
 		parse_env(L, v, &p->env, &p->nenv);
 	if ((v = ynode_get(root, "secrets"))) {
@@ -1192,8 +1595,17 @@ static void parse_top(struct loader *L, const ynode *root, const param_override 
 		parse_step(L, steps->keys[i], (spos){steps->key_line[i], steps->key_col[i]},
 			   steps->items[i], defaults);
 	/* Templates are checked once every step and param is known. */
-	for (size_t i = 0; i < p->nsteps; i++)
+	L->marks = xcalloc(p->nparams + 1, sizeof(unsigned));
+	L->marked = xcalloc(p->nparams + 1, sizeof(size_t));
+	for (size_t i = 0; i < p->nsteps; i++) {
+		L->mark_gen = (unsigned)i + 1;
 		check_step_templates(L, &p->steps[i]);
+		collect_step_params(L, &p->steps[i]);
+	}
+	free(L->marks);
+	free(L->marked);
+	L->marks = NULL;
+	L->marked = NULL;
 	if (p->notify.present) {
 		check_template(L, NULL, &p->notify.webhook, 0, "notify.webhook");
 	}
@@ -1201,8 +1613,8 @@ static void parse_top(struct loader *L, const ynode *root, const param_override 
 
 /* ---- entry points ------------------------------------------------------------ */
 
-int pipeline_load_text(const char *path, const char *dir, const char *text, size_t len,
-		       const param_override *ov, size_t nov, pipeline **out, diag_list *diags)
+int pipeline_load_text_with(const char *path, const char *dir, const char *text, size_t len,
+			    const pipeline_load_opts *o, pipeline **out, diag_list *diags)
 {
 	pipeline *p = xcalloc(1, sizeof(*p));
 	p->path = arena_strdup(&p->mem, path);
@@ -1216,9 +1628,13 @@ int pipeline_load_text(const char *path, const char *dir, const char *text, size
 	size_t before = diag_count(diags);
 	ynode *root = NULL;
 	if (yamldoc_parse(&p->mem, p->path, copy, len, YAMLDOC_MAX_EXPANDED, &root, diags) == 0)
-		parse_top(&L, root, ov, nov);
+		parse_top(&L, root, o);
 	strmap_release(&L.param_index);
 	strmap_release(&L.step_index);
+	strmap_release(&L.param_groups);
+	free(L.plist);
+	free(L.marks);
+	free(L.marked);
 	if (!root || root->kind != YNODE_MAP) {
 		pipeline_free(p);
 		*out = NULL;
@@ -1230,8 +1646,22 @@ int pipeline_load_text(const char *path, const char *dir, const char *text, size
 
 #define MAX_PIPELINE_FILE (64u << 20)
 
+int pipeline_load_text(const char *path, const char *dir, const char *text, size_t len,
+		       const param_override *ov, size_t nov, pipeline **out, diag_list *diags)
+{
+	pipeline_load_opts o = {.ov = ov, .nov = nov};
+	return pipeline_load_text_with(path, dir, text, len, &o, out, diags);
+}
+
 int pipeline_load(const char *path, const param_override *ov, size_t nov, pipeline **out,
 		  diag_list *diags)
+{
+	pipeline_load_opts o = {.ov = ov, .nov = nov};
+	return pipeline_load_with(path, &o, out, diags);
+}
+
+int pipeline_load_with(const char *path, const pipeline_load_opts *o, pipeline **out,
+		       diag_list *diags)
 {
 	*out = NULL;
 	/* non-blocking: `sluice validate` of a FIFO once waited for a writer forever */
@@ -1279,7 +1709,7 @@ int pipeline_load(const char *path, const param_override *ov, size_t nov, pipeli
 		*slash = 0;
 	else if (slash)
 		slash[1] = 0;
-	int r = pipeline_load_text(path, dir, buf, len, ov, nov, out, diags);
+	int r = pipeline_load_text_with(path, dir, buf, len, o, out, diags);
 	free(abs);
 	free(dir);
 	free(buf);
@@ -1302,34 +1732,87 @@ const pstep *pipeline_find_step(const pipeline *p, const char *name)
 	return NULL;
 }
 
-char *pipeline_params_json(const pipeline *p, int pretty)
+json_t *pipeline_param_json(const pparam *pp)
 {
-	json_t *o = json_object();
-	for (size_t i = 0; i < p->nparams; i++) {
-		const pparam *pp = &p->params[i];
-		json_t *v;
-		if (pp->value.type == EXPR_NUM)
-			v = pp->value.num == floor(pp->value.num) && fabs(pp->value.num) < 9e15
-				    ? json_integer((json_int_t)pp->value.num)
-				    : json_real(pp->value.num);
-		else if (pp->value.type == EXPR_BOOL)
-			v = json_boolean(pp->value.b);
-		else
-			v = json_string(pp->value.str);
-		json_object_set_new(o, pp->name, v);
+	if (pp->value.type == EXPR_NUM)
+		return pp->value.num == floor(pp->value.num) && fabs(pp->value.num) < 9e15
+			       ? json_integer((json_int_t)pp->value.num)
+			       : json_real(pp->value.num);
+	if (pp->value.type == EXPR_BOOL)
+		return json_boolean(pp->value.b);
+	return json_string(pp->value.str);
+}
+
+/* Set "train.lr" as {"train": {"lr": v}} in o (consumes v). */
+static void set_nested(json_t *o, const char *name, json_t *v)
+{
+	const char *dot;
+	while ((dot = strchr(name, '.'))) {
+		char *seg = strndup(name, (size_t)(dot - name));
+		json_t *child = json_object_get(o, seg);
+		if (!child) {
+			child = json_object();
+			json_object_set_new(o, seg, child);
+		}
+		free(seg);
+		if (!json_is_object(child)) { /* cannot happen: a name is a value or a group */
+			json_decref(v);
+			return;
+		}
+		o = child;
+		name = dot + 1;
 	}
+	json_object_set_new(o, name, v);
+}
+
+static char *dump_params(json_t *o, int pretty)
+{
 	size_t flags = JSON_SORT_KEYS | JSON_REAL_PRECISION(15);
 	char *s = json_dumps(o, flags | (pretty ? JSON_INDENT(2) : JSON_COMPACT));
 	json_decref(o);
 	return s ? s : xstrdup("{}");
 }
 
+char *pipeline_params_json(const pipeline *p, int pretty)
+{
+	json_t *o = json_object();
+	for (size_t i = 0; i < p->nparams; i++) {
+		if (pretty)
+			set_nested(o, p->params[i].name, pipeline_param_json(&p->params[i]));
+		else
+			json_object_set_new(o, p->params[i].name,
+					    pipeline_param_json(&p->params[i]));
+	}
+	return dump_params(o, pretty);
+}
+
+char *pipeline_step_params_json(const pstep *st)
+{
+	json_t *o = json_object();
+	for (size_t i = 0; i < st->nparams; i++)
+		set_nested(o, st->params[i]->name, pipeline_param_json(st->params[i]));
+	return dump_params(o, 1);
+}
+
 const pparam *pipeline_find_param(const pipeline *p, const char *name)
 {
-	for (size_t i = 0; i < p->nparams; i++)
-		if (strcmp(p->params[i].name, name) == 0)
-			return &p->params[i];
-	return NULL;
+	pparam key = {.name = name};
+	if (!p->nparams)
+		return NULL;
+	return bsearch(&key, p->params, p->nparams, sizeof(pparam), cmp_pparam);
+}
+
+const pparam *pipeline_find_param_parts(const pipeline *p, const char *const *parts, size_t n)
+{
+	char name[1024];
+	size_t off = 0;
+	for (size_t k = 0; k < n; k++) {
+		int w = snprintf(name + off, sizeof(name) - off, "%s%s", k ? "." : "", parts[k]);
+		if (w < 0 || (size_t)w >= sizeof(name) - off)
+			return NULL;
+		off += (size_t)w;
+	}
+	return pipeline_find_param(p, name);
 }
 
 /* Column of the first non-blank character of a 1-based line of the file. */

@@ -17,6 +17,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -168,6 +169,21 @@ static int is_volatile(const pstep *step)
 	return 0;
 }
 
+/* The params step uses, flat ({"train.lr": 0.1}), in the run's arena: they
+ * alone enter its key (stepkey.h), so a param only another step uses
+ * changes nothing here. */
+static const char *step_params_json(struct exec *x, const pstep *step)
+{
+	json_t *o = json_object();
+	for (size_t k = 0; k < step->nparams; k++)
+		json_object_set_new(o, step->params[k]->name, pipeline_param_json(step->params[k]));
+	char *s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(15));
+	json_decref(o);
+	const char *text = arena_strdup(&x->mem, s ? s : "{}");
+	free(s);
+	return text;
+}
+
 /* Build the command and environment once and compute the cache key. */
 int reuse_key(struct exec *x, size_t i)
 {
@@ -189,7 +205,7 @@ int reuse_key(struct exec *x, size_t i)
 		.envp = envp,
 		.secret_env = secret,
 		.program = step->uses.s ? NULL : es->argv[0],
-		.params_json = x->params_text,
+		.params_json = step_params_json(x, step),
 		.workspace = x->p->dir,
 		.inputs = node->inputs,
 		.ninputs = node->ninputs,
@@ -426,6 +442,11 @@ void reuse_write_noop_index(struct exec *x)
 				w.ok = 0;
 		if (w.ok && es->argv && !step->uses.s)
 			noop_writer_add(&w, es->argv[0], 0, NULL);
+	}
+	/* the params files are inputs of the whole run: an edit must not be missed */
+	for (size_t k = 0; k < x->p->nparams_read && w.ok; k++) {
+		char *abs = arena_printf(&x->mem, "%s/%s", x->p->dir, x->p->params_read[k]);
+		noop_add(&w.blob, abs, &x->p->params_read_stat[k]);
 	}
 	sl_error *err = NULL;
 	if (noop_writer_put(&w, x->opt->noop_key, x->run_id, &err) < 0)

@@ -13,14 +13,21 @@
  * as "${SLUICE_VAL_n}" / "${SLUICE_SECRET_n}" (runexpr_render_shell) and
  * the values travel in the environment, so no value is ever shell code, and
  * the recorded command holds the references, not the values.
+ *
+ * $SLUICE_PARAMS names runs/RUN/params/STEP.json: only the params the step
+ * uses (pipeline.h, pstep.params), written once per step and run by the
+ * first attempt of any of its instances (they all use the same params).
  */
 #include "exec_int.h"
 
 #include "sluice/arena.h"
 #include "sluice/builtin.h"
+#include "sluice/fsutil.h"
 #include "sluice/redact.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <limits.h>
 #include <stdio.h>
@@ -202,6 +209,46 @@ char **stepcmd_argv(struct exec *x, size_t i)
 	return argv;
 }
 
+/* Create the step's params file unless an instance (or the run before a
+ * resume: the same params) already did.  Written under a temporary name and
+ * renamed, so that no attempt (and no resume after a crash) ever finds it
+ * half written.  0, or -1 with es->reason set. */
+static int write_step_params(struct exec *x, size_t i, const char *path)
+{
+	if (faccessat(AT_FDCWD, path, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+		return 0;
+	char *tmp = arena_printf(&x->mem, "%s.tmp", path);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0 && errno == ENOENT) {
+		char *dir = arena_printf(&x->mem, "%s/params", x->run_dir);
+		if (fs_mkdir_p(dir, 0700) == 0)
+			fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	}
+	char *text = fd >= 0 ? pipeline_step_params_json(x->d->nodes[i].step) : NULL;
+	int bad = fd < 0;
+	if (!bad) {
+		size_t len = strlen(text);
+		bad = write(fd, text, len) != (ssize_t)len || write(fd, "\n", 1) != 1;
+	}
+	int saved = errno;
+	if (fd >= 0 && close(fd) < 0 && !bad) {
+		bad = 1;
+		saved = errno;
+	}
+	free(text);
+	if (!bad && rename(tmp, path) < 0) {
+		bad = 1;
+		saved = errno;
+	}
+	if (bad) {
+		snprintf(x->s[i].reason, sizeof(x->s[i].reason), "write %s: %s", path,
+			 strerror(saved));
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
 char **stepcmd_env(struct exec *x, size_t i, const char *attempt_dir)
 {
 	const dag_node *node = &x->d->nodes[i];
@@ -223,7 +270,11 @@ char **stepcmd_env(struct exec *x, size_t i, const char *attempt_dir)
 	envp[k++] = arena_printf(a, "SLUICE_STEP=%s", node->name);
 	envp[k++] = arena_printf(a, "SLUICE_ATTEMPT=%d", x->s[i].attempt);
 	envp[k++] = arena_printf(a, "SLUICE_OUTPUT=%s", x->s[i].output_path);
-	envp[k++] = arena_printf(a, "SLUICE_PARAMS=%s", x->params_path);
+	/* keyed by name only (stepkey.h): the values enter the key as its params */
+	const char *params = arena_printf(a, "%s/params/%s.json", x->run_dir, step->name);
+	if (*attempt_dir && write_step_params(x, i, params) < 0)
+		return NULL;
+	envp[k++] = arena_printf(a, "SLUICE_PARAMS=%s", params);
 	envp[k++] = arena_printf(a, "SLUICE_WORKSPACE=%s", x->p->dir);
 	/* the values the command refers to: upstream values enter the cache key
 	 * here; a secret's does not (keyed by its name, as one in `env:`) */

@@ -75,16 +75,18 @@ int stepkey_compute(store *st, const step_key_in *in, step_key *out, sl_error **
 		} else if (in_list(in->secret_env, *e, len)) {
 			json_object_set_new(env, name, json_string("(secret)"));
 		} else if (!strcmp(name, "SLUICE_PARAMS")) {
-			char hex[SHA256_HEX_LEN + 1];
-			const char *pj = in->params_json ? in->params_json : "";
-			hash_bytes_sha256(pj, strlen(pj), hex);
-			json_object_set_new(env, name, json_pack("s+", "params sha256:", hex));
+			/* a path per run; what it holds is the part "params" below */
+			json_object_set_new(env, name, json_string("(the step's params)"));
 		} else {
 			json_object_set_new(env, name, json_string(eq + 1));
 		}
 		free(name);
 	}
 	json_object_set_new(parts, "env", env);
+	json_t *params = in->params_json ? json_loads(in->params_json, 0, NULL) : NULL;
+	json_object_set_new(parts, "params", json_is_object(params) ? params : json_object());
+	if (params && !json_is_object(params))
+		json_decref(params);
 	if (in->program) {
 		char hex[SHA256_HEX_LEN + 1];
 		sl_error *e = NULL;
@@ -245,6 +247,46 @@ static void explain_inputs(struct why *w, const step_key *now, const file_record
 	}
 }
 
+/* A param's value as the why line shows it: 300, 0.1, "adam", true. */
+static char *param_text(json_t *v)
+{
+	char *s = json_dumps(v, JSON_ENCODE_ANY | JSON_REAL_PRECISION(15));
+	return s ? s : xstrdup("?");
+}
+
+static void explain_params(struct why *w, json_t *now, json_t *old)
+{
+	json_t *np = json_object_get(now, "params"), *op = json_object_get(old, "params");
+	if (!op) { /* keyed before params were per step: the whole file counted */
+		json_t *oe = json_object_get(json_object_get(old, "env"), "SLUICE_PARAMS");
+		if (oe)
+			add(w, "params are now keyed per step");
+		return;
+	}
+	const char *name;
+	json_t *v;
+	json_object_foreach(np, name, v)
+	{
+		json_t *o = json_object_get(op, name);
+		if (o && json_equal(o, v))
+			continue;
+		char *b = param_text(v);
+		if (!o) {
+			add(w, "param %s added (%s)", name, b);
+		} else {
+			char *a = param_text(o);
+			add(w, "param %s changed (%s -> %s)", name, a, b);
+			free(a);
+		}
+		free(b);
+	}
+	json_object_foreach(op, name, v)
+	{
+		if (!json_object_get(np, name))
+			add(w, "param %s removed", name);
+	}
+}
+
 static void explain_env(struct why *w, json_t *now, json_t *old)
 {
 	json_t *ne = json_object_get(now, "env"), *oe = json_object_get(old, "env");
@@ -253,6 +295,8 @@ static void explain_env(struct why *w, json_t *now, json_t *old)
 	json_object_foreach(ne, name, v)
 	{
 		json_t *o = json_object_get(oe, name);
+		if (!strcmp(name, "SLUICE_PARAMS"))
+			continue; /* explain_params says what changed */
 		if (!o)
 			add(w, "env %s added", name);
 		else if (!json_equal(o, v))
@@ -287,11 +331,14 @@ void stepkey_explain(const step_key *now, const char *now_command, const step_re
 		return;
 	}
 	struct why w = {STRBUF_INIT, 0};
+	json_t *nj = json_loads(now->env_json ? now->env_json : "{}", 0, NULL);
+	json_t *oj = json_loads(prev->env_json ? prev->env_json : "{}", 0, NULL);
+	/* a param first: it is what the user changed, the command only follows it */
+	if (nj && oj)
+		explain_params(&w, nj, oj);
 	if (!prev->command || !now_command || strcmp(prev->command, now_command))
 		add(&w, "command changed");
 	explain_inputs(&w, now, prev_in, nprev_in, producers);
-	json_t *nj = json_loads(now->env_json ? now->env_json : "{}", 0, NULL);
-	json_t *oj = json_loads(prev->env_json ? prev->env_json : "{}", 0, NULL);
 	if (nj && oj)
 		explain_env(&w, nj, oj);
 	json_decref(nj);

@@ -21,6 +21,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 typedef struct spos {
 	int line, col;
@@ -44,11 +45,15 @@ typedef struct penv {
 	spos pos;
 } penv;
 
+/* A param.  Nested maps are flattened: `train: {lr: 0.1}` is the param
+ * "train.lr" (`${{ params.train.lr }}`, `-p train.lr=0.1`). */
 typedef struct pparam {
 	const char *name;
 	expr_value value; /* typed as written: number, string or bool */
-	spos pos;
-	int overridden; /* set by -p */
+	spos pos;         /* where the value was set */
+	const char *file; /* ... in this params file (as shown in errors); NULL: the pipeline's */
+	int declared;     /* under the pipeline's params: (a params file must keep its type) */
+	int overridden;   /* set by -p */
 } pparam;
 
 enum retry_on {
@@ -126,6 +131,12 @@ typedef struct pstep {
 	int cache;          /* 0 with `cache: false` */
 	const char *runner; /* "local" or "slurm" */
 	enum on_no_gpu on_no_gpu;
+	pstr_list params_decl; /* `params: [name, ...]`: what a script reads from $SLUICE_PARAMS */
+	/* the params the step uses: those its templates name and those it
+	 * declares (a group name such as `train` stands for train.*), sorted by
+	 * name; they alone enter its cache key and its $SLUICE_PARAMS file */
+	const pparam **params;
+	size_t nparams;
 } pstep;
 
 enum catchup { CATCHUP_NONE, CATCHUP_LATEST, CATCHUP_ALL };
@@ -155,8 +166,15 @@ typedef struct pipeline {
 	size_t text_len;
 	const char *name;
 	const char *description;
-	pparam *params;
+	pparam *params; /* sorted by name */
 	size_t nparams;
+	pstr_list params_files; /* `params_files:` as written */
+	/* every params file read, in order (params_files:, then --params-file),
+	 * relative to the workspace, with their stat when read: inputs of the
+	 * run (the no-op index records them) */
+	const char **params_read;
+	struct stat *params_read_stat;
+	size_t nparams_read;
 	penv *env;
 	size_t nenv;
 	pstr_list secrets;
@@ -173,6 +191,29 @@ typedef struct param_override {
 	const char *key;
 	const char *value;
 } param_override;
+
+/* Where params come from besides the pipeline's own `params:` (each
+ * source overrides the ones before it): the pipeline's `params_files:`,
+ * then params_files (--params-file), then the -p overrides.  A params file
+ * is YAML or JSON, relative to the workspace and beneath it; it may hold
+ * keys no step uses, and it may add params the pipeline does not declare
+ * (typed as written); a value for a declared param keeps its type.
+ * recorded: the params of a recorded run (pipeline_params_json(p, 0)),
+ * which take the place of every params file (rerun, resume, show: the run
+ * is reproduced even after params.yaml changed); the -p overrides still
+ * apply after them. */
+typedef struct pipeline_load_opts {
+	const param_override *ov;
+	size_t nov;
+	const char *const *params_files;
+	size_t nparams_files;
+	const char *recorded;
+} pipeline_load_opts;
+
+int pipeline_load_with(const char *path, const pipeline_load_opts *o, pipeline **out,
+		       diag_list *diags);
+int pipeline_load_text_with(const char *path, const char *dir, const char *text, size_t len,
+			    const pipeline_load_opts *o, pipeline **out, diag_list *diags);
 
 /* Load and check path.  Every error goes to diags; returns 0 when the file
  * is valid, -1 otherwise.  Even on -1, *out may hold the part of the
@@ -192,10 +233,18 @@ const pparam *pipeline_find_param(const pipeline *p, const char *name);
 
 /* The params as one JSON object, keys sorted: a whole number is an integer
  * (300, not 300.0), so the text is the same whichever way it was typed.
- * pretty: indented by 2 (the $SLUICE_PARAMS file, which the env hash reads
- * by content); else compact (the run's record, which rerun reads back).
- * malloc'd; the caller frees it. */
+ * pretty: nested maps again ({"train": {"lr": 0.1}}), indented by 2, as a
+ * script reads them (runs/RUN/params.json); else compact and flat
+ * ({"train.lr": 0.1}: the run's record, which rerun reads back and runs
+ * and diff show as columns).  malloc'd; the caller frees it. */
 char *pipeline_params_json(const pipeline *p, int pretty);
+/* The $SLUICE_PARAMS file of step st: only the params it uses, nested and
+ * indented as above ("{}" when it uses none).  malloc'd. */
+char *pipeline_step_params_json(const pstep *st);
+/* One param's value as JSON (a new reference), typed as above. */
+struct json_t *pipeline_param_json(const pparam *pp);
+/* The param that parts[0..n) name (params.train.lr: {"train", "lr"}), or NULL. */
+const pparam *pipeline_find_param_parts(const pipeline *p, const char *const *parts, size_t n);
 
 /* Turn the byte offset of an expression error inside template t into the
  * line and column of the file (exact for one-line and literal-block values,

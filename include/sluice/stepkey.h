@@ -4,9 +4,11 @@
  *
  *   env hash  = SHA-256 over the sorted final environment (SLUICE_RUN_ID and
  *               SLUICE_ATTEMPT left out; the per-attempt scratch paths HOME,
- *               TMPDIR and SLUICE_OUTPUT count by name only; SLUICE_PARAMS by
- *               the content of the params file; a value that came from a
- *               secret by the secret's name only), the resolved program
+ *               TMPDIR, SLUICE_OUTPUT and SLUICE_PARAMS count by name only;
+ *               a value that came from a secret by the secret's name only),
+ *               the params the step uses (names and values: a param no
+ *               template of the step names and it does not declare does not
+ *               count), the resolved program
  *               (argv[0], by content), the sluice version, the sandbox
  *               settings and the assigned GPU model and driver.
  *   cache key = SHA-256 over the resolved command (or `uses` + resolved
@@ -36,8 +38,9 @@ typedef struct step_key_in {
 	char *const *envp;             /* the final environment, NAME=value */
 	const char *const *secret_env; /* NULL-terminated names whose value came from a secret */
 	const char *program;           /* argv[0], absolute; NULL for a built-in */
-	const char *params_json;       /* the run's params, as written to $SLUICE_PARAMS */
-	const char *workspace;         /* inputs are relative to it */
+	/* the params the step uses, a flat JSON object ({"train.lr": 0.1}; NULL: none) */
+	const char *params_json;
+	const char *workspace; /* inputs are relative to it */
 	const char *const *inputs;
 	size_t ninputs;
 	const char *const *outputs;
@@ -68,7 +71,8 @@ void stepkey_sandbox_text(const sandbox_config *sb, strbuf *out);
 /* Why a step with key `now` runs although `prev` ran before (prev_in: the
  * inputs prev was keyed on; producers[k]: the upstream step that writes
  * now->inputs[k], or NULL).  One line: "input data.csv changed (sha256
- * ab12… -> 9f3c…)", "command changed", "env PYTHONHASHSEED changed",
+ * ab12… -> 9f3c…)", "param lr changed (0.1 -> 0.03)", "command changed",
+ * "env PYTHONHASHSEED changed",
  * "upstream b changed its output data.csv", at most three, "; "-joined.
  * prev NULL: "no earlier run". */
 void stepkey_explain(const step_key *now, const char *now_command, const step_record *prev,
