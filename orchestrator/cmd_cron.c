@@ -28,8 +28,7 @@ static int read_count(const char *s, long *n, sl_error **err)
 	return 0;
 }
 
-static int print_fires(const cron_expr *e, const char *zone, time_t after, long n,
-		       sl_error **err)
+static int print_fires(const cron_expr *e, const char *zone, time_t after, long n, sl_error **err)
 {
 	for (long i = 0; i < n; i++) {
 		char buf[48];

@@ -115,11 +115,11 @@ static void civil_from_naive(int64_t n, struct civil *c)
 
 /* ---- parsing ---------------------------------------------------------------- */
 
-static const char *const month_names[] = {"jan", "feb", "mar", "apr", "may", "jun",
-					  "jul", "aug", "sep", "oct", "nov", "dec", NULL};
-static const char *const month_full[] = {"January", "February", "March",     "April",
-					 "May",     "June",     "July",      "August",
-					 "September", "October", "November", "December"};
+static const char *const month_names[] = {"jan", "feb", "mar", "apr", "may", "jun", "jul",
+					  "aug", "sep", "oct", "nov", "dec", NULL};
+static const char *const month_full[] = {"January",   "February", "March",    "April",
+					 "May",       "June",     "July",     "August",
+					 "September", "October",  "November", "December"};
 static const char *const dow_names[] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat", NULL};
 
 struct field_def {
@@ -318,8 +318,9 @@ static int macro_expr(const char *text, const char **expr, sl_error **err)
 		}
 	}
 	if (strcasecmp(text, "@reboot") == 0)
-		return sl_error_usage(err, "'@reboot' is not supported: sluice fires at clock times "
-					   "(start something at boot with a systemd unit)");
+		return sl_error_usage(err,
+				      "'@reboot' is not supported: sluice fires at clock times "
+				      "(start something at boot with a systemd unit)");
 	const char *m = did_you_mean(text, names, n);
 	if (m)
 		return sl_error_usage(err, "unknown macro '%s' (did you mean '%s'?)", text, m);

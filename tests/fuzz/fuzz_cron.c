@@ -18,12 +18,12 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static const char *const zones[] = {"UTC", "Europe/Berlin", "America/New_York",
-				    "Australia/Lord_Howe", "Pacific/Apia", "Asia/Kolkata",
-				    "America/St_Johns", "Europe/Dublin"};
+static const char *const zones[] = {
+	"UTC",          "Europe/Berlin", "America/New_York", "Australia/Lord_Howe",
+	"Pacific/Apia", "Asia/Kolkata",  "America/St_Johns", "Europe/Dublin"};
 
-#define YEAR_S  31556952LL                 /* a mean Gregorian year */
-#define LAST_TS 253402300799LL             /* 9999-12-31T23:59:59Z */
+#define YEAR_S  31556952LL     /* a mean Gregorian year */
+#define LAST_TS 253402300799LL /* 9999-12-31T23:59:59Z */
 
 static void check_refusal(sl_error **err)
 {

@@ -169,8 +169,9 @@ START_TEST(parse_errors)
 		{"@dialy", "unknown macro '@dialy' (did you mean '@daily'?)"},
 		{"@every", "unknown macro '@every' (@hourly"},
 		{"0 0 30 2 *", "day-of-month 30 never occurs in month 2 (February)"},
-		{"0 0 31 4,6,9,11 *", "day-of-month 31 never occurs in month 4,6,9,11 (April, June, "
-				      "September, November)"},
+		{"0 0 31 4,6,9,11 *",
+		 "day-of-month 31 never occurs in month 4,6,9,11 (April, June, "
+		 "September, November)"},
 		{"0 0 30-31 feb *", "day-of-month 30-31 never occurs in month feb (February)"},
 		{"0 0 31 2 */2", "never occurs in month 2"},
 	};
@@ -320,8 +321,8 @@ START_TEST(zones_and_times)
 	ck_assert_int_eq(cron_zone_check("UTC", &err), 0);
 	ck_assert_int_eq(cron_zone_check("Europe/Berlin", &err), 0);
 	static const char *const bad[] = {
-		"Europe/Berln", "", "/etc/localtime", "../../etc/passwd", "Europe/../UTC",
-		"zone.tab",     "Europe", "right/UTC",  "Europe/Berlin ",   "Europe/Berlin\n",
+		"Europe/Berln", "",       "/etc/localtime", "../../etc/passwd", "Europe/../UTC",
+		"zone.tab",     "Europe", "right/UTC",      "Europe/Berlin ",   "Europe/Berlin\n",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		ck_assert_msg(cron_zone_check(bad[i], &err) < 0, "'%s' accepted", bad[i]);
@@ -336,10 +337,18 @@ START_TEST(zones_and_times)
 	sl_error_release(&err);
 
 	static const char *const bad_times[] = {
-		"yesterday",        "2026-13-01",          "2026-02-29",
-		"2026-01-01T24:00", "2026-01-01T12:60",    "2026-01-01T12",
-		"2026-01-01T12:00+25:00", "2026-01-01T12:00:00.5", "2026-1-1",
-		"0999-01-01",       "2026-01-01T12:00+01:", "2026-01-01x",
+		"yesterday",
+		"2026-13-01",
+		"2026-02-29",
+		"2026-01-01T24:00",
+		"2026-01-01T12:60",
+		"2026-01-01T12",
+		"2026-01-01T12:00+25:00",
+		"2026-01-01T12:00:00.5",
+		"2026-1-1",
+		"0999-01-01",
+		"2026-01-01T12:00+01:",
+		"2026-01-01x",
 	};
 	for (size_t i = 0; i < sizeof(bad_times) / sizeof(bad_times[0]); i++) {
 		ck_assert_msg(cron_parse_time(bad_times[i], "UTC", &t, &err) < 0, "'%s' accepted",
