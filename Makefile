@@ -19,7 +19,7 @@ DEB_PKGS   := libyaml-dev libsqlite3-dev libcurl4-openssl-dev libseccomp-dev lib
 FUZZ_DEBS  := clang libclang-rt-14-dev
 BENCH_DEBS := ninja-build time python3-pandas python3-scipy python3-numpy bubblewrap
 # Oracles the tests compare against (scipy for drift statistics).
-TEST_DEBS  := python3-scipy python3-numpy python3-jsonschema libxml2-utils sqlite3 util-linux procps
+TEST_DEBS  := python3-scipy python3-croniter python3-numpy python3-jsonschema libxml2-utils sqlite3 util-linux procps
 
 # `=` (not `:=`): evaluated when a recipe runs, i.e. after `deps` installed pkg-config.
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)

@@ -115,6 +115,12 @@ static const cli_opt diff_opts[] = {{"state", 0, CLI_VALUE, "DIR", "the state di
 static const cli_opt step_opts[] = {
 	{"with", 'w', CLI_LIST, "k=v", "an argument of the built-in step (repeatable)"}, {0}};
 
+static const cli_opt cron_opts[] = {
+	{"from", 0, CLI_VALUE, "ISO8601", "list fires strictly after this time (default: now)"},
+	{"tz", 0, CLI_VALUE, "ZONE", "the IANA time zone of the schedule (default UTC)"},
+	{"count", 'n', CLI_VALUE, "N", "how many fire times (default 5)"},
+	{0}};
+
 static const cli_cmd commands[] = {
 	{"validate", cmd_validate, "FILE...", "check pipeline files and report every error",
 	 "Each error is printed as FILE:LINE:COL: message. Exit 0 when every file is valid,\n"
@@ -176,6 +182,16 @@ static const cli_cmd commands[] = {
 	 "schema version and recorded outputs missing from the cache, and, when state.db is\n"
 	 "damaged, prints the steps to recover what can be read. Exit 0 when sound, 2 when not.",
 	 doctor_opts, 0, 0},
+	{"cron", cmd_cron, "\"EXPR\" [--from ISO8601] [--tz ZONE] [-n N]",
+	 "the next fire times of a cron expression",
+	 "Prints the next N (default 5) fire times strictly after --from, one ISO 8601 time\n"
+	 "with its UTC offset per line, in ZONE (default UTC). --from without an offset is\n"
+	 "a wall time in ZONE; with Z or +HH:MM it is that instant. EXPR has five fields\n"
+	 "(minute hour day-of-month month day-of-week) or is @hourly, @daily, @weekly,\n"
+	 "@monthly or @yearly. A fire in a skipped hour (clocks go forward) happens once,\n"
+	 "right after the jump; one in a repeated hour once, at its first occurrence\n"
+	 "(docs/scheduling.md). A bad expression or zone is exit 2.",
+	 cron_opts, 1, 1},
 	{"version", cmd_version, "", "print the version", NULL, no_opts, 0, 0},
 	{"help", cmd_help, "[COMMAND]", "list the commands, or explain one", NULL, no_opts, 0, 1},
 };

@@ -11,6 +11,7 @@
 #include "sluice/pipeline.h"
 
 #include "sluice/builtin.h"
+#include "sluice/cron.h"
 #include "sluice/fsutil.h"
 #include "sluice/strmap.h"
 #include "sluice/util.h"
@@ -1427,42 +1428,16 @@ static const char *const catchup_words[] = {"none", "latest", "all", NULL};
 static const char *const concurrency_words[] = {"forbid", "allow", "replace", NULL};
 static const char *const notify_on_words[] = {"success", "failure", "rejected", "always", NULL};
 
-/* A first check of the cron expression: five fields or an @macro; the
- * scheduler parses it fully. */
+/* The scheduler's own parser (cron.h), so a file that validates is one the
+ * daemon can run; its message names the field and the reason. */
 static void check_cron(struct loader *L, const ynode *n)
 {
-	static const char *const macros[] = {"@hourly", "@daily",    "@weekly",   "@monthly",
-					     "@yearly", "@annually", "@midnight", NULL};
-	const char *s = n->str;
-	if (s[0] == '@') {
-		if (!in_list(s, macros)) {
-			const char *m = did_you_mean(s, macros, count_keys(macros));
-			if (m)
-				ERR_NODE(L, n,
-					 "schedule.cron: unknown macro '%s' (did you mean '%s'?)",
-					 s, m);
-			else
-				ERR_NODE(L, n, "schedule.cron: unknown macro '%s'", s);
-		}
-		return;
+	cron_expr e;
+	sl_error *err = NULL;
+	if (cron_parse(n->str, &e, &err) < 0) {
+		ERR_NODE(L, n, "schedule.cron: %s", err->msg);
+		sl_error_release(&err);
 	}
-	int fields = 0, in = 0;
-	for (const char *q = s; *q; q++) {
-		if (*q == ' ' || *q == '\t') {
-			in = 0;
-			continue;
-		}
-		if (!in)
-			fields++;
-		in = 1;
-		if (!(isalnum((unsigned char)*q) || strchr("*/,-?", *q)))
-			ERR_NODE(L, n, "schedule.cron: unexpected character '%c' in '%s'", *q, s);
-	}
-	if (fields != 5)
-		ERR_NODE(L, n,
-			 "schedule.cron: '%s' has %d fields; a cron expression has 5 "
-			 "(minute hour day-of-month month day-of-week)",
-			 s, fields);
 }
 
 static void parse_schedule(struct loader *L, const ynode *n)

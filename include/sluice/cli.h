@@ -112,6 +112,7 @@ int cmd_show(const cli_args *a);
 int cmd_validate(const cli_args *a);
 int cmd_graph(const cli_args *a);
 int cmd_step(const cli_args *a);
+int cmd_cron(const cli_args *a);
 int cmd_version(const cli_args *a);
 int cmd_help(const cli_args *a);
 
