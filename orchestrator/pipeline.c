@@ -1457,15 +1457,11 @@ static void parse_schedule(struct loader *L, const ynode *n)
 	}
 	if ((v = ynode_get(n, "timezone")) && want_string(L, v, "schedule.timezone") == 0) {
 		p->schedule.timezone = mkpstr(v);
-		char path[PATH_MAX];
-		struct stat sb;
-		snprintf(path, sizeof(path), "/usr/share/zoneinfo/%s", v->str);
-		if (strstr(v->str, "..") || v->str[0] == '/' || stat(path, &sb) < 0 ||
-		    !S_ISREG(sb.st_mode))
-			ERR_NODE(L, v,
-				 "schedule.timezone: unknown time zone '%s' (an IANA name such "
-				 "as Europe/Berlin or UTC)",
-				 v->str);
+		/* the scheduler's own check: a TZif file, not any file under zoneinfo */
+		sl_error *zerr = NULL;
+		if (cron_zone_check(v->str, &zerr) < 0)
+			ERR_NODE(L, v, "schedule.timezone: %s", zerr->msg);
+		sl_error_release(&zerr);
 	}
 	int k;
 	if ((v = ynode_get(n, "catchup")) &&
