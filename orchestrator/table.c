@@ -135,21 +135,29 @@ size_t table_fit(table *t, size_t width, size_t keep, strbuf *left_out)
 	return dropped;
 }
 
+static void put_spaces(FILE *out, size_t n)
+{
+	static const char spaces[] = "                                ";
+	for (; n > sizeof(spaces) - 1; n -= sizeof(spaces) - 1)
+		fwrite(spaces, 1, sizeof(spaces) - 1, out);
+	fwrite(spaces, 1, n, out);
+}
+
 static void put_padded(FILE *out, const char *s, size_t width, int right, int last)
 {
 	size_t pad = width - table_text_width(s);
 	if (right)
-		fprintf(out, "%*s", (int)pad, "");
+		put_spaces(out, pad);
 	fputs(s, out);
 	if (!right && !last)
-		fprintf(out, "%*s", (int)pad, "");
+		put_spaces(out, pad);
 }
 
 static void print_text_row(const table *t, const size_t *w, char *const *cells, FILE *out)
 {
 	for (size_t i = 0; i < t->ncols; i++) {
 		if (i)
-			fprintf(out, "%*s", COL_GAP, "");
+			put_spaces(out, COL_GAP);
 		put_padded(out, cells[i], w[i], t->right[i], i + 1 == t->ncols);
 	}
 	fputc('\n', out);

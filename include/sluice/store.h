@@ -126,13 +126,12 @@ int store_previous_succeeded(store *st, const char *pipeline, int64_t before, in
 typedef struct run_metric {
 	int64_t run_id;
 	char *step, *key;
-	double num;   /* NaN when recorded as NaN */
-	int position; /* the step's topological position */
+	double num; /* NaN when recorded as NaN */
 } run_metric;
 
 /* The metrics of the runs numbered first..last (of `pipeline` when not NULL) in one
  * query: the experiment table of 10,000 runs must not cost 10,000 queries.  Ordered
- * by run id descending, then step position, step, key. */
+ * by run id descending, then step name, key. */
 int store_list_run_metrics(store *st, const char *pipeline, int64_t first, int64_t last,
 			   run_metric **out, size_t *n, sl_error **err);
 void run_metric_free_array(run_metric *m, size_t n);
