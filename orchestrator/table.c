@@ -191,7 +191,8 @@ static int is_plain_number(const char *s)
 }
 
 /* A code span with a fence longer than any run of backticks inside, so nothing in s
- * is Markdown; '|' escaped, as GFM tables require even inside code spans. */
+ * is Markdown; '|' escaped, as GFM tables require even inside code spans (the table
+ * splits its rows into cells before it reads any inline Markdown). */
 static char *markdown_cell(const char *s)
 {
 	if (is_plain_number(s))
@@ -210,6 +211,10 @@ static char *markdown_cell(const char *s)
 	if (pad)
 		strbuf_addch(&sb, ' ');
 	for (const char *p = s; *p; p++) {
+		/* the table reads \\ as one escaped character before it reads \|: a run of
+		 * backslashes before a '|' is doubled, so the '|' stays escaped */
+		if (*p == '\\' && p[strspn(p, "\\")] == '|')
+			strbuf_addch(&sb, '\\');
 		if (*p == '|')
 			strbuf_addch(&sb, '\\');
 		strbuf_addch(&sb, *p);
