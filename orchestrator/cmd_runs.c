@@ -124,7 +124,8 @@ static int step_positions(store *st, struct exp *e, sl_error **err)
 			break;
 		}
 		e->steps = xrealloc(e->steps, (e->nsteps + n + 1) * sizeof(step_record));
-		memcpy(&e->steps[e->nsteps], steps, n * sizeof(step_record));
+		if (n)
+			memcpy(&e->steps[e->nsteps], steps, n * sizeof(step_record));
 		free(steps);
 		for (size_t k = e->nsteps; k < e->nsteps + n; k++)
 			if (!strmap_has(&e->position, e->steps[k].name))
@@ -208,7 +209,8 @@ static void param_columns(struct exp *e)
 		}
 	}
 	strmap_release(&seen);
-	qsort(e->pcols, e->npcols, sizeof(char *), str_order);
+	if (e->npcols)
+		qsort(e->pcols, e->npcols, sizeof(char *), str_order);
 }
 
 /* The params columns: only the table has them. */
