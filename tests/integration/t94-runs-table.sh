@@ -3,7 +3,8 @@
 # `runs` with metrics and the params that differ as columns, --sort, --limit,
 # --pipeline, --json; `metrics` (the latest run against the previous succeeded
 # one, --diff, --md exactly); `params diff`; `diff` showing what changed, --all,
-# --json, and 0.1 + 0.2 against 0.3 not a change (it was "+5.55112e-17").
+# --json, and 0.1 + 0.2 against 0.3 not a change (it was "* evaluate.sum 0.3 0.3
+# (-5.55112e-17)").
 set -eu
 . "$TESTS_DIR/integration/lib.sh"
 cat >pipeline.yaml <<'YAML'
