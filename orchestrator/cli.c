@@ -162,7 +162,7 @@ static const cli_cmd commands[] = {
 	 resume_opts, 1, 1},
 	{"runs", cmd_runs, "[--pipeline NAME] [--sort METRIC[:asc]] [--limit N] [--json]",
 	 "the experiment table: runs, newest first, with their metrics and the params that differ",
-	 "One row per run: its id, start, trigger and status, then a column per metric the\n"
+	 "One row per run: its id, pipeline, status, trigger, start, then a column per metric the\n"
 	 "listed runs recorded (named by its key, or STEP.KEY when two steps record the key),\n"
 	 "then a column per param whose value is not the same in every listed run. On a\n"
 	 "terminal (or with $COLUMNS) the columns that do not fit are left out from the right\n"

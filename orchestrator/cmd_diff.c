@@ -229,11 +229,14 @@ static void print_text(const struct side *A, const struct side *B, struct sectio
 			if (!title++)
 				printf("\n%s\n", sec->title);
 			shown++;
-			char *name = table_safe_text(r->name);
+			char *name = table_safe_text(r->name), *x = table_safe_text(r->a),
+			     *y = table_safe_text(r->b);
 			/* hashes: the first 12 hex digits tell them apart */
 			int w = k == SEC_OUTPUTS ? 12 : -1; /* -1: the whole text */
-			printf("%s %-38s %-24.*s %-24.*s", r->changed ? "*" : " ", name, w, r->a, w,
-			       r->b);
+			printf("%s %-38s %-24.*s %-24.*s", r->changed ? "*" : " ", name, w, x, w,
+			       y);
+			free(x);
+			free(y);
 			if (r->change && r->changed && strcmp(r->change, "-"))
 				printf(" (%s)", r->change);
 			putchar('\n');

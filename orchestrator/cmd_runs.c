@@ -1,6 +1,6 @@
 /*
  * cmd_runs.c — `sluice runs`: the experiment table (as `dvc exp show`), newest
- * first: per run its id, pipeline, start, trigger and status, then a column per metric
+ * first: per run its id, pipeline, status, trigger and start, then a column per metric
  * of the listed runs, then a column per param whose value is not the same in
  * all of them (docs/cli.md, "The experiment table").
  *
@@ -348,10 +348,11 @@ static void print_table(const struct exp *e, const size_t *order, FILE *out)
 	const char **head = xcalloc(ncols, sizeof(char *));
 	size_t h = 0;
 	head[h++] = "RUN";
+	/* the order of the listing before the experiment table, which scripts grep */
 	head[h++] = "PIPELINE";
-	head[h++] = "STARTED";
-	head[h++] = "TRIGGER";
 	head[h++] = "STATUS";
+	head[h++] = "TRIGGER";
+	head[h++] = "STARTED";
 	for (size_t c = 0; c < e->nmcols; c++)
 		head[h++] = e->mcols[c].heading;
 	strmap metric_heads = STRMAP_INIT;
@@ -381,9 +382,9 @@ static void print_table(const struct exp *e, const size_t *order, FILE *out)
 		size_t k = 0;
 		cells[k++] = xstrdup(id);
 		cells[k++] = xstrdup(ri->pipeline);
-		cells[k++] = xstrdup(started);
-		cells[k++] = xstrdup(ri->trigger);
 		cells[k++] = xstrdup(ri->status);
+		cells[k++] = xstrdup(ri->trigger);
+		cells[k++] = xstrdup(started);
 		for (size_t c = 0; c < e->nmcols; c++) {
 			const run_metric *m = metric_of(e, i, &e->mcols[c]);
 			char num[64] = "-";

@@ -41,19 +41,19 @@ run_sluice 0 run pipeline.yaml --ci -p lr=0.05 -p depth=4             # 4
 run_sluice 1 run pipeline.yaml --ci -p lr=0.3 -p fail=1               # 5 fails
 run_sluice 0 run pipeline.yaml --ci -p lr=0.4 -p mode=b               # 6
 
-# rows with the date and time (columns 3 and 4) left out, blanks squeezed
-squeeze() { tr -s ' ' | cut -d' ' -f1,2,5-; }
+# rows with the date and time (columns 5 and 6) left out, blanks squeezed
+squeeze() { tr -s ' ' | cut -d' ' -f1-4,7-; }
 
 # ---- runs: metrics as columns in the steps' order, then the params that differ
 run_sluice 0 runs --pipeline exp
 expect_eq "$(echo "$OUT" | head -1 | tr -s ' ')" \
-	"RUN PIPELINE STARTED TRIGGER STATUS loss auc sum depth fail lr mode" "heading"
-expect_eq "$(echo "$OUT" | sed 1d | squeeze)" "6 exp ci succeeded 0.333333 0.9 0.3 3 0 0.4 b
-5 exp ci failed 0.333333 - - 3 1 0.3 a
-4 exp ci succeeded 0.25 0.55 0.3 4 0 0.05 a
-3 exp ci succeeded 0.333333 0.7 0.3 3 0 0.2 a
-1 exp ci succeeded 0.333333 0.6 0.3 3 0 0.1 a" "runs --pipeline exp"
-echo "$OUT" | sed -n 2p | grep -qE '^6 +exp +[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9:]{8} +ci ' ||
+	"RUN PIPELINE STATUS TRIGGER STARTED loss auc sum depth fail lr mode" "heading"
+expect_eq "$(echo "$OUT" | sed 1d | squeeze)" "6 exp succeeded ci 0.333333 0.9 0.3 3 0 0.4 b
+5 exp failed ci 0.333333 - - 3 1 0.3 a
+4 exp succeeded ci 0.25 0.55 0.3 4 0 0.05 a
+3 exp succeeded ci 0.333333 0.7 0.3 3 0 0.2 a
+1 exp succeeded ci 0.333333 0.6 0.3 3 0 0.1 a" "runs --pipeline exp"
+echo "$OUT" | sed -n 2p | grep -qE '^6 +exp +succeeded +ci +[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9:]{8} ' ||
 	fail "no start time in: $OUT"
 # every pipeline: the other's metric is a column too, its hostile key made harmless
 run_sluice 0 runs
@@ -74,19 +74,20 @@ run_sluice 0 runs --pipeline exp --limit 2 --sort auc:asc
 expect_eq "$(echo "$OUT" | sed 1d | cut -d' ' -f1 | tr '\n' ' ')" "6 5 " "--limit 2"
 expect_contains "$ERR" "the newest 2 of 5 runs"
 expect_eq "$(echo "$OUT" | head -1 | tr -s ' ')" \
-	"RUN PIPELINE STARTED TRIGGER STATUS loss auc sum fail lr mode" "params of the two listed"
+	"RUN PIPELINE STATUS TRIGGER STARTED loss auc sum fail lr mode" "params of the two listed"
 run_sluice 2 runs --limit lots
 expect_contains "$ERR" "--limit takes a number of runs"
 # one run: nothing to compare, so all its params; none of another pipeline: a note
 run_sluice 0 runs --pipeline other
-expect_eq "$(echo "$OUT" | squeeze)" "RUN PIPELINE STATUS acc x|y?[2J<img src=x>
-2 other ci succeeded 0.8 1" "runs --pipeline other"
+expect_eq "$(echo "$OUT" | head -1 | tr -s ' ')" "RUN PIPELINE STATUS TRIGGER STARTED acc x|y?[2J<img src=x>" \
+	"runs --pipeline other"
+expect_eq "$(echo "$OUT" | sed 1d | squeeze)" "2 other succeeded ci 0.8 1" "runs --pipeline other"
 run_sluice 0 runs --pipeline nope
 expect_eq "$OUT" "" "no runs"
 expect_contains "$ERR" "no runs of pipeline nope recorded"
 # a narrow terminal: columns from the right are left out and named
 COLUMNS=70 run_sluice 0 runs --pipeline exp
-expect_eq "$(echo "$OUT" | head -1 | tr -s ' ')" "RUN PIPELINE STARTED TRIGGER STATUS loss auc" "COLUMNS=70"
+expect_eq "$(echo "$OUT" | head -1 | tr -s ' ')" "RUN PIPELINE STATUS TRIGGER STARTED loss auc" "COLUMNS=70"
 expect_contains "$ERR" "columns left out for the width: sum, depth, fail, lr, mode"
 # --json: every run (no default limit), its params as recorded and metrics per step
 run_sluice 0 runs --json
@@ -225,3 +226,15 @@ run_sluice 2 diff 4
 expect_contains "$ERR" "name two runs"
 run_sluice 2 diff 4 99
 expect_contains "$ERR" "no run 99"
+
+# ---- a no-op run (nothing changed since run 6) has run 6's metrics in every view
+run_sluice 0 run pipeline.yaml --ci -p lr=0.4 -p mode=b                 # 7
+expect_contains "$ERR" "nothing to do"
+run_sluice 0 runs --json --limit 2
+/usr/bin/python3 -c "
+import json, sys
+r = json.loads(sys.argv[1])
+assert r[0]['run_id'] == 7 and r[0]['metrics'] == r[1]['metrics'] and r[0]['metrics']['evaluate']['auc'] == 0.9, r" "$OUT"
+run_sluice 0 metrics
+expect_eq "$(echo "$OUT" | head -1 | tr -s ' ')" "Step Metric run 6 run 7 Change" "metrics after a no-op run"
+expect_eq "$(echo "$OUT" | sed 1d | awk '{print $NF}' | tr '\n' ' ')" "0 0 0 " "no change"
