@@ -170,8 +170,8 @@ static struct row metric_row(const kv_record *a, const kv_record *b)
 	r.a = xstrdup(x);
 	r.b = xstrdup(y);
 	r.change = xstrdup(ch);
-	r.ja = a && isfinite(a->num) ? json_real(a->num) : json_null();
-	r.jb = b && isfinite(b->num) ? json_real(b->num) : json_null();
+	r.ja = a ? table_metric_json(a->num) : json_null();
+	r.jb = b ? table_metric_json(b->num) : json_null();
 	double d = a && b ? (r.changed ? b->num - a->num : 0) : NAN;
 	r.jchange = isfinite(d) ? json_real(d) : json_null();
 	return r;

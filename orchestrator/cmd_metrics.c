@@ -52,6 +52,7 @@ static void cell_number(const kv_record *r, char *buf, size_t size)
 		snprintf(buf, size, "-");
 }
 
+/* A change: null when it is not a finite number (a side missing, NaN, Infinity). */
 static json_t *number_or_null(double v)
 {
 	return isfinite(v) ? json_real(v) : json_null();
@@ -100,8 +101,9 @@ static void print_rows_json(const struct metric_row *rows, size_t n, int64_t old
 		const kv_record *o = rows[i].old, *w = rows[i].new_, *any = w ? w : o;
 		json_t *row = json_pack("{s:s, s:s}", "step", any->step, "metric", any->key);
 		if (old_id)
-			json_object_set_new(row, "old", o ? number_or_null(o->num) : json_null());
-		json_object_set_new(row, "new", w ? number_or_null(w->num) : json_null());
+			json_object_set_new(row, "old",
+					    o ? table_metric_json(o->num) : json_null());
+		json_object_set_new(row, "new", w ? table_metric_json(w->num) : json_null());
 		if (old_id) {
 			int same = o && w && table_same_number(o->num, w->num);
 			double d = o && w && !same ? w->num - o->num : same ? 0 : NAN;

@@ -238,3 +238,26 @@ assert r[0]['run_id'] == 7 and r[0]['metrics'] == r[1]['metrics'] and r[0]['metr
 run_sluice 0 metrics
 expect_eq "$(echo "$OUT" | head -1 | tr -s ' ')" "Step Metric run 6 run 7 Change" "metrics after a no-op run"
 expect_eq "$(echo "$OUT" | sed 1d | awk '{print $NF}' | tr '\n' ' ')" "0 0 0 " "no change"
+
+# ---- a NaN metric (the store keeps NULL): shown as NaN, sorted last, no change computed
+/usr/bin/python3 - .sluice/state.db <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+db.execute("UPDATE metrics SET value = NULL WHERE run_id = 3 AND key = 'auc'")
+db.commit()
+PY
+run_sluice 0 runs --pipeline exp --sort auc
+expect_eq "$(echo "$OUT" | sed 1d | cut -d' ' -f1 | tr '\n' ' ')" "7 6 1 4 5 3 " "--sort auc with a NaN"
+echo "$OUT" | grep -qE '^3 .* NaN ' || fail "NaN not shown: $OUT"
+run_sluice 0 metrics 1 3
+echo "$OUT" | grep -qE '^evaluate +auc +0\.6 +NaN +-$' || fail "metrics with a NaN: $OUT"
+run_sluice 0 metrics 3 3 --json
+/usr/bin/python3 -c "
+import json, sys
+m = {r['metric']: r for r in json.loads(sys.argv[1])['metrics']}
+assert m['auc']['old'] == 'NaN' and m['auc']['new'] == 'NaN' and m['auc']['changed'] is False, m" "$OUT"
+run_sluice 0 runs --json --limit 5
+/usr/bin/python3 -c "
+import json, sys
+r = {x['run_id']: x for x in json.loads(sys.argv[1])}
+assert r[3]['metrics']['evaluate']['auc'] == 'NaN', r[3]" "$OUT"
