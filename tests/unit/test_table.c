@@ -183,6 +183,15 @@ START_TEST(params)
 	ck_assert(!table_same_json(i, str));
 	ck_assert(!table_same_json(i, NULL));
 	ck_assert(table_same_json(NULL, NULL));
+	json_t *m = table_metric_json(NAN);
+	ck_assert_str_eq(json_string_value(m), "NaN");
+	json_decref(m);
+	m = table_metric_json(-INFINITY);
+	ck_assert_str_eq(json_string_value(m), "-Infinity");
+	json_decref(m);
+	m = table_metric_json(0.25);
+	ck_assert(json_real_value(m) == 0.25);
+	json_decref(m);
 	json_decref(x);
 	json_decref(y);
 	json_decref(i);
