@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every bench/bench_*.sh; each prints its own table of numbers and
-# ratios against make, ninja, snakemake, bwrap, openssl or scipy run side by side.
+# ratios against make, ninja, snakemake, bwrap, openssl, scipy or the sqlite3 shell
+# (bench_runs.sh: the experiment table over 10,000 runs) run side by side.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 : "${SLUICE:?set SLUICE to the sluice binary}"

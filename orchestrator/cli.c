@@ -91,7 +91,10 @@ static const cli_opt gc_opts[] = {
 
 static const cli_opt runs_opts[] = {
 	{"pipeline", 0, CLI_VALUE, "NAME", "only runs of this pipeline"},
-	{"json", 0, CLI_FLAG, NULL, "print a JSON array"},
+	{"sort", 0, CLI_VALUE, "METRIC[:asc]",
+	 "order by a metric, largest first (:asc smallest first); runs without it last"},
+	{"limit", 'n', CLI_VALUE, "N", "the newest N runs (default 20, with --json all; 0: all)"},
+	{"json", 0, CLI_FLAG, NULL, "print a JSON array, with each run's params and metrics"},
 	{"state", 0, CLI_VALUE, "DIR", "the state directory"},
 	{0}};
 
@@ -110,7 +113,26 @@ static const cli_opt show_opts[] = {{"json", 0, CLI_FLAG, NULL, "print one JSON 
 				    {"state", 0, CLI_VALUE, "DIR", "the state directory"},
 				    {0}};
 
-static const cli_opt diff_opts[] = {{"state", 0, CLI_VALUE, "DIR", "the state directory"}, {0}};
+static const cli_opt diff_opts[] = {
+	{"all", 'a', CLI_FLAG, NULL, "every row, not only those that changed"},
+	{"json", 0, CLI_FLAG, NULL, "print one JSON document"},
+	{"state", 0, CLI_VALUE, "DIR", "the state directory"},
+	{0}};
+
+static const cli_opt metrics_opts[] = {
+	{"diff", 'd', CLI_FLAG, NULL,
+	 "compare with the previous succeeded run of the pipeline (or with RUN_B)"},
+	{"json", 0, CLI_FLAG, NULL, "print one JSON document"},
+	{"md", 0, CLI_FLAG, NULL, "print a Markdown table (for a pull-request comment)"},
+	{"state", 0, CLI_VALUE, "DIR", "the state directory"},
+	{0}};
+
+static const cli_opt params_opts[] = {
+	{"all", 'a', CLI_FLAG, NULL, "every param, not only those that changed"},
+	{"json", 0, CLI_FLAG, NULL, "print one JSON document"},
+	{"md", 0, CLI_FLAG, NULL, "print a Markdown table"},
+	{"state", 0, CLI_VALUE, "DIR", "the state directory"},
+	{0}};
 
 static const cli_opt step_opts[] = {
 	{"with", 'w', CLI_LIST, "k=v", "an argument of the built-in step (repeatable)"}, {0}};
@@ -152,8 +174,15 @@ static const cli_cmd commands[] = {
 	 "processes it left behind are killed, finished steps keep their results (outputs\n"
 	 "restored from the cache where the workspace lost them), and the rest runs.",
 	 resume_opts, 1, 1},
-	{"runs", cmd_runs, "[--pipeline NAME] [--json]", "list runs, newest first", NULL, runs_opts,
-	 0, 0},
+	{"runs", cmd_runs, "[--pipeline NAME] [--sort METRIC[:asc]] [--limit N] [--json]",
+	 "the experiment table: runs, newest first, with their metrics and the params that differ",
+	 "One row per run: its id, pipeline, status, trigger, start, then a column per metric the\n"
+	 "listed runs recorded (named by its key, or STEP.KEY when two steps record the key),\n"
+	 "then a column per param whose value is not the same in every listed run. On a\n"
+	 "terminal (or with $COLUMNS) the columns that do not fit are left out from the right\n"
+	 "and named on stderr. --sort orders the listed runs by a metric, largest first\n"
+	 "(METRIC:asc: smallest first); runs without it, or with NaN, come last.",
+	 runs_opts, 0, 0},
 	{"status", cmd_status, "RUN [--json]", "a run's steps, states, durations and reasons", NULL,
 	 status_opts, 1, 1},
 	{"logs", cmd_logs, "RUN STEP [--attempt N] [-f]", "print a step's log", NULL, logs_opts, 2,
@@ -161,10 +190,24 @@ static const cli_cmd commands[] = {
 	{"show", cmd_show, "RUN STEP [--json]",
 	 "one step of a run: command, attempts, outputs with hashes, metrics, settings", NULL,
 	 show_opts, 2, 2},
-	{"diff", cmd_diff, "RUN_A RUN_B",
-	 "params, statuses, metrics and output hashes side by side",
-	 "Lines that differ are marked with '*'; metrics show the change from RUN_A to RUN_B.",
-	 diff_opts, 2, 2},
+	{"diff", cmd_diff, "[RUN_A RUN_B] [--all] [--json]",
+	 "what changed between two runs: params, statuses, metrics and output hashes",
+	 "Only the rows that differ are shown (marked '*'); --all shows every row. Metrics show\n"
+	 "the change from RUN_A to RUN_B; numbers within 1e-9 of each other (relative) are the\n"
+	 "same. Without runs: the latest two runs of the latest run's pipeline.",
+	 diff_opts, 0, 2},
+	{"metrics", cmd_metrics, "[RUN [RUN_B]] [--diff] [--json | --md]",
+	 "a run's metrics, or how they changed from one run to another",
+	 "Without RUN: the latest run against the previous succeeded run of its pipeline. RUN\n"
+	 "alone: its metrics; with --diff against the previous succeeded run of its pipeline.\n"
+	 "RUN RUN_B: from RUN to RUN_B. --md prints a Markdown table for a pull-request\n"
+	 "comment (as `dvc metrics diff --md`): step, metric, old, new, change.",
+	 metrics_opts, 0, 2},
+	{"params", cmd_params, "diff [RUN_A RUN_B] [--all] [--json | --md]",
+	 "the params that changed between two runs",
+	 "Without runs: the latest two runs of the latest run's pipeline. Nested params are\n"
+	 "named with dots (train.lr); --all shows the params that did not change too.",
+	 params_opts, 1, 3},
 	{"step", cmd_step, "NAME [--with k=v]...", "run a built-in step directly",
 	 "Relative paths are resolved against the current directory. `sluice help step`\n"
 	 "lists the built-in steps.",

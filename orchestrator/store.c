@@ -241,6 +241,11 @@ enum stmt_id {
 	ST_RUN_GET,
 	ST_RUN_LIST_ALL,
 	ST_RUN_LIST_PIPELINE,
+	ST_RUN_COUNT_ALL,
+	ST_RUN_COUNT_PIPELINE,
+	ST_RUN_PREV_OK,
+	ST_RUN_METRICS_ALL,
+	ST_RUN_METRICS_PIPELINE,
 	ST_STEP_PUT,
 	ST_STEP_GET,
 	ST_ATTEMPT_PUT,
@@ -289,6 +294,15 @@ enum stmt_id {
 	"id, pipeline, path, workspace, NULL, params_json, trigger, parent_id, status, exit_code, " \
 	"created, started, finished, host, pid, pid_start, same_as"
 
+/* The experiment table's metrics: a range of run ids (the rowid), then the metrics
+ * table's primary key, in its order (no sort); one index search per run however
+ * many runs are recorded.  No join with steps: its rows are wide (commands, env),
+ * and reading one per metric doubled the time. */
+#define RUN_METRICS_SQL(WHERE)                                                                     \
+	"SELECT r.id, m.step, m.key, m.value FROM runs r"                                          \
+	" JOIN metrics m ON m.run_id = coalesce(r.same_as, r.id)"                                 \
+	" WHERE r.id BETWEEN ?1 AND ?2" WHERE " ORDER BY r.id DESC, m.step, m.key"
+
 static const char *const stmt_sql[ST__COUNT] = {
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
 	[ST_COMMIT] = "COMMIT",
@@ -308,6 +322,12 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_RUN_LIST_ALL] = "SELECT " RUN_COLS_LIST " FROM runs ORDER BY id DESC LIMIT ?1",
 	[ST_RUN_LIST_PIPELINE] = "SELECT " RUN_COLS_LIST " FROM runs WHERE pipeline = ?2"
 				 " ORDER BY id DESC LIMIT ?1",
+	[ST_RUN_COUNT_ALL] = "SELECT count(*) FROM runs",
+	[ST_RUN_COUNT_PIPELINE] = "SELECT count(*) FROM runs WHERE pipeline = ?1",
+	[ST_RUN_PREV_OK] = "SELECT id FROM runs WHERE pipeline = ?1 AND id < ?2"
+			   " AND status = 'succeeded' ORDER BY id DESC LIMIT 1",
+	[ST_RUN_METRICS_ALL] = RUN_METRICS_SQL(""),
+	[ST_RUN_METRICS_PIPELINE] = RUN_METRICS_SQL(" AND r.pipeline = ?3"),
 	[ST_STEP_PUT] = "INSERT INTO steps (run_id, name, step, position, status, reason, attempts,"
 			" exit_code, started, finished, cache_key, env_hash, cached_from, command, env_json,"
 			" why)"
@@ -1544,6 +1564,75 @@ int store_list_runs(store *st, const char *pipeline, size_t limit, run_info **ou
 	}
 	*out = arr;
 	return 0;
+}
+
+int store_count_runs(store *st, const char *pipeline, int64_t *n, sl_error **err)
+{
+	*n = 0;
+	sqlite3_stmt *s = stmt(st, pipeline ? ST_RUN_COUNT_PIPELINE : ST_RUN_COUNT_ALL);
+	if (!s || (pipeline && bind_text(s, 1, pipeline)) || sqlite3_step(s) != SQLITE_ROW) {
+		if (s)
+			sqlite3_reset(s);
+		return db_fail(st, err, "count runs");
+	}
+	*n = sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	return 0;
+}
+
+int store_previous_succeeded(store *st, const char *pipeline, int64_t before, int64_t *id,
+			     sl_error **err)
+{
+	*id = 0;
+	sqlite3_stmt *s = stmt(st, ST_RUN_PREV_OK);
+	if (!s || bind_text(s, 1, pipeline) || sqlite3_bind_int64(s, 2, before))
+		return db_fail(st, err, "find the run before run %lld", (long long)before);
+	int rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*id = sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_fail(st, err, "find the run before run %lld", (long long)before);
+	return rc == SQLITE_ROW;
+}
+
+static void read_run_metric(sqlite3_stmt *s, void *item)
+{
+	run_metric *m = item;
+	m->run_id = sqlite3_column_int64(s, 0);
+	m->step = col_str(s, 1);
+	m->key = col_str(s, 2);
+	m->num = sqlite3_column_type(s, 3) == SQLITE_NULL ? NAN : sqlite3_column_double(s, 3);
+}
+
+int store_list_run_metrics(store *st, const char *pipeline, int64_t first, int64_t last,
+			   run_metric **out, size_t *n, sl_error **err)
+{
+	*out = NULL;
+	*n = 0;
+	sqlite3_stmt *s = stmt(st, pipeline ? ST_RUN_METRICS_PIPELINE : ST_RUN_METRICS_ALL);
+	if (!s || sqlite3_bind_int64(s, 1, first) || sqlite3_bind_int64(s, 2, last) ||
+	    (pipeline && bind_text(s, 3, pipeline)))
+		return db_fail(st, err, "list the metrics of runs");
+	void *arr;
+	if (read_rows(s, sizeof(run_metric), read_run_metric, &arr, n) < 0) {
+		run_metric_free_array(arr, *n);
+		*n = 0;
+		return db_fail(st, err, "list the metrics of runs");
+	}
+	*out = arr;
+	return 0;
+}
+
+void run_metric_free_array(run_metric *m, size_t n)
+{
+	if (!m)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		free(m[i].step);
+		free(m[i].key);
+	}
+	free(m);
 }
 
 void run_info_release(run_info *r)

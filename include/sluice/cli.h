@@ -97,6 +97,13 @@ int cli_open_runs(const cli_args *a, int64_t *ids, size_t nids, struct store **s
 int cli_open_runs_writable(const cli_args *a, int64_t *ids, size_t nids, struct store **st,
 			   sl_error **err);
 
+/* The two runs a comparison (diff, params diff) is about: pos[from..from+2) when
+ * given, else the latest two runs of the pipeline of the latest run (older first).
+ * Opens the existing store; a usage error when there are fewer than two runs or one
+ * run id is given alone. */
+int cli_open_run_pair(const cli_args *a, size_t from, int64_t ids[2], struct store **st,
+		      sl_error **err);
+
 /* The commands. */
 int cmd_run(const cli_args *a);
 int cmd_rerun(const cli_args *a);
@@ -108,6 +115,8 @@ int cmd_runs(const cli_args *a);
 int cmd_status(const cli_args *a);
 int cmd_logs(const cli_args *a);
 int cmd_diff(const cli_args *a);
+int cmd_metrics(const cli_args *a);
+int cmd_params(const cli_args *a);
 int cmd_show(const cli_args *a);
 int cmd_validate(const cli_args *a);
 int cmd_graph(const cli_args *a);

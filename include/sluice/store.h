@@ -114,6 +114,27 @@ int store_get_run(store *st, int64_t id, run_info *out, sl_error **err);
  * (it can be megabytes per run); store_get_run has it. */
 int store_list_runs(store *st, const char *pipeline, size_t limit, run_info **out, size_t *n,
 		    sl_error **err);
+/* How many runs store_list_runs would list without a limit. */
+int store_count_runs(store *st, const char *pipeline, int64_t *n, sl_error **err);
+/* The newest run of `pipeline` before run `before` that succeeded: 1 and *id, 0 when
+ * there is none, -1 on error (the baseline of `sluice metrics`). */
+int store_previous_succeeded(store *st, const char *pipeline, int64_t before, int64_t *id,
+			     sl_error **err);
+
+/* One metric of one run, for the experiment table (a no-op run's are those of the
+ * run it repeats). */
+typedef struct run_metric {
+	int64_t run_id;
+	char *step, *key;
+	double num; /* NaN when recorded as NaN */
+} run_metric;
+
+/* The metrics of the runs numbered first..last (of `pipeline` when not NULL) in one
+ * query: the experiment table of 10,000 runs must not cost 10,000 queries.  Ordered
+ * by run id descending, then step name, key. */
+int store_list_run_metrics(store *st, const char *pipeline, int64_t first, int64_t last,
+			   run_metric **out, size_t *n, sl_error **err);
+void run_metric_free_array(run_metric *m, size_t n);
 void run_info_release(run_info *r);
 void run_info_free_array(run_info *r, size_t n);
 
