@@ -4,6 +4,7 @@
  * other are the same (table_same_number), so a metric summed in another
  * order is not a change. */
 #include "sluice/cli.h"
+#include "sluice/report.h"
 #include "sluice/store.h"
 #include "sluice/table.h"
 
@@ -170,8 +171,8 @@ static struct row metric_row(const kv_record *a, const kv_record *b)
 	r.a = xstrdup(x);
 	r.b = xstrdup(y);
 	r.change = xstrdup(ch);
-	r.ja = a ? table_metric_json(a->num) : json_null();
-	r.jb = b ? table_metric_json(b->num) : json_null();
+	r.ja = a ? report_metric_json(a->num) : json_null();
+	r.jb = b ? report_metric_json(b->num) : json_null();
 	double d = a && b ? (r.changed ? b->num - a->num : 0) : NAN;
 	r.jchange = isfinite(d) ? json_real(d) : json_null();
 	return r;

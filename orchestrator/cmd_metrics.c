@@ -6,6 +6,7 @@
  * than the last one that succeeded?
  */
 #include "sluice/cli.h"
+#include "sluice/report.h"
 #include "sluice/store.h"
 #include "sluice/table.h"
 
@@ -102,8 +103,8 @@ static void print_rows_json(const struct metric_row *rows, size_t n, int64_t old
 		json_t *row = json_pack("{s:s, s:s}", "step", any->step, "metric", any->key);
 		if (old_id)
 			json_object_set_new(row, "old",
-					    o ? table_metric_json(o->num) : json_null());
-		json_object_set_new(row, "new", w ? table_metric_json(w->num) : json_null());
+					    o ? report_metric_json(o->num) : json_null());
+		json_object_set_new(row, "new", w ? report_metric_json(w->num) : json_null());
 		if (old_id) {
 			int same = o && w && table_same_number(o->num, w->num);
 			double d = o && w && !same ? w->num - o->num : same ? 0 : NAN;

@@ -433,7 +433,7 @@ static void json_string_to(strbuf *sb, const char *s)
 
 /* The fewest digits that read back the same (as jansson and Python write a float,
  * with ".0" when integral); NaN and the infinities, which JSON lacks, as the strings
- * of table_metric_json. */
+ * of report_metric_json. */
 static void json_number_to(strbuf *sb, double v)
 {
 	if (!isfinite(v)) {

@@ -342,12 +342,3 @@ int table_same_json(const json_t *a, const json_t *b)
 		return table_same_number(json_number_value(a), json_number_value(b));
 	return json_equal((json_t *)a, (json_t *)b);
 }
-
-json_t *table_metric_json(double v)
-{
-	if (isnan(v))
-		return json_string("NaN");
-	if (isinf(v))
-		return json_string(v > 0 ? "Infinity" : "-Infinity");
-	return json_real(v);
-}

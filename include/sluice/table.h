@@ -69,9 +69,6 @@ struct json_t;
 struct json_t *table_flat_params(const char *params_json);
 /* A value as a cell: a string's text, anything else compact JSON, NULL "-". */
 char *table_json_text(const struct json_t *v);
-/* A metric's value in JSON: a number, or the string "NaN", "Infinity" or "-Infinity"
- * (JSON has none of them; the convention of `run --json` and `show --json`). */
-struct json_t *table_metric_json(double v);
 /* Equal values; numbers by table_same_number, so 0.3 and 0.1 + 0.2 are. */
 int table_same_json(const struct json_t *a, const struct json_t *b);
 

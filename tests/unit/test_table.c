@@ -1,6 +1,7 @@
 /* Unit tests: the tables of runs, metrics, params diff and diff (table.h): text and
  * Markdown layout, what a step's text cannot do to either, the 1e-9 rule. */
 #include "sluice/strbuf.h"
+#include "sluice/report.h"
 #include "sluice/table.h"
 #include "testutil.h"
 
@@ -183,13 +184,13 @@ START_TEST(params)
 	ck_assert(!table_same_json(i, str));
 	ck_assert(!table_same_json(i, NULL));
 	ck_assert(table_same_json(NULL, NULL));
-	json_t *m = table_metric_json(NAN);
+	json_t *m = report_metric_json(NAN);
 	ck_assert_str_eq(json_string_value(m), "NaN");
 	json_decref(m);
-	m = table_metric_json(-INFINITY);
+	m = report_metric_json(-INFINITY);
 	ck_assert_str_eq(json_string_value(m), "-Infinity");
 	json_decref(m);
-	m = table_metric_json(0.25);
+	m = report_metric_json(0.25);
 	ck_assert(json_real_value(m) == 0.25);
 	json_decref(m);
 	json_decref(x);
