@@ -3,7 +3,8 @@
 # (state in an embedded SQLite store under .sluice/), show the run's status
 # and one step's log; then run it again (nothing to do), change a script
 # (plan says why; early cut-off keeps evaluate cached), lose an output (restored
-# from the cache) and rerun one step; last, an attacking pipeline run with
+# from the cache) and rerun one step; change a param (only what uses it
+# reruns), compare the runs, print when a cron schedule fires; last, an attacking pipeline run with
 # --sandbox strict (examples/hostile).  Runs in copies under build/demo so the
 # examples stay clean.
 set -euo pipefail
@@ -44,6 +45,13 @@ show rerun 1 --step evaluate
 echo "# (housekeeping next to the runs: the store checked, unreferenced cache objects dropped)"
 show doctor
 show gc
+echo "# (experiments: a param reruns only the steps that use it; compare runs in one table)"
+show run pipeline.yaml -p epochs=100
+show runs
+show metrics --md
+show params diff
+echo "# (when the retraining would fire: Mondays 06:00 in Berlin, across the DST change)"
+show cron "0 6 * * 1" --tz Europe/Berlin --from 2027-03-20 -n 3
 echo
 echo "# Someone else's pipeline (examples/hostile), run with --sandbox strict: the file"
 echo "# that opts out of the sandbox is refused before anything runs; the steps of the"
