@@ -56,6 +56,29 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* text with every mention of the workspace's absolute path written as
+ * ${SLUICE_WORKSPACE}, so that a moved or re-cloned workspace keeps its keys
+ * (docs/caching.md); malloc'd */
+static char *workspace_relative(const char *text, const char *ws)
+{
+	size_t n = ws ? strlen(ws) : 0;
+	while (n > 1 && ws[n - 1] == '/')
+		n--;
+	strbuf sb = STRBUF_INIT;
+	const char *p = text, *q;
+	while (n > 1 && (q = strstr(p, ws))) {
+		/* the whole path, not the start of a longer name (/ws2 for /ws) */
+		int whole = !q[n] || strchr("/:;, \"'", q[n]);
+		strbuf_add(&sb, p, (size_t)(q - p));
+		strbuf_addstr(&sb, whole ? "${SLUICE_WORKSPACE}" : "");
+		if (!whole)
+			strbuf_add(&sb, q, n);
+		p = q + n;
+	}
+	strbuf_addstr(&sb, p);
+	return strbuf_detach(&sb);
+}
+
 int stepkey_compute(store *st, const step_key_in *in, step_key *out, sl_error **err)
 {
 	memset(out, 0, sizeof(*out));
@@ -78,7 +101,9 @@ int stepkey_compute(store *st, const step_key_in *in, step_key *out, sl_error **
 			/* a path per run; what it holds is the part "params" below */
 			json_object_set_new(env, name, json_string("(the step's params)"));
 		} else {
-			json_object_set_new(env, name, json_string(eq + 1));
+			char *v = workspace_relative(eq + 1, in->workspace);
+			json_object_set_new(env, name, json_string(v));
+			free(v);
 		}
 		free(name);
 	}
@@ -94,8 +119,10 @@ int stepkey_compute(store *st, const step_key_in *in, step_key *out, sl_error **
 			sl_error_release(&e);
 			snprintf(hex, sizeof(hex), "unreadable");
 		}
+		char *prog = workspace_relative(in->program, in->workspace);
 		json_object_set_new(parts, "program",
-				    json_pack("s+++", in->program, " (sha256:", hex, ")"));
+				    json_pack("s+++", prog, " (sha256:", hex, ")"));
+		free(prog);
 	} else {
 		json_object_set_new(parts, "program", json_string("sluice built-in"));
 	}
