@@ -116,3 +116,10 @@ json_step_field() {
 s = {x["name"]: x for x in json.loads(sys.argv[1])["steps"]}
 print(s[sys.argv[2]].get(sys.argv[3]) or "")' "$OUT" "$1" "$2"
 }
+
+# new_cgroups BEFORE: the sluice-* cgroups that exist now and were not in
+# BEFORE (a list from sluice_cgroups).  Cgroups that went away meanwhile do
+# not count: any sluice that starts sandboxed steps removes the empty ones
+# of orchestrators killed with -9.
+sluice_cgroups() { find /sys/fs/cgroup -maxdepth 5 -name "sluice-*" -type d 2>/dev/null | sort; }
+new_cgroups() { comm -13 <(echo "$1") <(sluice_cgroups); }

@@ -90,7 +90,7 @@ run_sluice 0 logs 1 throttled
 expect_contains "$OUT" "quota 50000"
 expect_contains "$OUT" "throttled True"
 # the step's cgroups are gone
-expect_eq "$(cgroups)" "$before" "sluice cgroups after the run"
+expect_eq "$(new_cgroups "$before")" "" "sluice cgroups left after the run"
 # show: the peak memory is in the attempt's record (max RSS)
 run_sluice 0 show 1 fine --json
 /usr/bin/python3 -c 'import json,sys; a=json.loads(sys.argv[1])["attempts"][0]; assert a["max_rss_kb"] > 16000, a' "$OUT"

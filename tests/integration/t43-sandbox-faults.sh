@@ -46,8 +46,7 @@ expect_contains "$OUT" '"reason": "sandbox: clone: Operation not permitted"'
 SLUICE_SANDBOX_FAIL=no-such-stage run_sluice 0 run pipeline.yaml --ci
 expect_contains "$ERR" "SLUICE_SANDBOX_FAIL=no-such-stage names no sandbox stage"
 expect_eq "$(cat out.txt)" "out"
-after=$(find /sys/fs/cgroup -maxdepth 5 -name "sluice-*" -type d 2>/dev/null | sort)
-expect_eq "$after" "$before" "sluice cgroups after $n failed setups"
+expect_eq "$(new_cgroups "$before")" "" "sluice cgroups left after $n failed setups"
 grep -q "/.sluice/runs/" /proc/self/mountinfo && fail "a sandbox mount leaked into the host"
 # the log of a failed setup says nothing misleading: the reason is in status
 run_sluice 0 status 1
