@@ -256,8 +256,12 @@ static int execute(const cli_args *a, const pipeline *p, const dag *d, store *st
 		cached += !strcmp(res.steps[i].status, "cached");
 	}
 	ok = ran + cached;
-	fprintf(stderr, "sluice: run %lld %s (%zu of %zu steps ok: %zu ran, %zu cached)\n",
-		(long long)run_id, res.status, ok, res.nsteps, ran, cached);
+	char allowed[96] = "";
+	if (res.nallowed)
+		snprintf(allowed, sizeof(allowed), "; %zu failed, allowed by continue_on_error",
+			 res.nallowed);
+	fprintf(stderr, "sluice: run %lld %s (%zu of %zu steps ok: %zu ran, %zu cached%s)\n",
+		(long long)run_id, res.status, ok, res.nsteps, ran, cached, allowed);
 	exec_result_release(&res);
 	return report(a, st, run_id, code);
 }

@@ -235,11 +235,19 @@ static void propagate_failure(struct exec *x, size_t i)
 	}
 }
 
+/* A failure that continue_on_error lets pass: recorded and shown as failed,
+ * but its dependents run and the run succeeds (GitHub's continue-on-error). */
+static int failure_allowed(const struct exec *x, size_t i)
+{
+	return x->s[i].state == ST_FAILED && x->d->nodes[i].step->continue_on_error &&
+	       !x->cancelled;
+}
+
 void exec_settle(struct exec *x, size_t i)
 {
 	struct exec_step *es = &x->s[i];
 	const dag_node *node = &x->d->nodes[i];
-	if (step_state_ok(es->state)) {
+	if (step_state_ok(es->state) || failure_allowed(x, i)) {
 		for (size_t k = 0; k < node->nrdeps; k++)
 			release_dep(x, node->rdeps[k]);
 	} else {
@@ -799,7 +807,10 @@ static void fill_result(struct exec *x, exec_result *res)
 		s->duration_s = es->finished_wall && es->started_wall
 					? es->finished_wall - es->started_wall
 					: 0;
-		any_failed |= es->state == ST_FAILED || es->state == ST_UPSTREAM_FAILED;
+		if (failure_allowed(x, i))
+			res->nallowed++;
+		else
+			any_failed |= es->state == ST_FAILED || es->state == ST_UPSTREAM_FAILED;
 		any_cancelled |= es->state == ST_CANCELLED;
 		any_rejected |= es->state == ST_REJECTED;
 	}

@@ -35,15 +35,35 @@
 static const char *const top_keys[] = {"name",   "description", "params",   "params_files",
 				       "env",    "defaults",    "schedule", "secrets",
 				       "notify", "runner",      "steps",    NULL};
-static const char *const step_keys[] = {
-	"needs",           "run",          "uses",        "with",      "inputs",
-	"outputs",         "metrics",      "env",         "when",      "matrix",
-	"timeout",         "grace_period", "retries",     "sandbox",   "resources",
-	"cache",           "runner",       "description", "on_no_gpu", "max_log_size",
-	"max_output_size", "params",       NULL};
+static const char *const step_keys[] = {"needs",
+					"run",
+					"uses",
+					"with",
+					"inputs",
+					"outputs",
+					"metrics",
+					"env",
+					"when",
+					"matrix",
+					"timeout",
+					"grace_period",
+					"retries",
+					"sandbox",
+					"resources",
+					"cache",
+					"runner",
+					"description",
+					"on_no_gpu",
+					"max_log_size",
+					"max_output_size",
+					"continue_on_error",
+					"params",
+					NULL};
 static const char *const default_keys[] = {
-	"timeout", "grace_period", "retries",   "sandbox",      "resources",       "cache",
-	"runner",  "env",          "on_no_gpu", "max_log_size", "max_output_size", NULL};
+	"timeout",   "grace_period", "retries",         "sandbox",
+	"resources", "cache",        "runner",          "env",
+	"on_no_gpu", "max_log_size", "max_output_size", "continue_on_error",
+	NULL};
 static const char *const retry_keys[] = {"limit", "backoff", "factor", "max_backoff", "on", NULL};
 static const char *const sandbox_keys[] = {"network", "memory", "cpus", "pids",
 					   "tmpfs",   "read",   NULL};
@@ -895,6 +915,9 @@ static void parse_common(struct loader *L, const ynode *n, pstep *st)
 		parse_resources(L, v, &st->res);
 	if ((v = ynode_get(n, "cache")) && want_bool(L, v, "cache", &b) == 0)
 		st->cache = b;
+	if ((v = ynode_get(n, "continue_on_error")) &&
+	    want_bool(L, v, "continue_on_error", &b) == 0)
+		st->continue_on_error = b;
 	if ((v = ynode_get(n, "runner"))) {
 		int k = want_enum(L, v, "runner", runner_words);
 		if (k >= 0)

@@ -74,6 +74,7 @@ typedef struct exec_result {
 	int exit_code;           /* docs/cli.md */
 	exec_step_result *steps; /* in topological order; freed by exec_result_release */
 	size_t nsteps;
+	size_t nallowed; /* failed steps that continue_on_error let pass */
 } exec_result;
 
 /* Run the steps of run_id (recorded by store_begin_run, or adopted for

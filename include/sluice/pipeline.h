@@ -128,8 +128,9 @@ typedef struct pstep {
 	retry_policy retries;
 	sandbox_config sandbox;
 	resources res;
-	int cache;          /* 0 with `cache: false` */
-	const char *runner; /* "local" or "slurm" */
+	int cache;             /* 0 with `cache: false` */
+	int continue_on_error; /* a failure is recorded, and its dependents run anyway */
+	const char *runner;    /* "local" or "slurm" */
 	enum on_no_gpu on_no_gpu;
 	pstr_list params_decl; /* `params: [name, ...]`: what a script reads from $SLUICE_PARAMS */
 	/* the params the step uses: those its templates name and those it

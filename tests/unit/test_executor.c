@@ -93,6 +93,46 @@ START_TEST(failure_propagates_and_branches_go_on)
 }
 END_TEST
 
+START_TEST(continue_on_error_lets_dependents_run)
+{
+	runner *r = runner_fake_new();
+	runner_fake_script(r, "a", &(fake_behavior){.exit_code = 3});
+	runner_fake_script(r, "x", &(fake_behavior){.exit_code = 4});
+	struct tu_run run;
+	tu_execute(&run, ws,
+		   "name: t\nsteps:\n"
+		   "  a: {run: 'true', continue_on_error: true}\n"
+		   "  b: {run: 'true', needs: [a]}\n"
+		   "  c: {run: 'true', needs: [a], when: '${{ failure() }}'}\n"
+		   "  x: {run: 'true'}\n"
+		   "  y: {run: 'true', needs: [x]}\n",
+		   NULL, r, (exec_options){.jobs = 2});
+	/* x fails without the setting: the run fails, y is upstream_failed */
+	ck_assert_str_eq(run.res.status, "failed");
+	ck_status(&run, "a", "failed");
+	ck_status(&run, "b", "succeeded");
+	ck_status(&run, "c", "skipped"); /* a failure let pass is a success to failure() */
+	ck_status(&run, "y", "upstream_failed");
+	ck_assert_uint_eq(run.res.nallowed, 1);
+	tu_run_done(&run);
+	r->ops->free(r);
+
+	r = runner_fake_new();
+	runner_fake_script(r, "a", &(fake_behavior){.exit_code = 3});
+	tu_execute(&run, ws,
+		   "name: t\nsteps:\n"
+		   "  a: {run: 'true', continue_on_error: true}\n"
+		   "  b: {run: 'true', needs: [a], cache: false}\n",
+		   NULL, r, (exec_options){.jobs = 2});
+	ck_assert_str_eq(run.res.status, "succeeded");
+	ck_assert_int_eq(run.res.exit_code, 0);
+	ck_status(&run, "a", "failed");
+	ck_status(&run, "b", "succeeded");
+	tu_run_done(&run);
+	r->ops->free(r);
+}
+END_TEST
+
 START_TEST(missing_output_fails)
 {
 	runner *r = runner_fake_new();
@@ -731,6 +771,7 @@ int main(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, chain_succeeds_in_order);
 	tcase_add_test(tc, failure_propagates_and_branches_go_on);
+	tcase_add_test(tc, continue_on_error_lets_dependents_run);
 	tcase_add_test(tc, missing_output_fails);
 	tcase_add_test(tc, runner_reason_and_start_failure);
 	tcase_add_test(tc, retries_with_backoff);
