@@ -60,7 +60,8 @@ cat "$T/inside.log"
 fill=$(cat "$T/fill.out")
 expect_contains "$fill" "is full"
 # each problem is said once: the store's full disk, and the logs it cut short
-repeated=$(grep "warning:" "$T/fill.out" | sort | uniq -d)
+# (no warning at all is fine: the disk may fill where a step's reason says so)
+repeated=$({ grep "warning:" "$T/fill.out" || true; } | sort | uniq -d)
 [ -z "$repeated" ] || fail "warned more than once: $repeated"
 warnings=$(grep -c "warning:" "$T/fill.out" || true)
 [ "$warnings" -le 2 ] || fail "warned $warnings times: $fill"
@@ -77,5 +78,5 @@ runs = json.load(open(sys.argv[2]))
 assert all(r["status"] in ("succeeded", "failed") for r in runs), runs
 PY
 wide=$(cat "$T/wide.out")
-[ -z "$(grep "warning:" "$T/wide.out" | sort | uniq -d)" ] || fail "wide run warned more than once: $wide"
+[ -z "$({ grep "warning:" "$T/wide.out" || true; } | sort | uniq -d)" ] || fail "wide run warned more than once: $wide"
 [ "$(grep -c "warning:" "$T/wide.out" || true)" -le 2 ] || fail "wide run warned too often: $wide"
