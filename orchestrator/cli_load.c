@@ -112,10 +112,46 @@ int cli_open_existing_store(const cli_args *a, store **st, sl_error **err)
 int cli_run_id(const char *s, int64_t *id, sl_error **err)
 {
 	char *end;
-	long long v = strtoll(s, &end, 10);
+	long long v;
+	if (!strncmp(s, "latest", 6)) {
+		/* latest~N: N runs before the latest; kept as -(N + 1) until a store
+		 * says which run that is (cli_resolve_run) */
+		v = 0;
+		if (s[6] == '~')
+			v = strtoll(s + 7, &end, 10);
+		if ((s[6] && s[6] != '~') ||
+		    (s[6] == '~' && (!s[7] || *end || v < 0 || v > 1000000)))
+			return sl_error_usage(
+				err, "'%s' is not a run id (a number, latest, or latest~N)", s);
+		*id = -(v + 1);
+		return 0;
+	}
+	v = strtoll(s, &end, 10);
 	if (!*s || *end || v <= 0)
-		return sl_error_usage(err, "'%s' is not a run id (runs are numbered 1, 2, ...)", s);
+		return sl_error_usage(
+			err,
+			"'%s' is not a run id (runs are numbered 1, 2, ...; or latest, latest~N)",
+			s);
 	*id = v;
+	return 0;
+}
+
+int cli_resolve_run(store *st, int64_t *id, sl_error **err)
+{
+	if (*id > 0)
+		return 0;
+	size_t back = (size_t)(-*id - 1), n = 0;
+	run_info *runs = NULL;
+	if (store_list_runs(st, NULL, back + 1, &runs, &n, err) < 0)
+		return -1;
+	int64_t found = n > back ? runs[back].id : 0;
+	run_info_free_array(runs, n);
+	if (!found)
+		return back ? sl_error_usage(err, "latest~%zu: there %s only %zu run%s recorded",
+					     back, n == 1 ? "is" : "are", n, n == 1 ? "" : "s")
+			    : sl_error_usage(err, "latest: no runs recorded yet (run a "
+						  "pipeline first)");
+	*id = found;
 	return 0;
 }
 
@@ -125,7 +161,15 @@ static int open_runs(const cli_args *a, int writable, int64_t *ids, size_t nids,
 	for (size_t i = 0; i < nids; i++)
 		if (cli_run_id(a->pos[i], &ids[i], err) < 0)
 			return -1;
-	return open_existing(a, writable, st, err);
+	if (open_existing(a, writable, st, err) < 0)
+		return -1;
+	for (size_t i = 0; i < nids; i++)
+		if (cli_resolve_run(*st, &ids[i], err) < 0) {
+			store_close(*st);
+			*st = NULL;
+			return -1;
+		}
+	return 0;
 }
 
 int cli_open_runs(const cli_args *a, int64_t *ids, size_t nids, store **st, sl_error **err)

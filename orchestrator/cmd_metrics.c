@@ -128,11 +128,14 @@ static int pick_runs(const cli_args *a, store *st, int64_t ids[2], sl_error **er
 {
 	ids[0] = ids[1] = 0;
 	if (a->npos == 2)
-		return cli_run_id(a->pos[0], &ids[0], err) < 0
+		return cli_run_id(a->pos[0], &ids[0], err) < 0 ||
+				       cli_resolve_run(st, &ids[0], err) < 0 ||
+				       cli_run_id(a->pos[1], &ids[1], err) < 0
 			       ? -1
-			       : cli_run_id(a->pos[1], &ids[1], err);
+			       : cli_resolve_run(st, &ids[1], err);
 	if (a->npos == 1) {
-		if (cli_run_id(a->pos[0], &ids[1], err) < 0)
+		if (cli_run_id(a->pos[0], &ids[1], err) < 0 ||
+		    cli_resolve_run(st, &ids[1], err) < 0)
 			return -1;
 	} else {
 		run_info *latest = NULL;

@@ -57,6 +57,12 @@ int cli_open_run_pair(const cli_args *a, size_t from, int64_t ids[2], store **st
 			return -1;
 	if (cli_open_existing_store(a, st, err) < 0)
 		return -1;
+	for (size_t i = 0; i < given; i++)
+		if (cli_resolve_run(*st, &ids[i], err) < 0) {
+			store_close(*st);
+			*st = NULL;
+			return -1;
+		}
 	if (given == 0 && latest_pair(*st, ids, err) < 0) {
 		store_close(*st);
 		*st = NULL;

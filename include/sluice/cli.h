@@ -86,8 +86,12 @@ int cli_open_store(const cli_args *a, const char *workspace, struct store **st, 
  * the current directory, read-only (store_open_readonly, so a read-only state
  * directory can be read), and a usage error when no state directory exists. */
 int cli_open_existing_store(const cli_args *a, struct store **st, sl_error **err);
-/* Parse a run id; a usage error unless a positive integer. */
+/* Parse a run id: a positive integer, `latest` or `latest~N` (those as a
+ * negative id until cli_resolve_run); else a usage error. */
 int cli_run_id(const char *s, int64_t *id, sl_error **err);
+/* An id from cli_run_id that says latest or latest~N (negative) made the id
+ * of that run of st: the newest, or N before it, of all the runs recorded. */
+int cli_resolve_run(struct store *st, int64_t *id, sl_error **err);
 /* The opening of the commands that read recorded runs (status, logs, show, diff;
  * rerun and resume with cli_open_runs_writable): the run ids in pos[0..nids),
  * then the existing store, as cli_open_existing_store.  0, or -1 with the first error (a bad id
