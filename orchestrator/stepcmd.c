@@ -276,6 +276,13 @@ char **stepcmd_env(struct exec *x, size_t i, const char *attempt_dir)
 		return NULL;
 	envp[k++] = arena_printf(a, "SLUICE_PARAMS=%s", params);
 	envp[k++] = arena_printf(a, "SLUICE_WORKSPACE=%s", x->p->dir);
+	/* Python's output as it happens (logs -f, the log's stamps), unless the
+	 * pipeline's or the step's env says otherwise (docs/running.md) */
+	int own_unbuffered = 0;
+	for (size_t e = 0; e < step->nenv; e++)
+		own_unbuffered |= !strcmp(step->env[e].name, "PYTHONUNBUFFERED");
+	if (!own_unbuffered)
+		envp[k++] = "PYTHONUNBUFFERED=1";
 	/* the values the command refers to: upstream values enter the cache key
 	 * here; a secret's does not (keyed by its name, as one in `env:`) */
 	for (size_t v = 0; v < nvals; v++) {

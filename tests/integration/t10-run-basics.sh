@@ -43,6 +43,7 @@ expect_eq "$(wc -l < data/nums.txt | tr -d ' ')" "3"
 grep -q '^PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin$' env.txt || fail "PATH not scrubbed: $(cat env.txt)"
 grep -q '^SLUICE_RUN_ID=1$' env.txt || fail "no SLUICE_RUN_ID"
 grep -q '^LANG=C.UTF-8$' env.txt || fail "no LANG"
+grep -q '^PYTHONUNBUFFERED=1$' env.txt || fail "no PYTHONUNBUFFERED=1: $(cat env.txt)"
 grep -q '^GREETING=hello$' env.txt || fail "pipeline env not rendered"
 # the sandbox: HOME and TMPDIR on a fresh tmpfs, params and outputs at fixed paths (docs/sandbox.md)
 grep -q '^HOME=/tmp/home$' env.txt || fail "HOME not private: $(grep HOME env.txt)"
