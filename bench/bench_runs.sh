@@ -17,20 +17,7 @@ command -v sqlite3 >/dev/null || { echo "(sqlite3 missing: apt-get install sqlit
 dir=$(mktemp -d /tmp/sluice-bench-runs.XXXXXX)
 trap 'rm -rf "$dir"' EXIT
 
-now_us() { echo "${EPOCHREALTIME/./}"; }
-# sample N CMD...: run CMD N times (output discarded); sets best_us and med_us.
-sample() {
-	local n=$1 i s t=()
-	shift
-	for ((i = 0; i < n; i++)); do
-		s=$(now_us)
-		"$@" >/dev/null 2>&1 || { echo "(failed: $* in $PWD)" >&2; return 1; }
-		t+=($(($(now_us) - s)))
-	done
-	mapfile -t t < <(printf '%s\n' "${t[@]}" | sort -n)
-	best_us=${t[0]} med_us=${t[n / 2]}
-}
-ms() { awk -v u="$1" 'BEGIN { printf "%.1f ms", u / 1000 }'; }
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
 verdict() { awk -v u="$1" 'BEGIN { print (u < 100000 ? "PASS" : "MISS") }'; }
 
 cd "$dir"

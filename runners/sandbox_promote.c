@@ -127,6 +127,27 @@ static int open_subdir(int dfd, const char *name)
 	return openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 }
 
+/* What check_entry and strip_tree do to each entry of a tree. */
+typedef int (*entry_fn)(int dfd, const char *name, const char *rel, int depth, char *why,
+			size_t whysz);
+
+/* fn on every entry of the directory name in dfd (at rel), one level deeper. */
+static int each_child(int dfd, const char *name, const char *rel, int depth, entry_fn fn,
+		      char *why, size_t whysz)
+{
+	sl_autoclose int sub = open_subdir(dfd, name);
+	char **v = sub < 0 ? NULL : entries(sub);
+	if (!v)
+		return say(why, whysz, "output %s: %s", rel, strerror(errno));
+	int rc = 0;
+	for (char **p = v; *p && rc == 0; p++) {
+		sl_autofree char *r = join(rel, *p);
+		rc = fn(sub, *p, r, depth + 1, why, whysz);
+	}
+	free_entries(v);
+	return rc;
+}
+
 /* ---- checking ------------------------------------------------------------------------------ */
 
 /* name in the upper dir's directory dfd, at rel in the workspace: what may be promoted. */
@@ -156,17 +177,7 @@ static int check_entry(int dfd, const char *name, const char *rel, int depth, ch
 			   rel, fs_kind_name(st.st_mode));
 	if (depth > MAX_DEPTH)
 		return say(why, whysz, "output %s: directories nested too deeply", rel);
-	sl_autoclose int sub = open_subdir(dfd, name);
-	char **v = sub < 0 ? NULL : entries(sub);
-	if (!v)
-		return say(why, whysz, "output %s: %s", rel, strerror(errno));
-	int rc = 0;
-	for (char **p = v; *p && rc == 0; p++) {
-		sl_autofree char *r = join(rel, *p);
-		rc = check_entry(sub, *p, r, depth + 1, why, whysz);
-	}
-	free_entries(v);
-	return rc;
+	return each_child(dfd, name, rel, depth, check_entry, why, whysz);
 }
 
 int sandbox_promote_check(const char *upper, const char *ws, const char *rel, char *why,
@@ -220,17 +231,7 @@ static int strip_tree(int dfd, const char *name, const char *rel, int depth, cha
 	}
 	if (!S_ISDIR(st.st_mode) || depth > MAX_DEPTH)
 		return 0;
-	sl_autoclose int sub = open_subdir(dfd, name);
-	char **v = sub < 0 ? NULL : entries(sub);
-	if (!v)
-		return say(why, whysz, "output %s: %s", rel, strerror(errno));
-	int rc = 0;
-	for (char **p = v; *p && rc == 0; p++) {
-		sl_autofree char *r = join(rel, *p);
-		rc = strip_tree(sub, *p, r, depth + 1, why, whysz);
-	}
-	free_entries(v);
-	return rc;
+	return each_child(dfd, name, rel, depth, strip_tree, why, whysz);
 }
 
 static int is_opaque(int dfd, const char *name)
