@@ -132,8 +132,8 @@ typedef int (*entry_fn)(int dfd, const char *name, const char *rel, int depth, c
 			size_t whysz);
 
 /* fn on every entry of the directory name in dfd (at rel), one level deeper. */
-static int each_child(int dfd, const char *name, const char *rel, int depth, entry_fn fn,
-		      char *why, size_t whysz)
+static int each_child(int dfd, const char *name, const char *rel, int depth, entry_fn fn, char *why,
+		      size_t whysz)
 {
 	sl_autoclose int sub = open_subdir(dfd, name);
 	char **v = sub < 0 ? NULL : entries(sub);
